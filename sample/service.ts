@@ -1,0 +1,179 @@
+// The project's sample of the governed chat API (/health, /db/health, /api/chat): the reference
+// target for the demo, the tests and the bench. Fault switches make every gate fail for its reason.
+// A production instance follows a git branch: it "runs" whatever commit the branch points at,
+// and that commit's service.json can break it, so a bad deploy is real.
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SampleBehaviour {
+  /** Added to every answer, to model a real network and service. */
+  latencyMs: number;
+  dbDown: boolean;
+  /** Answer /api/chat with this status instead of serving it (e.g. 500). */
+  chatStatus?: number;
+  /** Accept any content type (breaks chat_415). */
+  no415: boolean;
+  /** Fixed-window rate limit on /api/chat. */
+  rateLimit?: { limit: number; windowMs: number };
+  /** Tokens the whole service may spend (≈ chars / 4) before answering 429 BUDGET_EXCEEDED. */
+  globalBudgetTokens?: number;
+  /** Per-request token cap (COST_REQUEST_MAX_TOKENS in the seed). */
+  requestMaxTokens?: number;
+  /** Echo the request headers in /api/chat and /health answers (for secret-leak tests). */
+  echoHeaders: boolean;
+  /** Fixed version reported by /health when not following a branch. */
+  version?: string;
+}
+
+export interface SampleOptions extends Partial<SampleBehaviour> {
+  port?: number;
+  host?: string;
+  name?: string;
+  /** Follow this branch of this (bare) repository: /health reports its tip, service.json there adds faults. */
+  follow?: { gitDir: string; branch: string };
+}
+
+export interface LoggedRequest {
+  at: number;
+  method: string;
+  path: string;
+  status: number;
+  headers: Record<string, string>;
+  version?: string;
+}
+
+export interface SampleService {
+  url: string;
+  port: number;
+  requests: LoggedRequest[];
+  configure(change: Partial<SampleBehaviour>): void;
+  close(): Promise<void>;
+}
+
+const DEFAULTS: SampleBehaviour = {
+  latencyMs: 0,
+  dbDown: false,
+  no415: false,
+  rateLimit: { limit: 20, windowMs: 1_000 },
+  echoHeaders: false,
+};
+
+function gitOut(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+  });
+}
+
+/** Reads the followed branch's tip and its service.json, cached briefly so bursts stay cheap. */
+function deploymentReader(follow: SampleOptions['follow']) {
+  let cached: { at: number; sha?: string; faults: Partial<SampleBehaviour> } | undefined;
+  const faultsBySha = new Map<string, Partial<SampleBehaviour>>();
+  return async (): Promise<{ sha?: string; faults: Partial<SampleBehaviour> }> => {
+    if (!follow) return { faults: {} };
+    if (cached && Date.now() - cached.at < 100) return cached;
+    let sha: string | undefined;
+    try {
+      sha = (await gitOut(['--git-dir', follow.gitDir, 'rev-parse', '--verify', '--quiet', `refs/heads/${follow.branch}`])).trim();
+    } catch {
+      sha = undefined;
+    }
+    let faults: Partial<SampleBehaviour> = {};
+    if (sha) {
+      const known = faultsBySha.get(sha);
+      if (known) faults = known;
+      else {
+        try {
+          const text = await gitOut(['--git-dir', follow.gitDir, 'show', `${sha}:service.json`]);
+          faults = ((JSON.parse(text) as { faults?: Partial<SampleBehaviour> }).faults ?? {}) as Partial<SampleBehaviour>;
+        } catch {
+          faults = {};
+        }
+        faultsBySha.set(sha, faults);
+      }
+    }
+    cached = { at: Date.now(), sha, faults };
+    return cached;
+  };
+}
+
+export async function startSampleService(options: SampleOptions = {}): Promise<SampleService> {
+  let behaviour: SampleBehaviour = { ...DEFAULTS, ...stripUndefined(options) };
+  const requests: LoggedRequest[] = [];
+  const readDeployment = deploymentReader(options.follow);
+  let window = { start: Date.now(), count: 0 };
+  let spentTokens = 0;
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        const deployment = await readDeployment();
+        const b: SampleBehaviour = { ...behaviour, ...deployment.faults };
+        const path = (req.url ?? '/').split('?')[0] ?? '/';
+        const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+        const send = (status: number, body: unknown) => {
+          requests.push({ at: Date.now(), method: req.method ?? 'GET', path, status, headers, version: deployment.sha ?? b.version });
+          const text = JSON.stringify(b.echoHeaders ? { ...(body as object), echo: headers } : body);
+          setTimeout(() => {
+            res.writeHead(status, { 'content-type': 'application/json' });
+            res.end(text);
+          }, b.latencyMs);
+        };
+        if (req.method === 'GET' && path === '/health') return send(200, { status: 'ok', service: options.name ?? 'sample-chat', version: deployment.sha ?? b.version ?? 'unknown' });
+        if (req.method === 'GET' && path === '/db/health') return b.dbDown ? send(503, { status: 'down', error: 'database unreachable' }) : send(200, { status: 'ok' });
+        if (path === '/api/chat') {
+          if (req.method !== 'POST') return send(405, { error: 'METHOD_NOT_ALLOWED' });
+          if (!b.no415 && !(req.headers['content-type'] ?? '').startsWith('application/json')) return send(415, { error: 'UNSUPPORTED_MEDIA_TYPE', expected: 'application/json' });
+          if (b.chatStatus) return send(b.chatStatus, { error: 'INTERNAL', detail: 'injected fault' });
+          const now = Date.now();
+          if (b.rateLimit) {
+            if (now - window.start >= b.rateLimit.windowMs) window = { start: now, count: 0 };
+            window.count++;
+            if (window.count > b.rateLimit.limit) return send(429, { error: 'RATE_LIMITED', failureType: 'FailureType.RATE_LIMITED' });
+          }
+          let message: unknown;
+          try {
+            message = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { message?: unknown }).message;
+          } catch {
+            return send(400, { error: 'INVALID_JSON' });
+          }
+          if (typeof message !== 'string' || message.length === 0) return send(400, { error: 'MESSAGE_REQUIRED' });
+          const tokens = Math.ceil(message.length / 4);
+          if (b.requestMaxTokens !== undefined && tokens > b.requestMaxTokens) {
+            return send(429, { error: 'BUDGET_EXCEEDED', failureType: 'FailureType.BUDGET_EXCEEDED', limit: 'COST_REQUEST_MAX_TOKENS' });
+          }
+          if (b.globalBudgetTokens !== undefined && spentTokens + tokens > b.globalBudgetTokens) {
+            return send(429, { error: 'BUDGET_EXCEEDED', failureType: 'FailureType.BUDGET_EXCEEDED', limit: 'COST_GLOBAL_DAILY_TOKENS' });
+          }
+          spentTokens += tokens;
+          return send(200, { reply: `governed answer to ${message.length} characters`, tokens, governed: true });
+        }
+        return send(404, { error: 'NOT_FOUND' });
+      })();
+    });
+  });
+  // Bursts open many sockets at once; the default backlog is plenty, keep-alive keeps it cheap.
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    configure(change) {
+      behaviour = { ...behaviour, ...change };
+      window = { start: Date.now(), count: 0 };
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

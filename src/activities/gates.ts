@@ -1,0 +1,213 @@
+// Gate probes: HTTP requests, bursts and commands from the catalog, with evidence that carries no secret.
+import { spawn } from 'node:child_process';
+import { Agent, Dispatcher, request } from 'undici';
+import type { GateResult } from '../domain';
+import type { GateCatalog, GateDefinition, HttpExpectation, HttpProbe } from '../gates/catalog';
+import { redactValues } from '../redact';
+
+export interface GateRunContext {
+  base: string;
+  mode: 'staging' | 'production';
+  expectBudgetBlock: boolean;
+  catalog: GateCatalog;
+  dispatcher: Dispatcher;
+  /** Header values come from the worker's environment; they are masked wherever they echo back. */
+  headers?: Record<string, string>;
+}
+
+const EXCERPT_CHARS = 160;
+const MAX_BODY_BYTES = 64 * 1024;
+const RETRYABLE_CONNECT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+
+export function newProbeAgent(): Agent {
+  return new Agent({ keepAliveTimeout: 10_000, connect: { timeout: 5_000 } });
+}
+
+/** Runs the named gates in SPEC §5's waves (1, then 2, then 3); results in the order named. */
+export async function runGates(names: readonly string[], ctx: GateRunContext): Promise<GateResult[]> {
+  const results = new Map<string, GateResult>();
+  for (const wave of [1, 2, 3]) {
+    const inWave = names.filter((name) => (ctx.catalog.gates[name]?.wave ?? 1) === wave);
+    const done = await Promise.all(inWave.map((name) => runGate(name, ctx)));
+    done.forEach((result) => results.set(result.name, result));
+  }
+  return names.map((name) => results.get(name) as GateResult);
+}
+
+export async function runGate(name: string, ctx: GateRunContext): Promise<GateResult> {
+  const gate = ctx.catalog.gates[name];
+  if (!gate) return { name, target: ctx.base, pass: false, latencyMs: 0, attempts: 0, detail: `unknown gate "${name}"` };
+  switch (gate.kind) {
+    case 'http':
+      return runHttpGate(name, gate, ctx);
+    case 'burst':
+      return runBurstGate(name, gate, ctx);
+    case 'command':
+      return runCommandGate(name, gate, ctx);
+  }
+}
+
+interface ProbeAnswer {
+  status?: number;
+  body: string;
+  latencyMs: number;
+  attempts: number;
+  error?: string;
+}
+
+function secretsOf(ctx: GateRunContext): string[] {
+  return Object.values(ctx.headers ?? {});
+}
+
+/** One probe; connection errors are retried (bounded), an HTTP answer or a timeout never is. */
+async function sendProbe(probe: HttpProbe, timeoutMs: number, ctx: GateRunContext): Promise<ProbeAnswer> {
+  const attemptsAllowed = ctx.catalog.defaults.connectAttempts;
+  let lastError = '';
+  for (let attempt = 1; attempt <= attemptsAllowed; attempt++) {
+    const started = performance.now();
+    try {
+      const headers: Record<string, string> = { ...(ctx.headers ?? {}) };
+      if (probe.contentType) headers['content-type'] = probe.contentType;
+      const answer = await request(ctx.base + probe.path, {
+        method: probe.method,
+        headers,
+        body: probe.body,
+        dispatcher: ctx.dispatcher,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const body = await readLimited(answer.body);
+      return { status: answer.statusCode, body, latencyMs: Math.round(performance.now() - started), attempts: attempt };
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      lastError = `${code || (err as Error).name}: ${(err as Error).message}`;
+      if (!RETRYABLE_CONNECT_CODES.has(code) || attempt === attemptsAllowed) {
+        return { body: '', latencyMs: Math.round(performance.now() - started), attempts: attempt, error: lastError };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+  return { body: '', latencyMs: 0, attempts: attemptsAllowed, error: lastError };
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    if (size < MAX_BODY_BYTES) chunks.push(buf.subarray(0, MAX_BODY_BYTES - size));
+    size += buf.length;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function meets(expect: HttpExpectation, answer: ProbeAnswer): { pass: boolean; why?: string } {
+  if (answer.status !== expect.status) return { pass: false, why: `expected ${expect.status}` };
+  if (expect.jsonObject) {
+    try {
+      const parsed: unknown = JSON.parse(answer.body);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { pass: false, why: 'expected a JSON object body' };
+    } catch {
+      return { pass: false, why: 'expected a JSON object body' };
+    }
+  }
+  if (expect.bodyIncludes && !answer.body.includes(expect.bodyIncludes)) return { pass: false, why: `expected the body to name ${expect.bodyIncludes}` };
+  return { pass: true };
+}
+
+function excerpt(text: string, ctx: GateRunContext): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  // Redact before cutting so a secret split by the cut cannot survive in pieces.
+  const clean = redactValues(oneLine, secretsOf(ctx));
+  return clean.length > EXCERPT_CHARS ? `${clean.slice(0, EXCERPT_CHARS)}…` : clean;
+}
+
+async function runHttpGate(name: string, gate: Extract<GateDefinition, { kind: 'http' }>, ctx: GateRunContext): Promise<GateResult> {
+  const expect = ctx.expectBudgetBlock && gate.expectWhenBudgetBlocked ? gate.expectWhenBudgetBlocked : gate.expect;
+  const answer = await sendProbe(gate.request, gate.timeoutMs ?? ctx.catalog.defaults.timeoutMs, ctx);
+  const target = `${gate.request.method} ${ctx.base}${gate.request.path}`;
+  if (answer.error !== undefined) {
+    return { name, target, pass: false, latencyMs: answer.latencyMs, attempts: answer.attempts, detail: excerpt(`no answer: ${answer.error}`, ctx) };
+  }
+  const verdict = meets(expect, answer);
+  const detail = verdict.pass ? excerpt(answer.body, ctx) : excerpt(`${verdict.why ?? ''}; body: ${answer.body}`, ctx);
+  return { name, target, pass: verdict.pass, status: answer.status, latencyMs: answer.latencyMs, attempts: answer.attempts, detail };
+}
+
+async function runBurstGate(name: string, gate: Extract<GateDefinition, { kind: 'burst' }>, ctx: GateRunContext): Promise<GateResult> {
+  const size = gate.size ?? ctx.catalog.defaults.burstSize;
+  const started = performance.now();
+  const answers = await Promise.all(Array.from({ length: size }, () => sendProbe(gate.request, gate.timeoutMs ?? ctx.catalog.defaults.timeoutMs, ctx)));
+  const counts: Record<string, number> = {};
+  for (const answer of answers) {
+    const key = answer.status === undefined ? 'error' : String(answer.status);
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  const limited = counts['429'] ?? 0;
+  const serverErrors = answers.filter((a) => (a.status ?? 0) >= 500).length;
+  const noAnswer = counts['error'] ?? 0;
+  const others = Object.entries(counts)
+    .filter(([status]) => status !== '429' && status !== 'error' && !status.startsWith('5'))
+    .map(([status, n]) => `${n} x ${status}`);
+  const detail = [`${size} requests: ${[...others, `${limited} x 429`, `${serverErrors} x 5xx`].join(', ')}`, noAnswer ? `${noAnswer} without answer` : '']
+    .filter(Boolean)
+    .join(', ');
+  return {
+    name,
+    target: `${gate.request.method} ${ctx.base}${gate.request.path} x${size}`,
+    pass: limited > 0 && serverErrors === 0 && noAnswer === 0,
+    latencyMs: Math.round(performance.now() - started),
+    attempts: 1,
+    detail,
+    counts,
+  };
+}
+
+async function runCommandGate(name: string, gate: Extract<GateDefinition, { kind: 'command' }>, ctx: GateRunContext): Promise<GateResult> {
+  const command = gate.command;
+  if (!command || command.length === 0) {
+    return { name, target: '(no command)', pass: false, latencyMs: 0, attempts: 0, detail: `no command configured: set gates.${name}.command in GATES_CONFIG` };
+  }
+  const [file, ...args] = command as [string, ...string[]];
+  const timeoutMs = gate.timeoutMs ?? 120_000;
+  const started = performance.now();
+  const outcome = await new Promise<{ code: number | null; signal: string | null; output: string; timedOut: boolean; error?: string }>((resolve) => {
+    let output = '';
+    let timedOut = false;
+    // Its own process group, so a timeout kills the command and everything it started.
+    const child = spawn(file, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MODE: ctx.mode, BASE: ctx.base } });
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString('utf8')).slice(-4_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, signal: null, output, timedOut, error: err.message });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL'); // stragglers that outlived the leader
+        } catch {
+          // group already empty
+        }
+      }
+      resolve({ code, signal, output, timedOut });
+    });
+  });
+  const latencyMs = Math.round(performance.now() - started);
+  const tail = excerpt(outcome.output.split('\n').filter(Boolean).slice(-3).join(' | '), ctx);
+  const why = outcome.error ? `could not start: ${outcome.error}` : outcome.timedOut ? `killed after ${timeoutMs} ms` : `exit ${outcome.code ?? outcome.signal}`;
+  return { name, target: command.join(' '), pass: !outcome.timedOut && outcome.code === 0, status: outcome.code ?? undefined, latencyMs, attempts: 1, detail: tail ? `${why}: ${tail}` : why };
+}

@@ -1,0 +1,210 @@
+// Git: resolve commits in a cache clone, read branch tips, move the release branch with a lease.
+// Every git call is execFile with an argument array (no shell), no prompts, bounded in time.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { failure } from '../failures';
+
+const GIT_TIMEOUT_MS = 60_000;
+
+export class GitError extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+    readonly exitCode: number | null,
+  ) {
+    super(message);
+    this.name = 'GitError';
+  }
+}
+
+export function git(args: string[], options: { cwd?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      args,
+      {
+        cwd: options.cwd,
+        timeout: GIT_TIMEOUT_MS,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true', LC_ALL: 'C' },
+      },
+      (err, stdout, stderr) => {
+        if (err) {
+          const code = typeof err.code === 'number' ? err.code : null;
+          reject(new GitError(`git ${args[0]} failed: ${stderr.trim() || err.message}`, stderr, code));
+        } else {
+          resolve(stdout);
+        }
+      },
+    );
+  });
+}
+
+// Messages git prints when the remote itself is wrong, not when the network hiccups:
+// retrying those only delays the answer.
+const NO_SUCH_REPO = /does not appear to be a git repository|repository .* not found|not found|Could not read from remote repository|No such file or directory|unable to access/i;
+
+/**
+ * The cache clone for a remote: one bare repository per remote under `cacheDir`, used under a
+ * cross-process lock so two activities (or two workers) never fetch into it at once.
+ */
+export async function withCacheClone<T>(cacheDir: string, repo: string, work: (dir: string) => Promise<T>): Promise<T> {
+  const dir = path.join(cacheDir, `${createHash('sha256').update(repo).digest('hex').slice(0, 24)}.git`);
+  await mkdir(cacheDir, { recursive: true });
+  try {
+    await stat(dir);
+  } catch {
+    // Build it beside and rename, so a crash never leaves a half-made cache behind.
+    const partial = `${dir}.${process.pid}.${Date.now()}.partial`;
+    await git(['init', '--bare', '--quiet', partial]);
+    try {
+      await rename(partial, dir);
+    } catch {
+      await rm(partial, { recursive: true, force: true }); // another process won the race
+    }
+  }
+  const release = await lockfile.lock(dir, { stale: 30_000, update: 5_000, retries: { retries: 600, minTimeout: 20, maxTimeout: 200 }, realpath: false });
+  try {
+    return await work(dir);
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+async function fetchBranch(dir: string, repo: string, branch: string, field: string): Promise<void> {
+  try {
+    await git(['fetch', '--quiet', '--no-tags', '--force', '--', repo, `+refs/heads/${branch}:refs/remotes/cache/${branch}`], { cwd: dir });
+  } catch (err) {
+    const stderr = err instanceof GitError ? err.stderr : '';
+    if (/couldn't find remote ref/i.test(stderr)) {
+      throw failure('InvalidPromotionRequest', `${field}: branch "${branch}" does not exist in ${repo}; name an existing branch`);
+    }
+    if (NO_SUCH_REPO.test(stderr)) {
+      throw failure('InvalidPromotionRequest', `repo: cannot read ${repo} (${stderr.trim().split('\n')[0]}); check the path or URL and the worker's git credentials`);
+    }
+    throw err; // transport trouble: the activity's bounded retry policy decides
+  }
+}
+
+async function objectExists(dir: string, sha: string): Promise<boolean> {
+  try {
+    await git(['cat-file', '-e', `${sha}^{commit}`], { cwd: dir });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function isAncestor(dir: string, ancestor: string, descendant: string): Promise<boolean> {
+  try {
+    await git(['merge-base', '--is-ancestor', ancestor, descendant], { cwd: dir });
+    return true;
+  } catch (err) {
+    if (err instanceof GitError && err.exitCode === 1) return false;
+    throw err;
+  }
+}
+
+/**
+ * Resolves a 7–40 hex sha to the full commit and checks it is reachable from `fromBranch`.
+ * Throws CommitNotOnSourceBranch, InvalidPromotionRequest (repo or branch unreadable, ambiguous sha).
+ */
+export async function resolveCommit(cacheDir: string, args: { repo: string; fromBranch: string; commitSha: string }): Promise<string> {
+  return withCacheClone(cacheDir, args.repo, async (dir) => {
+    await fetchBranch(dir, args.repo, args.fromBranch, 'fromBranch');
+    const branchRef = `refs/remotes/cache/${args.fromBranch}`;
+    let full: string;
+    try {
+      full = (await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${args.commitSha}^{commit}`], { cwd: dir })).trim();
+    } catch (err) {
+      if (err instanceof GitError && /ambiguous/i.test(err.stderr)) {
+        throw failure('InvalidPromotionRequest', `commitSha: "${args.commitSha}" is ambiguous in ${args.repo}; give more characters of the sha`);
+      }
+      throw failure(
+        'CommitNotOnSourceBranch',
+        `commit ${args.commitSha} is not on ${args.fromBranch} in ${args.repo}; merge it to ${args.fromBranch} first, or check the sha`,
+      );
+    }
+    if (!(await isAncestor(dir, full, branchRef))) {
+      throw failure('CommitNotOnSourceBranch', `commit ${full} is not reachable from ${args.fromBranch} in ${args.repo}; merge it to ${args.fromBranch} first`);
+    }
+    return full;
+  });
+}
+
+/** The commit a branch points at in the remote, or null when the branch does not exist. */
+export async function readBranchTip(args: { repo: string; branch: string }): Promise<string | null> {
+  let out: string;
+  try {
+    out = await git(['ls-remote', '--heads', '--', args.repo, `refs/heads/${args.branch}`]);
+  } catch (err) {
+    const stderr = err instanceof GitError ? err.stderr : '';
+    if (NO_SUCH_REPO.test(stderr)) {
+      throw failure('InvalidPromotionRequest', `repo: cannot read ${args.repo} (${stderr.trim().split('\n')[0]}); check the path or URL and the worker's git credentials`);
+    }
+    throw err;
+  }
+  const line = out.split('\n').find((l) => l.endsWith(`\trefs/heads/${args.branch}`));
+  return line ? (line.split('\t')[0] ?? null) : null;
+}
+
+export interface MoveBranchArgs {
+  repo: string;
+  branch: string;
+  /** The tip the caller saw; the push only lands if the branch is still there. */
+  expectedTip: string | null;
+  targetSha: string;
+  /** Where to fetch `targetSha` from when this worker's cache lacks it. */
+  sourceBranch: string;
+  allowDowngrade: boolean;
+}
+
+export interface MoveBranchResult {
+  /** false when the branch was already on the target (a retry after a push that landed). */
+  pushed: boolean;
+  downgrade: boolean;
+}
+
+/**
+ * Moves `branch` from `expectedTip` to `targetSha` with a lease. Safe to retry: a branch already
+ * on the target is success. Throws ReleaseBranchMoved (someone else moved it), DowngradeRefused.
+ */
+export async function moveBranch(cacheDir: string, args: MoveBranchArgs): Promise<MoveBranchResult> {
+  const tip = await readBranchTip({ repo: args.repo, branch: args.branch });
+  if (tip === args.targetSha) return { pushed: false, downgrade: false };
+  if (tip !== args.expectedTip) {
+    throw failure(
+      'ReleaseBranchMoved',
+      `${args.branch} moved from ${args.expectedTip ?? '(none)'} to ${tip ?? '(deleted)'} while this promotion ran; nothing was pushed. Check who moved it, then start a new promotion`,
+    );
+  }
+  return withCacheClone(cacheDir, args.repo, async (dir) => {
+    if (!(await objectExists(dir, args.targetSha))) await fetchBranch(dir, args.repo, args.sourceBranch, 'fromBranch');
+    let downgrade = false;
+    if (tip !== null) {
+      if (!(await objectExists(dir, tip))) await fetchBranch(dir, args.repo, args.branch, 'toBranch');
+      downgrade = !(await isAncestor(dir, tip, args.targetSha));
+      if (downgrade && !args.allowDowngrade) {
+        throw failure(
+          'DowngradeRefused',
+          `${args.targetSha} is not a descendant of ${args.branch}'s tip ${tip}; moving there would drop commits. Set allowDowngrade: true to do it on purpose`,
+        );
+      }
+    }
+    const lease = `--force-with-lease=refs/heads/${args.branch}:${args.expectedTip ?? ''}`;
+    try {
+      await git(['push', '--quiet', '--porcelain', lease, '--', args.repo, `${args.targetSha}:refs/heads/${args.branch}`], { cwd: dir });
+    } catch (err) {
+      const now = await readBranchTip({ repo: args.repo, branch: args.branch });
+      if (now === args.targetSha) return { pushed: false, downgrade };
+      if (now !== args.expectedTip) {
+        throw failure('ReleaseBranchMoved', `${args.branch} moved to ${now ?? '(deleted)'} during the push; nothing was overwritten. Check who moved it, then start a new promotion`);
+      }
+      throw err;
+    }
+    return { pushed: true, downgrade };
+  });
+}

@@ -1,0 +1,114 @@
+// createActivities(config): every activity the workflows call, bound to the worker's config.
+import type { Config } from '../config';
+import type { GateResult, PromotionPlan, PromotionRequest } from '../domain';
+import { failure } from '../failures';
+import { productionGateNames, stagingGateNames } from '../gates/catalog';
+import { newProbeAgent, runGates } from './gates';
+import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip, resolveCommit } from './git';
+import { AppendResult, appendLedgerEntry, LedgerRecord, lastRecordedTip, reserveReleaseId, ReserveArgs } from './ledger';
+
+export function createActivities(config: Config) {
+  // One connection pool per worker: probes reuse connections instead of paying a handshake each.
+  const dispatcher = newProbeAgent();
+
+  function gateContext(plan: PromotionPlan, mode: 'staging' | 'production') {
+    return {
+      base: mode === 'staging' ? plan.stagingBase : plan.productionBase,
+      mode,
+      expectBudgetBlock: plan.expectBudgetBlock,
+      catalog: config.gates,
+      dispatcher,
+    };
+  }
+
+  return {
+    /**
+     * Resolves every setting of the request and the commit itself.
+     * Throws InvalidPromotionRequest (missing or unknown setting), CommitNotOnSourceBranch.
+     */
+    async planPromotion(request: PromotionRequest): Promise<PromotionPlan> {
+      const required = (field: 'repo' | 'stagingBase' | 'productionBase'): string => {
+        const value = request[field];
+        if (value === undefined) {
+          throw failure('InvalidPromotionRequest', `${field}: is required (the worker has no environment registry to take it from); add "${field}" to the request`);
+        }
+        return value;
+      };
+      const repo = required('repo');
+      const stagingBase = required('stagingBase');
+      const productionBase = required('productionBase');
+      const fromBranch = request.fromBranch ?? 'main';
+      const toBranch = request.toBranch ?? 'release';
+      if (fromBranch === toBranch) throw failure('InvalidPromotionRequest', `toBranch: must differ from fromBranch ("${fromBranch}")`);
+      for (const name of request.optionalGates) {
+        const gate = config.gates.gates[name];
+        if (!gate) {
+          throw failure('InvalidPromotionRequest', `optionalGates: "${name}" is not in the worker's gate catalog; known optional gates: ${Object.keys(config.gates.gates).filter((g) => config.gates.gates[g]?.staging === 'optional').join(', ')}`);
+        }
+        if (gate.staging !== 'optional') throw failure('InvalidPromotionRequest', `optionalGates: "${name}" always runs in staging; remove it from optionalGates`);
+        if (gate.kind === 'command' && !gate.command) {
+          throw failure('InvalidPromotionRequest', `optionalGates: "${name}" has no command on this worker; set gates.${name}.command in the worker's GATES_CONFIG`);
+        }
+      }
+      if (request.changeClass === 'C') throw failure('ChangeClassForbidden', 'changeClass C may not be promoted by release-promoter');
+      const commitSha = await resolveCommit(config.gitCacheDir, { repo, fromBranch, commitSha: request.commitSha });
+      return {
+        commitSha,
+        changeClass: request.changeClass,
+        operator: request.operator,
+        environment: request.environment,
+        repo,
+        fromBranch,
+        toBranch,
+        stagingBase,
+        productionBase,
+        deployWait: request.deployWait ? { path: request.deployWait.path, field: request.deployWait.field, timeoutMs: request.deployWait.timeout } : undefined,
+        stagingGates: stagingGateNames(config.gates, request.optionalGates),
+        expectBudgetBlock: request.expectBudgetBlock,
+        approval: {
+          required: request.approval.required || request.changeClass === 'B',
+          approvers: request.approval.approvers,
+          minApprovals: request.approval.minApprovals,
+          timeoutMs: request.approval.timeout,
+        },
+        acceptDrift: request.acceptDrift,
+        allowDowngrade: request.allowDowngrade,
+        releaseId: request.releaseId,
+        notes: request.notes,
+        rollbackPlan: request.rollbackPlan,
+        evidenceRefs: request.evidenceRefs,
+      };
+    },
+
+    async reserveReleaseId(args: Omit<ReserveArgs, 'ledgerPath'>): Promise<string> {
+      return reserveReleaseId({ ...args, ledgerPath: config.ledgerPath });
+    },
+
+    async runStagingGates(plan: PromotionPlan): Promise<GateResult[]> {
+      return runGates(plan.stagingGates, gateContext(plan, 'staging'));
+    },
+
+    async verifyProduction(plan: PromotionPlan): Promise<GateResult[]> {
+      return runGates(productionGateNames(config.gates), gateContext(plan, 'production'));
+    },
+
+    async readBranchTip(args: { repo: string; branch: string }): Promise<string | null> {
+      return readBranchTip(args);
+    },
+
+    /** The ledger's view of where the branch should be (drift check). */
+    async readRecordedTip(args: { environment: string; toBranch: string }): Promise<{ releaseId: string; tip: string } | null> {
+      return lastRecordedTip(config.ledgerPath, args.environment, args.toBranch);
+    },
+
+    async moveReleaseBranch(args: MoveBranchArgs): Promise<MoveBranchResult> {
+      return moveBranch(config.gitCacheDir, args);
+    },
+
+    async appendLedgerEntry(record: LedgerRecord, target: { repo: string; branch: string }): Promise<AppendResult> {
+      return appendLedgerEntry(config.ledgerPath, record, () => readBranchTip(target));
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,305 @@
+// The release log on disk: reserve release ids and append entries under a cross-process lock,
+// one write + fsync each, keyed by release id + workflow id so a retry never appends twice.
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import type { GateResult } from '../domain';
+import { failure } from '../failures';
+import { fieldText, LEDGER_HEADING, LedgerFields, lastChainHead, parseLedger, ParsedLedger, renderBlock } from '../ledger/format';
+import { redact } from '../redact';
+
+export interface PromotionRecord {
+  type: 'promotion';
+  releaseId: string;
+  workflowId: string;
+  evidenceRef: string;
+  commitSha: string;
+  environment: string;
+  fromBranch: string;
+  toBranch: string;
+  stagingBase: string;
+  stagingGateCommand: string;
+  stagingGateResult: 'pass' | 'fail' | 'not run';
+  gatesRun: GateResult[];
+  changeClass: string;
+  prodVerification: GateResult[];
+  result: 'pass' | 'fail';
+  rollbackPlan: string;
+  notes: string;
+  operator: string;
+  evidenceRefs?: string;
+  approvals: string[];
+  /** Extra facts (drift, downgrade, rollback id) written after the template's keys. */
+  extras: Array<[string, string]>;
+}
+
+export interface RollbackRecord {
+  type: 'rollback';
+  releaseId: string;
+  workflowId: string;
+  evidenceRef: string;
+  trigger: string;
+  fromSha: string;
+  toSha: string;
+  environment: string;
+  actions: string[];
+  postRollbackVerification: GateResult[];
+  result: 'completed' | 'partial';
+  notes: string;
+  operator: string;
+  evidenceRefs?: string;
+  promotionReleaseId?: string;
+  extras: Array<[string, string]>;
+}
+
+export type LedgerRecord = PromotionRecord | RollbackRecord;
+
+/** `health: pass (200, 12 ms)`; bursts and commands say what they counted. */
+export function gateLine(gate: GateResult): string {
+  const verdict = gate.pass ? 'pass' : 'fail';
+  if (gate.counts) return `${gate.name}: ${verdict} (${gate.detail})`;
+  const status = gate.status === undefined ? 'no answer' : String(gate.status);
+  return `${gate.name}: ${verdict} (${status}, ${gate.latencyMs} ms)`;
+}
+
+function evidence(record: LedgerRecord): string {
+  return redact([record.evidenceRef, record.evidenceRefs].filter(Boolean).join('; '));
+}
+
+/** The record as the seed's template keys, in order, then extras. */
+export function ledgerFields(record: LedgerRecord, branchTipAfter: string | null): LedgerFields {
+  const tail: LedgerFields = [
+    ...record.extras.map(([k, v]): [string, string] => [k, redact(v)]),
+    ['workflow_id', record.workflowId],
+    ['branch_tip_after', branchTipAfter ?? '(branch missing)'],
+  ];
+  if (record.type === 'promotion') {
+    const costGate = record.gatesRun.find((g) => g.name === 'cost_gate_chat');
+    const breaker = record.gatesRun.find((g) => g.name === 'breaker_drill');
+    return [
+      ['release_id', record.releaseId],
+      ['type', 'promotion'],
+      ['commit_sha', record.commitSha],
+      ['environment', record.environment],
+      ['from_branch', record.fromBranch],
+      ['to_branch', record.toBranch],
+      ['staging_base', record.stagingBase],
+      ['staging_gate_command', record.stagingGateCommand],
+      ['staging_gate_result', record.stagingGateResult],
+      ['gates_run', record.gatesRun.map(gateLine)],
+      ['change_class', record.changeClass],
+      ['prod_verification', record.prodVerification.map(gateLine)],
+      ['result', record.result],
+      ['rollback_plan', redact(record.rollbackPlan)],
+      ['notes', redact(record.notes)],
+      ['operator', record.operator],
+      ['evidence_refs', evidence(record)],
+      [
+        'cost_control_evidence',
+        [
+          costGate ? `cost_gate_chat: ${costGate.pass ? 'pass' : 'fail'} (${costGate.status ?? 'no answer'})` : 'cost_gate_chat: not run',
+          breaker ? `breaker_drill: ${breaker.pass ? 'pass' : 'fail'} (${breaker.detail.split(':')[0]})` : 'breaker_drill: not run',
+        ],
+      ],
+      ['approvals', record.approvals.map(redact)],
+      ...tail,
+    ];
+  }
+  return [
+    ['release_id', record.releaseId],
+    ['type', 'rollback'],
+    ['trigger', redact(record.trigger)],
+    ['from_sha', record.fromSha],
+    ['to_sha', record.toSha],
+    ['environment', record.environment],
+    ['actions', record.actions.map(redact)],
+    ['post_rollback_verification', record.postRollbackVerification.map(gateLine)],
+    ['result', record.result],
+    ['notes', redact(record.notes)],
+    ['operator', record.operator],
+    ['evidence_refs', evidence(record)],
+    ...(record.promotionReleaseId ? ([['promotion_release_id', record.promotionReleaseId]] as LedgerFields) : []),
+    ...tail,
+  ];
+}
+
+interface Reservation {
+  releaseId: string;
+  workflowId: string;
+  at: string;
+}
+
+export function reservationsPath(ledgerPath: string): string {
+  return `${ledgerPath}.reservations`;
+}
+
+/** Creates the ledger with the seed's heading when missing; never touches an existing file. */
+export async function ensureLedgerFile(ledgerPath: string): Promise<void> {
+  await mkdir(path.dirname(ledgerPath), { recursive: true });
+  try {
+    await writeFile(ledgerPath, LEDGER_HEADING, { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/**
+ * Runs `work` holding the ledger's cross-process lock. proper-lockfile recovers the lock of a
+ * killed process once it is `stale` ms old; a compromised lock aborts instead of risking a
+ * second writer.
+ */
+export async function withLedgerLock<T>(ledgerPath: string, work: () => Promise<T>): Promise<T> {
+  await ensureLedgerFile(ledgerPath);
+  let compromised: Error | undefined;
+  const release = await lockfile.lock(ledgerPath, {
+    stale: 10_000,
+    update: 2_000,
+    realpath: false,
+    retries: { retries: 2_000, minTimeout: 2, maxTimeout: 25, factor: 1.3 },
+    onCompromised: (err) => {
+      compromised = err;
+    },
+  });
+  try {
+    const result = await work();
+    if (compromised) throw new Error(`ledger lock was compromised while writing: ${compromised.message}`);
+    return result;
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+async function readReservations(ledgerPath: string): Promise<Reservation[]> {
+  let text: string;
+  try {
+    text = await readFile(reservationsPath(ledgerPath), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Reservation];
+      } catch {
+        return []; // a torn line from a crash mid-write holds no reservation
+      }
+    });
+}
+
+/** Appends with one write and an fsync, so a crash leaves the whole text or none of it. */
+async function appendDurably(file: string, text: string): Promise<void> {
+  const handle = await open(file, 'a');
+  try {
+    await handle.write(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readLedger(ledgerPath: string): Promise<{ text: string; parsed: ParsedLedger }> {
+  const text = await readFile(ledgerPath, 'utf8');
+  return { text, parsed: parseLedger(text) };
+}
+
+function compactUtc(iso: string): string {
+  const d = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}-${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}`;
+}
+
+export interface ReserveArgs {
+  ledgerPath: string;
+  workflowId: string;
+  kind: 'rc' | 'rb';
+  /** Workflow time, so the id says when the release started. */
+  at: string;
+  requested?: string;
+}
+
+/**
+ * Reserves `YYYYMMDD-HHMM-rcN` (or `rbN`), N the first number free in the ledger and the
+ * reservations file. A retry by the same workflow gets its earlier id back.
+ * Throws InvalidPromotionRequest when a requested id is taken.
+ */
+export async function reserveReleaseId(args: ReserveArgs): Promise<string> {
+  return withLedgerLock(args.ledgerPath, async () => {
+    const reservations = await readReservations(args.ledgerPath);
+    const mine = reservations.find((r) => r.workflowId === args.workflowId && r.releaseId.includes(`-${args.kind}`));
+    if (mine) return mine.releaseId;
+    const { parsed } = await readLedger(args.ledgerPath);
+    const taken = new Set([...reservations.map((r) => r.releaseId), ...parsed.entries.map((e) => e.releaseId)]);
+    let releaseId: string;
+    if (args.requested) {
+      if (taken.has(args.requested)) {
+        const owner = reservations.find((r) => r.releaseId === args.requested)?.workflowId;
+        throw failure('InvalidPromotionRequest', `releaseId: ${args.requested} is already used${owner ? ` by workflow ${owner}` : ' in the ledger'}; omit releaseId to get a free one`);
+      }
+      releaseId = args.requested;
+    } else {
+      const prefix = `${compactUtc(args.at)}-${args.kind}`;
+      let n = 1;
+      while (taken.has(`${prefix}${n}`)) n++;
+      releaseId = `${prefix}${n}`;
+    }
+    const line: Reservation = { releaseId, workflowId: args.workflowId, at: new Date().toISOString() };
+    await appendDurably(reservationsPath(args.ledgerPath), `${JSON.stringify(line)}\n`);
+    return releaseId;
+  });
+}
+
+export interface AppendResult {
+  chainHead: string;
+  branchTipAfter: string | null;
+  /** false when the entry was already there (a retry). */
+  appended: boolean;
+}
+
+/**
+ * Appends the record's entry once per release id. The same release id + workflow id again is a
+ * no-op that returns the existing chain head; the same id from another workflow is
+ * ReleaseIdConflict. `readTip` is called under the lock, so branch_tip_after is current.
+ */
+export async function appendLedgerEntry(ledgerPath: string, record: LedgerRecord, readTip: () => Promise<string | null>): Promise<AppendResult> {
+  return withLedgerLock(ledgerPath, async () => {
+    const { text, parsed } = await readLedger(ledgerPath);
+    const existing = parsed.entries.find((e) => e.releaseId === record.releaseId);
+    if (existing) {
+      if (fieldText(existing, 'workflow_id') === record.workflowId) {
+        return { chainHead: existing.chain ?? lastChainHead(parsed), branchTipAfter: fieldText(existing, 'branch_tip_after') ?? null, appended: false };
+      }
+      throw failure('ReleaseIdConflict', `release id ${record.releaseId} is already in the ledger for another workflow (${fieldText(existing, 'workflow_id') ?? 'written by hand'}); nothing was appended`);
+    }
+    const owner = (await readReservations(ledgerPath)).find((r) => r.releaseId === record.releaseId);
+    if (owner && owner.workflowId !== record.workflowId) {
+      throw failure('ReleaseIdConflict', `release id ${record.releaseId} is reserved by workflow ${owner.workflowId}; nothing was appended`);
+    }
+    const branchTipAfter = await readTip();
+    const block = renderBlock(ledgerFields(record, branchTipAfter), lastChainHead(parsed));
+    const separator = text.endsWith('\n') ? '' : '\n';
+    await appendDurably(ledgerPath, separator + block.text);
+    return { chainHead: block.chain, branchTipAfter, appended: true };
+  });
+}
+
+/** The `branch_tip_after` of the last entry for `environment` and `toBranch`, if any (drift check). */
+export async function lastRecordedTip(ledgerPath: string, environment: string, toBranch: string): Promise<{ releaseId: string; tip: string } | null> {
+  let parsed: ParsedLedger;
+  try {
+    parsed = (await readLedger(ledgerPath)).parsed;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  for (let i = parsed.entries.length - 1; i >= 0; i--) {
+    const entry = parsed.entries[i];
+    if (!entry || fieldText(entry, 'environment') !== environment) continue;
+    const tip = fieldText(entry, 'branch_tip_after');
+    const branch = fieldText(entry, 'to_branch');
+    if (tip && /^[0-9a-f]{40}$/.test(tip) && (branch === undefined || branch === toBranch)) return { releaseId: entry.releaseId, tip };
+  }
+  return null;
+}

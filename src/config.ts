@@ -1,0 +1,136 @@
+// The worker's configuration (SPEC §7): environment variables and the gate catalog file,
+// parsed once with zod. A bad value stops the worker with a message naming the variable.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { builtinGates, GateCatalog, GateDefaults, GateDefinition, HttpExpectation, HttpProbe } from './gates/catalog';
+
+const HostPort = z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/, 'must be host:port, e.g. localhost:7233');
+const ExistingFile = z.string().refine((file) => {
+  try {
+    readFileSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be the path of a readable file');
+
+export const WorkerEnv = z
+  .object({
+    TEMPORAL_ADDRESS: HostPort.default('localhost:7233'),
+    TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be a Temporal namespace name').default('default'),
+    TEMPORAL_API_KEY: z.string().min(1).optional(),
+    TEMPORAL_TLS_CERT_PATH: ExistingFile.optional(),
+    TEMPORAL_TLS_KEY_PATH: ExistingFile.optional(),
+    TEMPORAL_TLS_CA_PATH: ExistingFile.optional(),
+    TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+    TEMPORAL_TASK_QUEUE: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1–200 characters of A-Z a-z 0-9 . _ -').default('release-promotion'),
+    RELEASE_LEDGER_PATH: z.string().min(1).default('RELEASE_LOG.md'),
+    GATES_CONFIG: ExistingFile.optional(),
+    GIT_CACHE_DIR: z.string().min(1).default('.data/git-cache'),
+    METRICS_ADDRESS: HostPort.optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
+      ctx.addIssue({ code: 'custom', path: [env.TEMPORAL_TLS_CERT_PATH ? 'TEMPORAL_TLS_KEY_PATH' : 'TEMPORAL_TLS_CERT_PATH'], message: 'must be set together with its pair (client certificate and key)' });
+    }
+  });
+export type WorkerEnv = z.infer<typeof WorkerEnv>;
+
+/** GATES_CONFIG: defaults and extra or overridden gates (SPEC §5). */
+export const GatesFile = z.strictObject({
+  defaults: GateDefaults.partial().optional(),
+  gates: z
+    .record(
+      z.string().regex(/^[a-z0-9_]{1,64}$/, 'gate names are 1–64 characters of a-z 0-9 _'),
+      z.union([
+        z.strictObject({ command: z.array(z.string().min(1)).min(1), timeoutMs: z.number().int().min(100).max(3_600_000).optional() }),
+        z.strictObject({
+          request: HttpProbe,
+          expect: HttpExpectation,
+          timeoutMs: z.number().int().min(100).max(600_000).optional(),
+          production: z.boolean().optional(),
+        }),
+      ]),
+    )
+    .optional(),
+});
+
+export interface Config {
+  temporal: {
+    address: string;
+    namespace: string;
+    apiKey?: string;
+    tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
+  };
+  taskQueue: string;
+  ledgerPath: string;
+  gitCacheDir: string;
+  metricsAddress?: string;
+  gates: GateCatalog;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function describeIssues(error: z.ZodError, where: (path: PropertyKey[]) => string): string {
+  return error.issues.map((issue) => `${where(issue.path)}: ${issue.message}`).join('; ');
+}
+
+/** Reads GATES_CONFIG over the built-in catalog. Throws ConfigError naming the file and field. */
+export function loadGateCatalog(file?: string): GateCatalog {
+  if (!file) {
+    const defaults = GateDefaults.parse({});
+    return { defaults, gates: builtinGates(defaults) };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`GATES_CONFIG ${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = GatesFile.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`GATES_CONFIG ${file}: ${describeIssues(parsed.error, (p) => p.join('.') || '(top level)')}`);
+  }
+  const defaults = GateDefaults.parse(parsed.data.defaults ?? {});
+  const gates: Record<string, GateDefinition> = builtinGates(defaults);
+  for (const [name, override] of Object.entries(parsed.data.gates ?? {})) {
+    const existing = gates[name];
+    if ('command' in override) {
+      if (existing && existing.kind !== 'command') throw new ConfigError(`GATES_CONFIG ${file}: gates.${name}: is an HTTP gate; it cannot be given a command`);
+      gates[name] = { kind: 'command', staging: 'optional', production: false, wave: 1, command: override.command, timeoutMs: override.timeoutMs };
+    } else {
+      if (existing && existing.kind !== 'http') throw new ConfigError(`GATES_CONFIG ${file}: gates.${name}: is a ${existing.kind} gate; it cannot be given a request`);
+      gates[name] = { kind: 'http', staging: 'optional', production: override.production ?? false, wave: 1, request: override.request, expect: override.expect, timeoutMs: override.timeoutMs };
+    }
+  }
+  return { defaults, gates };
+}
+
+/** Parses the worker's environment once. Throws ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = WorkerEnv.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid worker configuration: ${describeIssues(parsed.error, (p) => String(p[0] ?? 'environment'))}`);
+  }
+  const e = parsed.data;
+  const tlsWanted = e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_TLS_SERVER_NAME;
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      apiKey: e.TEMPORAL_API_KEY,
+      tls: tlsWanted
+        ? { certPath: e.TEMPORAL_TLS_CERT_PATH, keyPath: e.TEMPORAL_TLS_KEY_PATH, caPath: e.TEMPORAL_TLS_CA_PATH, serverName: e.TEMPORAL_TLS_SERVER_NAME }
+        : undefined,
+    },
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    ledgerPath: path.resolve(cwd, e.RELEASE_LEDGER_PATH),
+    gitCacheDir: path.resolve(cwd, e.GIT_CACHE_DIR),
+    metricsAddress: e.METRICS_ADDRESS,
+    gates: loadGateCatalog(e.GATES_CONFIG),
+  };
+}

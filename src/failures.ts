@@ -1,0 +1,50 @@
+// Typed, non-retryable failures: the one way business outcomes leave an activity or a workflow.
+// Workflow-safe (only @temporalio/common).
+import { ApplicationFailure } from '@temporalio/common';
+
+export const FAILURE_TYPES = [
+  'InvalidPromotionRequest',
+  'ChangeClassForbidden',
+  'CommitNotOnSourceBranch',
+  'StagingGatesFailed',
+  'ApprovalRejected',
+  'ApprovalTimedOut',
+  'ReleaseBranchDrifted',
+  'DowngradeRefused',
+  'ReleaseBranchMoved',
+  'DeployNotObserved',
+  'ProductionVerificationFailed',
+  'ReleaseIdConflict',
+  'LedgerCorrupt',
+  'InvalidRollbackRequest',
+] as const;
+export type FailureType = (typeof FAILURE_TYPES)[number];
+
+/**
+ * A non-retryable ApplicationFailure whose `type` a person can read.
+ * `message` says what happened and what to do next.
+ */
+export function failure(type: FailureType, message: string, ...details: unknown[]): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, details });
+}
+
+/** The failure `type` carried by an error or its cause (ActivityFailure wraps ApplicationFailure). */
+export function failureTypeOf(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current instanceof ApplicationFailure && current.type) return current.type;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The innermost human message of an error chain. */
+export function failureMessageOf(err: unknown): string {
+  let current: unknown = err;
+  let message = err instanceof Error ? err.message : String(err);
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current.message) message = current.message;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return message;
+}

@@ -1,0 +1,197 @@
+// The release log's text format (SPEC §6): rendering entries in the seed's key order, the
+// hash chain, and parsing a file back into entries. Pure functions; the file I/O is elsewhere.
+import { createHash } from 'node:crypto';
+import { RELEASE_ID } from '../domain';
+
+export const LEDGER_HEADING =
+  '# Release Log (Append-Only)\n\n' +
+  'Use this file to record promotions and rollbacks. Do not overwrite existing entries; append new entries in chronological order. ' +
+  'Evidence must reference staging gates and post-promotion checks. Do not paste secrets.\n';
+
+export const GENESIS_CHAIN = '0'.repeat(64);
+
+/** Keys of the seed's templates, in order; extras go after the last and before `chain`. */
+export const PROMOTION_KEYS = [
+  'release_id', 'type', 'commit_sha', 'environment', 'from_branch', 'to_branch', 'staging_base', 'staging_gate_command',
+  'staging_gate_result', 'gates_run', 'change_class', 'prod_verification', 'result', 'rollback_plan', 'notes', 'operator',
+  'evidence_refs', 'cost_control_evidence',
+] as const;
+export const ROLLBACK_KEYS = [
+  'release_id', 'type', 'trigger', 'from_sha', 'to_sha', 'environment', 'actions', 'post_rollback_verification', 'result',
+  'notes', 'operator', 'evidence_refs',
+] as const;
+/** Free text is written JSON-quoted so no value can open a new line or a fence. */
+export const QUOTED_KEYS = new Set(['notes', 'rollback_plan', 'evidence_refs', 'trigger']);
+
+export type LedgerValue = string | string[];
+export type LedgerFields = Array<[key: string, value: LedgerValue]>;
+
+/** Collapses anything that could break a line (control characters) in a plain value. */
+function plain(value: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
+  return value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim();
+}
+
+function renderValue(key: string, value: LedgerValue): string[] {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return [`  ${key}: []`];
+    return [`  ${key}:`, ...value.map((item) => `    - ${plain(item)}`)];
+  }
+  return [`  ${key}: ${QUOTED_KEYS.has(key) ? JSON.stringify(value) : plain(value)}`];
+}
+
+/**
+ * The entry's lines from `- release_id:` to the last key before `chain`, each ending in "\n":
+ * exactly the text the chain hashes.
+ */
+export function renderEntryBody(fields: LedgerFields): string {
+  const [first, ...rest] = fields;
+  if (!first || first[0] !== 'release_id' || typeof first[1] !== 'string') throw new Error('a ledger entry starts with release_id');
+  const lines = [`- release_id: ${plain(first[1])}`, ...rest.flatMap(([key, value]) => renderValue(key, value))];
+  return lines.map((line) => `${line}\n`).join('');
+}
+
+export function chainOf(previous: string, body: string): string {
+  return createHash('sha256').update(`${previous}\n${body}`).digest('hex');
+}
+
+/** The fenced block appended to the file (with a blank line before it) and its chain head. */
+export function renderBlock(fields: LedgerFields, previousChain: string): { text: string; chain: string } {
+  const body = renderEntryBody(fields);
+  const chain = chainOf(previousChain, body);
+  return { text: `\n\`\`\`\n${body}  chain: sha256:${chain}\n\`\`\`\n`, chain };
+}
+
+export interface ParsedEntry {
+  releaseId: string;
+  /** 1-based line of `- release_id:` */
+  line: number;
+  fields: Map<string, { line: number; value: LedgerValue }>;
+  /** Key order as written, for order checks. */
+  keys: string[];
+  body: string;
+  chain?: string;
+  chainLine?: number;
+}
+
+export interface ParseProblem {
+  line: number;
+  message: string;
+}
+
+export interface ParsedLedger {
+  entries: ParsedEntry[];
+  problems: ParseProblem[];
+}
+
+const KEY_LINE = /^ {2}([a-z_][a-z0-9_]*):(?: (.*))?$/;
+const ITEM_LINE = /^ {4}- (.*)$/;
+
+function unquote(key: string, raw: string): string {
+  if (QUOTED_KEYS.has(key) && raw.startsWith('"')) {
+    try {
+      const value: unknown = JSON.parse(raw);
+      if (typeof value === 'string') return value;
+    } catch {
+      // seed-era free text was not always quoted; keep it as written
+    }
+  }
+  return raw;
+}
+
+/**
+ * Reads every entry: a fenced block whose first line is `- release_id: <real id>`. Templates
+ * (`<placeholder>` ids) and other blocks are prose. Problems carry 1-based line numbers.
+ */
+export function parseLedger(text: string): ParsedLedger {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const entries: ParsedEntry[] = [];
+  const problems: ParseProblem[] = [];
+  let inFence = false;
+  let fenceLine = 0;
+  let current: ParsedEntry | undefined;
+  let lastKey: string | undefined;
+  let bodyLines: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const lineNo = i + 1;
+    if (/^ {0,3}```/.test(line)) {
+      if (!inFence) {
+        inFence = true;
+        fenceLine = lineNo;
+        current = undefined;
+        const next = lines[i + 1] ?? '';
+        const id = /^- release_id: (.*)$/.exec(next)?.[1];
+        if (id !== undefined && !id.startsWith('<')) {
+          if (!RELEASE_ID.test(id)) problems.push({ line: lineNo + 1, message: `release_id "${id}" is not YYYYMMDD-HHMM-rcN or -rbN` });
+          current = { releaseId: id, line: lineNo + 1, fields: new Map(), keys: [], body: '' };
+          bodyLines = [];
+          i++;
+          bodyLines.push(`${next}\n`);
+          current.fields.set('release_id', { line: lineNo + 1, value: id });
+          current.keys.push('release_id');
+          lastKey = 'release_id';
+        }
+      } else {
+        if (line.trim() !== '```') problems.push({ line: lineNo, message: 'a closing fence must be a bare ``` line' });
+        if (current) {
+          current.body = bodyLines.join('');
+          entries.push(current);
+        }
+        inFence = false;
+        current = undefined;
+      }
+      continue;
+    }
+    if (!inFence || !current) continue;
+    if (current.chain !== undefined) {
+      problems.push({ line: lineNo, message: 'nothing may follow chain: inside an entry' });
+      continue;
+    }
+    const key = KEY_LINE.exec(line);
+    if (key) {
+      const name = key[1] as string;
+      const raw = key[2];
+      if (current.fields.has(name)) problems.push({ line: lineNo, message: `key ${name} appears twice in ${current.releaseId}` });
+      if (name === 'chain') {
+        const hex = /^sha256:([0-9a-f]{64})$/.exec(raw ?? '')?.[1];
+        if (!hex) problems.push({ line: lineNo, message: 'chain must be sha256:<64 hex>' });
+        current.chain = hex ?? '';
+        current.chainLine = lineNo;
+        continue;
+      }
+      current.fields.set(name, { line: lineNo, value: raw === undefined ? [] : raw === '[]' ? [] : unquote(name, raw) });
+      current.keys.push(name);
+      lastKey = name;
+      bodyLines.push(`${line}\n`);
+      continue;
+    }
+    const item = ITEM_LINE.exec(line);
+    if (item && lastKey) {
+      const field = current.fields.get(lastKey);
+      if (field && Array.isArray(field.value)) field.value.push(item[1] as string);
+      else problems.push({ line: lineNo, message: `list item under ${lastKey}, which is not a list` });
+      bodyLines.push(`${line}\n`);
+      continue;
+    }
+    problems.push({ line: lineNo, message: `unexpected line in entry ${current.releaseId}: ${JSON.stringify(line.slice(0, 60))}` });
+    bodyLines.push(`${line}\n`);
+  }
+  if (inFence) problems.push({ line: fenceLine, message: 'fence opened here is never closed' });
+  return { entries, problems };
+}
+
+export function fieldText(entry: ParsedEntry, key: string): string | undefined {
+  const value = entry.fields.get(key)?.value;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The last chain head in the file (GENESIS when nothing is chained yet). */
+export function lastChainHead(ledger: ParsedLedger): string {
+  for (let i = ledger.entries.length - 1; i >= 0; i--) {
+    const chain = ledger.entries[i]?.chain;
+    if (chain) return chain;
+  }
+  return GENESIS_CHAIN;
+}

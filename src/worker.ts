@@ -1,0 +1,99 @@
+// The worker: connect, make sure the search attributes exist, run promotions until stopped.
+import { readFileSync } from 'node:fs';
+import { Connection } from '@temporalio/client';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
+import { temporal } from '@temporalio/proto';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { Config, ConfigError, loadConfig } from './config';
+import { SEARCH_ATTRIBUTE_KEYS } from './workflows/messages';
+
+export function tlsOptions(config: Config): TLSConfig | boolean | undefined {
+  const tls = config.temporal.tls;
+  if (!tls) return config.temporal.apiKey ? true : undefined;
+  return {
+    serverNameOverride: tls.serverName,
+    serverRootCACertificate: tls.caPath ? readFileSync(tls.caPath) : undefined,
+    clientCertPair: tls.certPath && tls.keyPath ? { crt: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } : undefined,
+  };
+}
+
+export function connectClient(config: Config): Promise<Connection> {
+  return Connection.connect({ address: config.temporal.address, tls: tlsOptions(config), apiKey: config.temporal.apiKey });
+}
+
+/**
+ * Registers the five Keyword search attributes where the server allows it (the dev server
+ * does) and refuses to go on when any is still missing: an unregistered attribute would make
+ * every promotion's workflow task fail and retry forever.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  const missing = async () => {
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+    return SEARCH_ATTRIBUTE_KEYS.map((key) => key.name).filter((name) => customAttributes?.[name] !== keyword);
+  };
+  const absent = await missing();
+  if (absent.length === 0) return;
+  try {
+    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(absent.map((name) => [name, keyword])) });
+  } catch (err) {
+    throw new ConfigError(
+      `search attributes missing in namespace ${namespace}: ${absent.join(', ')} (Keyword), and registering them failed (${(err as Error).message}). ` +
+        `Ask an admin to run: temporal operator search-attribute create --namespace ${namespace} ${absent.map((n) => `--name ${n} --type Keyword`).join(' ')}`,
+    );
+  }
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if ((await missing()).length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new ConfigError(`search attributes still missing in namespace ${namespace} after registering: ${(await missing()).join(', ')}`);
+}
+
+export async function createWorker(config: Config): Promise<{ worker: Worker; close: () => Promise<void> }> {
+  const client = await connectClient(config);
+  try {
+    await ensureSearchAttributes(client, config.temporal.namespace);
+  } finally {
+    await client.close();
+  }
+  const connection = await NativeConnection.connect({ address: config.temporal.address, tls: tlsOptions(config), apiKey: config.temporal.apiKey });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.taskQueue,
+    workflowsPath: require.resolve('./workflows'),
+    activities: createActivities(config),
+  });
+  return { worker, close: () => connection.close() };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`release-promoter worker: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (config.metricsAddress) {
+    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } } });
+  }
+  const { worker, close } = await createWorker(config);
+  console.error(`release-promoter worker: polling ${config.taskQueue} on ${config.temporal.address} (${config.temporal.namespace}); ledger ${config.ledgerPath}`);
+  try {
+    await worker.run();
+  } finally {
+    await close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`release-promoter worker: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  });
+}

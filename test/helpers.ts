@@ -1,0 +1,144 @@
+// Test harness: a real worker on the shared dev server, real sample services on 127.0.0.1,
+// a real bare git repo and a real ledger file in a temp dir.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { createActivities } from '../src/activities';
+import { Config, loadConfig } from '../src/config';
+import type { PromotionStatus } from '../src/domain';
+import { promotionWorkflow } from '../src/workflows';
+import { createSampleRepo, SampleRepo } from '../sample/repo';
+import { SampleOptions, SampleService, startSampleService } from '../sample/service';
+
+let runtimeQuieted = false;
+function quietRuntime(): void {
+  if (runtimeQuieted) return;
+  runtimeQuieted = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // already installed by an earlier file in this process
+  }
+}
+
+export function workflowBundle(): { code: string } {
+  const file = process.env.TEMPORAL_TEST_BUNDLE;
+  if (!file) throw new Error('TEMPORAL_TEST_BUNDLE is unset: run the tests through jest (globalSetup bundles the workflows)');
+  return { code: require('node:fs').readFileSync(file, 'utf8') as string };
+}
+
+export interface Harness {
+  env: TestWorkflowEnvironment;
+  tmp: string;
+  repo: SampleRepo;
+  staging: SampleService;
+  production: SampleService;
+  config: Config;
+  taskQueue: string;
+  ledgerPath: string;
+  /** A request for the sample target; `overrides` replace or add fields. */
+  request(commitSha: string, overrides?: Record<string, unknown>): Record<string, unknown>;
+  start(input: unknown, workflowId?: string): Promise<WorkflowHandle<typeof promotionWorkflow>>;
+  ledger(): Promise<string>;
+  close(): Promise<void>;
+}
+
+let sequence = 0;
+export function uniqueId(prefix: string): string {
+  sequence++;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${sequence}`;
+}
+
+export async function createHarness(options: { staging?: SampleOptions; production?: SampleOptions; env?: Record<string, string> } = {}): Promise<Harness> {
+  quietRuntime();
+  const address = process.env.TEMPORAL_TEST_ADDRESS;
+  if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is unset: run the tests through jest (globalSetup starts the dev server)');
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address });
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'release-promoter-test-'));
+  const repo = await createSampleRepo(tmp);
+  // A short rate-limit window: one promotion's burst must not spill into the next one's gates.
+  const staging = await startSampleService({ name: 'staging', rateLimit: { limit: 20, windowMs: 150 }, ...options.staging });
+  const production = await startSampleService({ name: 'production', follow: { gitDir: repo.bare, branch: 'release' }, ...options.production });
+  const taskQueue = uniqueId('tq');
+  const ledgerPath = path.join(tmp, 'RELEASE_LOG.md');
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    RELEASE_LEDGER_PATH: ledgerPath,
+    GIT_CACHE_DIR: path.join(tmp, 'git-cache'),
+    ...options.env,
+  });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: workflowBundle(),
+    activities: createActivities(config),
+  });
+  const running = worker.run();
+  return {
+    env,
+    tmp,
+    repo,
+    staging,
+    production,
+    config,
+    taskQueue,
+    ledgerPath,
+    request: (commitSha, overrides = {}) => ({
+      commitSha,
+      changeClass: 'A',
+      operator: 'alice',
+      repo: repo.bare,
+      stagingBase: staging.url,
+      productionBase: production.url,
+      ...overrides,
+    }),
+    start: (input, workflowId = uniqueId('promotion')) =>
+      env.client.workflow.start(promotionWorkflow, { taskQueue, workflowId, args: [input as never] }),
+    ledger: async () => {
+      try {
+        return await readFile(ledgerPath, 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    close: async () => {
+      worker.shutdown();
+      await running;
+      await staging.close();
+      await production.close();
+      await env.teardown();
+      await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The failure a workflow ended with: its `type` and final status (details[0]). */
+export async function failureOf(handle: WorkflowHandle): Promise<{ type?: string; message: string; status: PromotionStatus }> {
+  try {
+    await handle.result();
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      const cause = err.cause as { type?: string; message: string; details?: unknown[] } | undefined;
+      return { type: cause?.type, message: cause?.message ?? err.message, status: cause?.details?.[0] as PromotionStatus };
+    }
+    throw err;
+  }
+  throw new Error(`workflow ${handle.workflowId} completed; a failure was expected`);
+}
+
+/** Keeps a finished workflow's history under test/histories/ when RECORD_HISTORIES=1 (for the replay test). */
+export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await handle.fetchHistory();
+  await writeFile(path.join(__dirname, 'histories', `${name}.json`), historyToJSON(history));
+}
+
+/** Entries' release ids in the ledger text, in file order. */
+export function releaseIds(ledger: string): string[] {
+  return [...ledger.matchAll(/^- release_id: (\S+)$/gm)].map((m) => m[1] as string);
+}
