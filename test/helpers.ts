@@ -1,10 +1,10 @@
 // Test harness: a real worker on the shared dev server, real sample services on 127.0.0.1,
 // a real bare git repo and a real ledger file in a temp dir.
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
@@ -134,8 +134,9 @@ export async function failureOf(handle: WorkflowHandle): Promise<{ type?: string
 /** Keeps a finished workflow's history under test/histories/ when RECORD_HISTORIES=1 (for the replay test). */
 export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const history = await handle.fetchHistory();
-  await writeFile(path.join(__dirname, 'histories', `${name}.json`), historyToJSON(history));
+  // The CLI writes canonical proto-JSON, the format historyFromJSON reads back.
+  const json = execFileSync(process.env.TEMPORAL_CLI_RESOLVED as string, ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', process.env.TEMPORAL_TEST_ADDRESS as string], { encoding: 'utf8' });
+  await writeFile(path.join(__dirname, 'histories', `${name}.json`), json);
 }
 
 /** Entries' release ids in the ledger text, in file order. */
