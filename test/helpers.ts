@@ -1,6 +1,7 @@
 // Test harness: a real worker on the shared dev server, real sample services on 127.0.0.1,
 // a real bare git repo and a real ledger file in a temp dir.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +29,7 @@ function quietRuntime(): void {
 export function workflowBundle(): { code: string } {
   const file = process.env.TEMPORAL_TEST_BUNDLE;
   if (!file) throw new Error('TEMPORAL_TEST_BUNDLE is unset: run the tests through jest (globalSetup bundles the workflows)');
-  return { code: require('node:fs').readFileSync(file, 'utf8') as string };
+  return { code: readFileSync(file, 'utf8') };
 }
 
 export interface Harness {

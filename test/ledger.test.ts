@@ -77,7 +77,8 @@ interface ChainedBlock {
 
 /**
  * The chained entries of a ledger text, read without the project's parser: a fence line, then
- * `- release_id: <id>` lines up to `  chain: sha256:<hex>`, then a closing fence.
+ * `- release_id: <id>` lines up to `  chain: sha256:<hex>`, then a closing fence. Blocks that
+ * close without a chain line are skipped.
  */
 function chainedBlocks(text: string): ChainedBlock[] {
   const lines = text.split('\n');
@@ -94,9 +95,13 @@ function chainedBlocks(text: string): ChainedBlock[] {
     }
     const body: string[] = [];
     let j = i + 1;
-    for (; j < lines.length && !lines[j]?.startsWith('  chain: '); j++) body.push(`${lines[j]}\n`);
+    for (; j < lines.length && lines[j] !== '```' && !lines[j]?.startsWith('  chain: '); j++) body.push(`${lines[j]}\n`);
+    if (lines[j] === '```') {
+      i = j; // written by hand before the tool: no chain, history before the first chained entry
+      continue;
+    }
     const chain = /^ {2}chain: sha256:([0-9a-f]{64})$/.exec(lines[j] ?? '')?.[1];
-    if (!chain) throw new Error(`entry ${id} has no chain line`);
+    if (!chain) throw new Error(`entry ${id} has a malformed chain line: ${lines[j]}`);
     expect(lines[j + 1]).toBe('```');
     blocks.push({ releaseId: id, body: body.join(''), chain });
     i = j + 1;
@@ -289,7 +294,9 @@ describe('the chain', () => {
     await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc1', 'wf-one'), readTip);
 
     const text = await readFile(ledgerPath, 'utf8');
-    const [block] = chainedBlocks(text);
+    const blocks = chainedBlocks(text);
+    expect(blocks.map((b) => b.releaseId)).toEqual(['20261124-2231-rc1']);
+    const [block] = blocks;
     expect(block?.chain).toBe(sha256Hex(`${'0'.repeat(64)}\n${block?.body ?? ''}`));
     expect(parseLedger(text).entries.map((e) => e.releaseId)).toEqual(['20261101-0900-rc1', '20261124-2231-rc1']);
   });
