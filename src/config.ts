@@ -29,6 +29,7 @@ export const WorkerEnv = z
     GATES_CONFIG: ExistingFile.optional(),
     GIT_CACHE_DIR: z.string().min(1).default('.data/git-cache'),
     METRICS_ADDRESS: HostPort.optional(),
+    LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], 'must be TRACE, DEBUG, INFO, WARN or ERROR').default('WARN'),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
@@ -67,6 +68,7 @@ export interface Config {
   ledgerPath: string;
   gitCacheDir: string;
   metricsAddress?: string;
+  logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   gates: GateCatalog;
 }
 
@@ -131,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ledgerPath: path.resolve(cwd, e.RELEASE_LEDGER_PATH),
     gitCacheDir: path.resolve(cwd, e.GIT_CACHE_DIR),
     metricsAddress: e.METRICS_ADDRESS,
+    logLevel: e.LOG_LEVEL,
     gates: loadGateCatalog(e.GATES_CONFIG),
   };
 }

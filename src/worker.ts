@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { Config, ConfigError, loadConfig } from './config';
 import { SEARCH_ATTRIBUTE_KEYS } from './workflows/messages';
@@ -79,9 +79,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (config.metricsAddress) {
-    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } } });
-  }
+  Runtime.install({
+    logger: new DefaultLogger(config.logLevel),
+    telemetryOptions: config.metricsAddress ? { metrics: { prometheus: { bindAddress: config.metricsAddress } } } : undefined,
+  });
   const { worker, close } = await createWorker(config);
   console.error(`release-promoter worker: polling ${config.taskQueue} on ${config.temporal.address} (${config.temporal.namespace}); ledger ${config.ledgerPath}`);
   try {

@@ -1,0 +1,198 @@
+// `npm run demo`: the embedded default end to end. Starts (or reuses) a Temporal dev server with
+// SQLite under .data/, a worker process, a sample git remote and two sample chat services
+// (staging, and production serving whatever `release` points at), then runs a promotion
+// started from the Temporal CLI and prints its outcome and ledger entry.
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Connection, Client, WorkflowFailedError } from '@temporalio/client';
+import pc from 'picocolors';
+import type { PromotionStatus } from '../src/domain';
+import { parseLedger } from '../src/ledger/format';
+import { resolveTemporalCli } from '../src/temporal-cli';
+import { statusQuery } from '../src/workflows/messages';
+import { createSampleRepo } from '../sample/repo';
+import { startSampleService } from '../sample/service';
+
+const root = path.resolve(__dirname, '..');
+const keep = process.argv.includes('--keep');
+const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+const uiPort = Number(process.env.DEMO_UI_PORT ?? 8233);
+const taskQueue = process.env.TEMPORAL_TASK_QUEUE ?? 'release-promotion';
+const children: ChildProcess[] = [];
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function run(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${path.basename(file)} ${args[0]} ${args[1] ?? ''}: ${stderr || err.message}`)) : resolve(stdout)));
+  });
+}
+
+async function tryConnect(timeoutMs: number): Promise<Connection | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      await connection.workflowService.getSystemInfo({});
+      return connection;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return undefined;
+}
+
+async function startServer(cli: string): Promise<Connection> {
+  const existing = await tryConnect(500);
+  if (existing) {
+    say(`${pc.dim('•')} reusing the Temporal server already at ${address}`);
+    return existing;
+  }
+  const [host, port] = address.split(':') as [string, string];
+  await mkdir(path.join(root, '.data'), { recursive: true });
+  const server = spawn(
+    cli,
+    [
+      'server', 'start-dev',
+      '--ip', host, '--port', port, '--ui-port', String(uiPort), '--ui-disable-news-fetch',
+      '--db-filename', path.join(root, '.data', 'temporal.db'),
+      // WAL: the dev server's SQLite writes stop being the bottleneck.
+      '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal',
+      '--log-level', 'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  children.push(server);
+  say(`${pc.dim('•')} started temporal server start-dev on ${address} (SQLite .data/temporal.db, UI http://localhost:${uiPort})`);
+  const connection = await tryConnect(30_000);
+  if (!connection) throw new Error(`the dev server did not answer on ${address} within 30 s`);
+  return connection;
+}
+
+function startWorker(env: Record<string, string>): ChildProcess {
+  const worker = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'src', 'worker.ts')], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  worker.stderr?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) process.stderr.write(`${pc.dim(`[worker] ${line}`)}\n`);
+  });
+  children.push(worker);
+  return worker;
+}
+
+async function watch(client: Client, workflowId: string): Promise<{ status: PromotionStatus; failure?: { type?: string; message: string } }> {
+  const handle = client.workflow.getHandle(workflowId);
+  let lastStage = '';
+  let inFlight: Promise<void> = Promise.resolve();
+  const poller = setInterval(() => {
+    inFlight = handle
+      .query(statusQuery)
+      .then((s) => {
+        if (s.stage !== lastStage) {
+          lastStage = s.stage;
+          say(`  ${pc.cyan(s.stage.padEnd(16))} ${s.releaseId ?? ''}`);
+        }
+      })
+      .catch(() => undefined);
+  }, 150);
+  try {
+    const status = (await handle.result()) as PromotionStatus;
+    return { status };
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      const cause = err.cause as { type?: string; message: string; details?: unknown[] };
+      return { status: cause.details?.[0] as PromotionStatus, failure: { type: cause.type, message: cause.message } };
+    }
+    throw err;
+  } finally {
+    clearInterval(poller);
+    await inFlight; // never leave a query retrying on a connection about to close
+  }
+}
+
+function printEntry(ledger: string, releaseId: string | undefined): void {
+  const entry = parseLedger(ledger).entries.find((e) => e.releaseId === releaseId);
+  if (!entry) return say(pc.yellow('  (no ledger entry)'));
+  const lines = ledger.split('\n');
+  say(pc.dim('  ```'));
+  for (let i = entry.line - 1; i < (entry.chainLine ?? entry.line); i++) say(`  ${lines[i]}`);
+  say(pc.dim('  ```'));
+}
+
+async function promote(cli: string, client: Client, input: Record<string, unknown>, label: string): Promise<PromotionStatus> {
+  const workflowId = `promotion-${String(input.environment ?? 'production')}-${String(input.commitSha).slice(0, 7)}-${Date.now().toString(36)}`;
+  const args = ['workflow', 'start', '--address', address, '--task-queue', taskQueue, '--type', 'promotionWorkflow', '--workflow-id', workflowId, '--input', JSON.stringify(input)];
+  say(`\n${pc.bold(label)}`);
+  say(pc.dim(`  $ temporal ${args.map((a) => (/[\s{"]/.test(a) ? `'${a}'` : a)).join(' ')}`));
+  await run(cli, args);
+  const { status, failure } = await watch(client, workflowId);
+  if (failure) say(`  ${pc.red('✗')} ${failure.type}: ${failure.message}`);
+  else say(`  ${pc.green('✓')} promoted ${status.commitSha.slice(0, 12)} as ${status.releaseId}; chain head ${status.ledgerChainHead?.slice(0, 16)}…`);
+  return status;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const cli = resolveTemporalCli();
+  const work = path.join(root, '.data', 'demo');
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  const ledgerPath = path.join(work, 'RELEASE_LOG.md');
+
+  const connection = await startServer(cli);
+  const client = new Client({ connection });
+  const repo = await createSampleRepo(work);
+  const staging = await startSampleService({ name: 'staging', latencyMs: 20, rateLimit: { limit: 20, windowMs: 1_000 } });
+  const production = await startSampleService({ name: 'production', latencyMs: 20, follow: { gitDir: repo.bare, branch: 'release' } });
+  say(`${pc.dim('•')} sample repo ${repo.bare} (main and release at ${repo.base.slice(0, 7)})`);
+  say(`${pc.dim('•')} staging ${staging.url}, production ${production.url} (serves release's tip)`);
+  startWorker({ TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, RELEASE_LEDGER_PATH: ledgerPath, GIT_CACHE_DIR: path.join(work, 'git-cache') });
+
+  const good = await repo.commit('feature: friendlier chat answers');
+  const status = await promote(cli, client, { commitSha: good.slice(0, 12), changeClass: 'A', operator: 'demo-operator', repo: repo.bare, stagingBase: staging.url, productionBase: production.url, notes: 'demo: a good change' }, 'Promotion 1: a good change');
+  const ledger = await readFile(ledgerPath, 'utf8');
+  printEntry(ledger, status.releaseId);
+
+  say(`\n${pc.bold('Where to look')}`);
+  say(`  ledger      ${ledgerPath}`);
+  say(`  Temporal UI http://localhost:${uiPort}/namespaces/default/workflows`);
+  say(`  query       temporal workflow list --address ${address} --query "ReleaseStage='promoted'"`);
+  say(pc.dim(`  demo wall time ${((Date.now() - started) / 1000).toFixed(1)} s`));
+
+  if (keep) {
+    say(pc.dim('\n--keep: everything stays up; Ctrl-C to stop'));
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
+  await staging.close();
+  await production.close();
+  await connection.close();
+  process.exitCode = status.stage === 'promoted' ? 0 : 1;
+}
+
+function stopChildren(): Promise<void> {
+  return Promise.all(
+    children.reverse().map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGINT');
+          setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+        }),
+    ),
+  ).then(() => undefined);
+}
+
+main()
+  .catch((err) => {
+    console.error(pc.red(`demo failed: ${(err as Error).message}`));
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    void stopChildren();
+  });

@@ -1,0 +1,221 @@
+// Git on real repositories: resolving commits through the cache clone, reading tips, and moving
+// the release branch with a lease (no clobbering, no silent downgrade, safe to retry).
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { moveBranch, readBranchTip, resolveCommit } from '../src/activities/git';
+import { createSampleRepo, SampleRepo } from '../sample/repo';
+
+let tmp: string;
+let cacheDir: string;
+let repo: SampleRepo;
+
+beforeEach(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'git-test-'));
+  cacheDir = path.join(tmp, 'git-cache');
+  repo = await createSampleRepo(path.join(tmp, 'remote'));
+});
+
+afterEach(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** git in the sample's work clone, with an identity so commits work on any machine. */
+function gitIn(cwd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      args,
+      {
+        cwd,
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 'Feature Dev',
+          GIT_AUTHOR_EMAIL: 'feature@example.com',
+          GIT_COMMITTER_NAME: 'Feature Dev',
+          GIT_COMMITTER_EMAIL: 'feature@example.com',
+          GIT_CONFIG_NOSYSTEM: '1',
+          GIT_TERMINAL_PROMPT: '0',
+        },
+      },
+      (err, stdout, stderr) => (err ? reject(new Error(`git ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout.trim())),
+    );
+  });
+}
+
+/** A commit that exists only on refs/heads/feature in the remote, never on main. */
+async function featureCommit(): Promise<string> {
+  await gitIn(repo.work, ['checkout', '--quiet', '-b', 'feature']);
+  await gitIn(repo.work, ['commit', '--quiet', '--allow-empty', '-m', 'feature work']);
+  const sha = await gitIn(repo.work, ['rev-parse', 'HEAD']);
+  await gitIn(repo.work, ['push', '--quiet', 'origin', 'HEAD:refs/heads/feature']);
+  await gitIn(repo.work, ['checkout', '--quiet', 'main']);
+  return sha;
+}
+
+/** Resolves to the ApplicationFailure `promise` rejects with; fails the test when it resolves. */
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  let outcome: unknown;
+  try {
+    await promise;
+    outcome = 'resolved';
+  } catch (err) {
+    outcome = err;
+  }
+  expect(outcome).toBeInstanceOf(ApplicationFailure);
+  return outcome as ApplicationFailure;
+}
+
+describe('resolveCommit', () => {
+  test('an 8-character prefix of a commit on main resolves to the full sha', async () => {
+    const sha = await repo.commit('second');
+    expect(sha).toMatch(/^[0-9a-f]{40}$/);
+    await expect(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: sha.slice(0, 8) })).resolves.toBe(sha);
+  });
+
+  test('an older commit that main still contains resolves too', async () => {
+    await repo.commit('second');
+    await expect(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: repo.base })).resolves.toBe(repo.base);
+  });
+
+  test('a commit that exists only on another branch is CommitNotOnSourceBranch', async () => {
+    const sha = await featureCommit();
+    const err = await failureOf(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: sha }));
+    expect(err.type).toBe('CommitNotOnSourceBranch');
+    expect(err.nonRetryable).toBe(true);
+    expect(err.message).toContain('main');
+  });
+
+  test('a commit the cache already holds from another branch is still CommitNotOnSourceBranch for main', async () => {
+    const sha = await featureCommit();
+    // Resolving against feature first puts the commit into the cache clone, so only the
+    // reachability check can refuse it for main.
+    await expect(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'feature', commitSha: sha })).resolves.toBe(sha);
+    const err = await failureOf(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: sha }));
+    expect(err.type).toBe('CommitNotOnSourceBranch');
+    expect(err.message).toContain(sha);
+  });
+
+  test('a sha that exists nowhere is CommitNotOnSourceBranch', async () => {
+    const err = await failureOf(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: 'deadbeef'.repeat(5) }));
+    expect(err.type).toBe('CommitNotOnSourceBranch');
+  });
+
+  test('a repo path that does not exist is an InvalidPromotionRequest about repo', async () => {
+    const missing = path.join(tmp, 'no-such-repo.git');
+    const err = await failureOf(resolveCommit(cacheDir, { repo: missing, fromBranch: 'main', commitSha: repo.base }));
+    expect(err.type).toBe('InvalidPromotionRequest');
+    expect(err.message.startsWith('repo:')).toBe(true);
+    expect(err.message).toContain(missing);
+  });
+
+  test('a fromBranch that does not exist is an InvalidPromotionRequest about fromBranch', async () => {
+    const err = await failureOf(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'no-such-branch', commitSha: repo.base }));
+    expect(err.type).toBe('InvalidPromotionRequest');
+    expect(err.message).toMatch(/^fromBranch: /);
+    expect(err.message).toContain('no-such-branch');
+  });
+
+  test('two resolves at once on a fresh cache directory both succeed and leave one cache clone', async () => {
+    const sha = await repo.commit('second');
+    const results = await Promise.all([
+      resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: sha.slice(0, 8) }),
+      resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: repo.base.slice(0, 10) }),
+    ]);
+    expect(results).toEqual([sha, repo.base]);
+    const entries = (await readdir(cacheDir)).filter((name) => !name.endsWith('.lock'));
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatch(/^[0-9a-f]{24}\.git$/);
+  });
+});
+
+describe('readBranchTip', () => {
+  test('reads the commit a branch points at in the remote', async () => {
+    const sha = await repo.commit('second');
+    await expect(readBranchTip({ repo: repo.bare, branch: 'main' })).resolves.toBe(sha);
+    await expect(readBranchTip({ repo: repo.bare, branch: 'release' })).resolves.toBe(repo.base);
+  });
+
+  test('a branch that does not exist reads as null', async () => {
+    await expect(readBranchTip({ repo: repo.bare, branch: 'no-such-branch' })).resolves.toBeNull();
+  });
+});
+
+describe('moveBranch', () => {
+  test('pushes the target with a lease and adds one reflog line', async () => {
+    const target = await repo.commit('second');
+    const reflogBefore = await repo.reflog('release');
+
+    const result = await moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: repo.base, targetSha: target, sourceBranch: 'main', allowDowngrade: false });
+
+    expect(result).toEqual({ pushed: true, downgrade: false });
+    expect(await repo.tip('release')).toBe(target);
+    const reflogAfter = await repo.reflog('release');
+    expect(reflogAfter).toHaveLength(reflogBefore.length + 1);
+    expect(reflogAfter[0]?.startsWith(target)).toBe(true);
+  });
+
+  test('moving again with the same arguments is a no-op that pushes nothing', async () => {
+    const target = await repo.commit('second');
+    const args = { repo: repo.bare, branch: 'release', expectedTip: repo.base, targetSha: target, sourceBranch: 'main', allowDowngrade: false };
+    await moveBranch(cacheDir, args);
+    const reflogBefore = await repo.reflog('release');
+
+    await expect(moveBranch(cacheDir, args)).resolves.toEqual({ pushed: false, downgrade: false });
+
+    expect(await repo.tip('release')).toBe(target);
+    expect(await repo.reflog('release')).toEqual(reflogBefore);
+  });
+
+  test('a branch someone else moved is ReleaseBranchMoved and stays where they put it', async () => {
+    const ours = await repo.commit('ours');
+    const theirs = await repo.commit('theirs');
+    await repo.forcePush('release', theirs);
+    const reflogBefore = await repo.reflog('release');
+
+    const err = await failureOf(moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: repo.base, targetSha: ours, sourceBranch: 'main', allowDowngrade: false }));
+
+    expect(err.type).toBe('ReleaseBranchMoved');
+    expect(err.message).toContain(theirs);
+    expect(await repo.tip('release')).toBe(theirs);
+    expect(await repo.reflog('release')).toEqual(reflogBefore);
+  });
+
+  test('a target that is not a descendant of the tip is DowngradeRefused and moves nothing', async () => {
+    const older = await repo.commit('older');
+    const newer = await repo.commit('newer');
+    await repo.forcePush('release', newer);
+    const reflogBefore = await repo.reflog('release');
+
+    const err = await failureOf(moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: newer, targetSha: older, sourceBranch: 'main', allowDowngrade: false }));
+
+    expect(err.type).toBe('DowngradeRefused');
+    expect(err.message).toContain('allowDowngrade');
+    expect(await repo.tip('release')).toBe(newer);
+    expect(await repo.reflog('release')).toEqual(reflogBefore);
+  });
+
+  test('a commit on a diverged branch is a downgrade as well', async () => {
+    const side = await featureCommit();
+    const mainAhead = await repo.commit('main moves on');
+    await repo.forcePush('release', mainAhead);
+
+    const err = await failureOf(moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: mainAhead, targetSha: side, sourceBranch: 'feature', allowDowngrade: false }));
+
+    expect(err.type).toBe('DowngradeRefused');
+    expect(await repo.tip('release')).toBe(mainAhead);
+  });
+
+  test('allowDowngrade moves the branch back and says it was a downgrade', async () => {
+    const older = await repo.commit('older');
+    const newer = await repo.commit('newer');
+    await repo.forcePush('release', newer);
+
+    const result = await moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: newer, targetSha: older, sourceBranch: 'main', allowDowngrade: true });
+
+    expect(result).toEqual({ pushed: true, downgrade: true });
+    expect(await repo.tip('release')).toBe(older);
+  });
+});
