@@ -3,7 +3,9 @@
 // A production instance follows a git branch: it "runs" whatever commit the branch points at,
 // and that commit's service.json can break it, so a bad deploy is real.
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 
 export interface SampleBehaviour {
@@ -65,18 +67,23 @@ function gitOut(args: string[]): Promise<string> {
   });
 }
 
-/** Reads the followed branch's tip and its service.json, cached briefly so bursts stay cheap. */
+/**
+ * Reads the followed branch's tip on every request (the loose ref file: a push rewrites it, so
+ * a deploy is visible at once) and that commit's service.json (cached per sha).
+ */
 function deploymentReader(follow: SampleOptions['follow']) {
-  let cached: { at: number; sha?: string; faults: Partial<SampleBehaviour> } | undefined;
   const faultsBySha = new Map<string, Partial<SampleBehaviour>>();
   return async (): Promise<{ sha?: string; faults: Partial<SampleBehaviour> }> => {
     if (!follow) return { faults: {} };
-    if (cached && Date.now() - cached.at < 100) return cached;
     let sha: string | undefined;
     try {
-      sha = (await gitOut(['--git-dir', follow.gitDir, 'rev-parse', '--verify', '--quiet', `refs/heads/${follow.branch}`])).trim();
+      sha = (await readFile(path.join(follow.gitDir, 'refs', 'heads', follow.branch), 'utf8')).trim();
     } catch {
-      sha = undefined;
+      try {
+        sha = (await gitOut(['--git-dir', follow.gitDir, 'rev-parse', '--verify', '--quiet', `refs/heads/${follow.branch}`])).trim();
+      } catch {
+        sha = undefined;
+      }
     }
     let faults: Partial<SampleBehaviour> = {};
     if (sha) {
@@ -92,8 +99,7 @@ function deploymentReader(follow: SampleOptions['follow']) {
         faultsBySha.set(sha, faults);
       }
     }
-    cached = { at: Date.now(), sha, faults };
-    return cached;
+    return { sha, faults };
   };
 }
 
@@ -111,19 +117,19 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
       void (async () => {
         const deployment = await readDeployment();
         const b: SampleBehaviour = { ...behaviour, ...deployment.faults };
-        const path = (req.url ?? '/').split('?')[0] ?? '/';
+        const urlPath = (req.url ?? '/').split('?')[0] ?? '/';
         const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
         const send = (status: number, body: unknown) => {
-          requests.push({ at: Date.now(), method: req.method ?? 'GET', path, status, headers, version: deployment.sha ?? b.version });
+          requests.push({ at: Date.now(), method: req.method ?? 'GET', path: urlPath, status, headers, version: deployment.sha ?? b.version });
           const text = JSON.stringify(b.echoHeaders ? { ...(body as object), echo: headers } : body);
           setTimeout(() => {
             res.writeHead(status, { 'content-type': 'application/json' });
             res.end(text);
           }, b.latencyMs);
         };
-        if (req.method === 'GET' && path === '/health') return send(200, { status: 'ok', service: options.name ?? 'sample-chat', version: deployment.sha ?? b.version ?? 'unknown' });
-        if (req.method === 'GET' && path === '/db/health') return b.dbDown ? send(503, { status: 'down', error: 'database unreachable' }) : send(200, { status: 'ok' });
-        if (path === '/api/chat') {
+        if (req.method === 'GET' && urlPath === '/health') return send(200, { status: 'ok', service: options.name ?? 'sample-chat', version: deployment.sha ?? b.version ?? 'unknown' });
+        if (req.method === 'GET' && urlPath === '/db/health') return b.dbDown ? send(503, { status: 'down', error: 'database unreachable' }) : send(200, { status: 'ok' });
+        if (urlPath === '/api/chat') {
           if (req.method !== 'POST') return send(405, { error: 'METHOD_NOT_ALLOWED' });
           if (!b.no415 && !(req.headers['content-type'] ?? '').startsWith('application/json')) return send(415, { error: 'UNSUPPORTED_MEDIA_TYPE', expected: 'application/json' });
           if (b.chatStatus) return send(b.chatStatus, { error: 'INTERNAL', detail: 'injected fault' });

@@ -38,21 +38,28 @@ export const WorkerEnv = z
   });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 
+const CommandGateFile = z.strictObject({ command: z.array(z.string().min(1)).min(1), timeoutMs: z.number().int().min(100).max(3_600_000).optional() });
+const HttpGateFile = z.strictObject({
+  request: HttpProbe,
+  expect: HttpExpectation,
+  timeoutMs: z.number().int().min(100).max(600_000).optional(),
+  production: z.boolean().optional(),
+});
+
 /** GATES_CONFIG: defaults and extra or overridden gates (SPEC §5). */
 export const GatesFile = z.strictObject({
   defaults: GateDefaults.partial().optional(),
   gates: z
     .record(
       z.string().regex(/^[a-z0-9_]{1,64}$/, 'gate names are 1–64 characters of a-z 0-9 _'),
-      z.union([
-        z.strictObject({ command: z.array(z.string().min(1)).min(1), timeoutMs: z.number().int().min(100).max(3_600_000).optional() }),
-        z.strictObject({
-          request: HttpProbe,
-          expect: HttpExpectation,
-          timeoutMs: z.number().int().min(100).max(600_000).optional(),
-          production: z.boolean().optional(),
-        }),
-      ]),
+      // Chosen by shape, not z.union, so a typo is reported against the schema the author meant.
+      z.unknown().transform((value, ctx) => {
+        const isHttp = typeof value === 'object' && value !== null && ('request' in value || 'expect' in value);
+        const parsed = (isHttp ? HttpGateFile : CommandGateFile).safeParse(value);
+        if (parsed.success) return parsed.data;
+        for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: issue.path } as never);
+        return z.NEVER;
+      }),
     )
     .optional(),
 });
@@ -113,7 +120,11 @@ export function loadGateCatalog(file?: string): GateCatalog {
 
 /** Parses the worker's environment once. Throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const cleaned: Record<string, string> = Object.fromEntries(Object.entries(env).filter((pair): pair is [string, string] => pair[1] !== undefined && pair[1] !== ''));
+  // File paths are relative to the worker's directory, checked and used alike.
+  for (const name of ['GATES_CONFIG', 'TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_CA_PATH']) {
+    if (cleaned[name]) cleaned[name] = path.resolve(cwd, cleaned[name]);
+  }
   const parsed = WorkerEnv.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(`invalid worker configuration: ${describeIssues(parsed.error, (p) => String(p[0] ?? 'environment'))}`);

@@ -186,7 +186,6 @@ export const TERMINAL_STAGES = [
   'approval_expired',
   'drifted',
   'refused',
-  'verification_failed',
   'rolled_back',
   'rollback_partial',
   'cancelled',
@@ -201,6 +200,12 @@ export interface ApprovalDecision {
   comment?: string;
   reason?: string;
   commitSha?: string;
+}
+
+/** Where a promotion or rollback is, and when it got to each stage. */
+export interface StageTrack {
+  stage: Stage;
+  timeline: Array<{ stage: Stage; at: string }>;
 }
 
 export interface PromotionStatus {
@@ -223,6 +228,8 @@ export interface PromotionStatus {
   lock?: { target: string; position?: number; holder?: string };
   lastKnownGood?: string;
   pushed: boolean;
+  /** The push was not a fast-forward (only with allowDowngrade). */
+  downgrade?: boolean;
   prodVerification: GateResult[];
   rollback?: { releaseId?: string; workflowId: string; result?: 'completed' | 'partial' };
   drift?: { expected: string; found: string | null; accepted: boolean };
@@ -243,4 +250,56 @@ export function describeIssues(error: z.ZodError): string {
       return `${field}: ${issue.message}`;
     })
     .join('; ');
+}
+
+const FULL_SHA_FIELD = z.string().regex(/^[0-9a-fA-F]{40}$/, 'must be a full 40-hex commit sha').transform((sha) => sha.toLowerCase());
+
+/** rollbackWorkflow's input (SPEC §4). */
+export const RollbackRequest = z.strictObject({
+  environment: EnvironmentName.default('production'),
+  repo: RepoLocation.optional(),
+  toBranch: BranchName.optional(),
+  fromSha: FULL_SHA_FIELD,
+  toSha: FULL_SHA_FIELD,
+  productionBase: BaseUrl.optional(),
+  trigger: z.string().min(1, 'must say why (e.g. "5xx spike")').max(500, 'must be at most 500 characters'),
+  operator: Identity,
+  promotionReleaseId: z.string().regex(/^[0-9]{8}-[0-9]{4}-rc[1-9][0-9]{0,5}$/, 'must look like 20261124-2231-rc1').optional(),
+  releaseId: z.string().regex(/^[0-9]{8}-[0-9]{4}-rb[1-9][0-9]{0,5}$/, 'must look like 20261124-2231-rb1').optional(),
+});
+export type RollbackInput = z.input<typeof RollbackRequest>;
+export type RollbackRequest = z.infer<typeof RollbackRequest>;
+
+export interface RollbackPlan {
+  environment: string;
+  repo: string;
+  toBranch: string;
+  fromSha: string;
+  toSha: string;
+  productionBase: string;
+  trigger: string;
+  operator: string;
+  promotionReleaseId?: string;
+  releaseId?: string;
+}
+
+export interface RollbackStatus {
+  workflowId: string;
+  releaseId?: string;
+  stage: Stage;
+  environment: string;
+  fromSha: string;
+  toSha: string;
+  trigger: string;
+  operator: string;
+  promotionReleaseId?: string;
+  /** The branch is back on toSha (moved now, or already there). */
+  branchRestored: boolean;
+  actions: string[];
+  verification: GateResult[];
+  result?: 'completed' | 'partial';
+  lock?: { target: string; position?: number; holder?: string };
+  timeline: Array<{ stage: Stage; at: string }>;
+  failure?: { type: string; message: string };
+  ledgerChainHead?: string;
 }

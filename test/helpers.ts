@@ -137,7 +137,8 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   if (process.env.RECORD_HISTORIES !== '1') return;
   // The CLI writes canonical proto-JSON, the format historyFromJSON reads back.
   const json = execFileSync(process.env.TEMPORAL_CLI_RESOLVED as string, ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', process.env.TEMPORAL_TEST_ADDRESS as string], { encoding: 'utf8' });
-  await writeFile(path.join(__dirname, 'histories', `${name}.json`), json);
+  // The workflow id is part of the name: replay needs it (child workflow ids derive from it).
+  await writeFile(path.join(__dirname, 'histories', `${name}__${handle.workflowId}.json`), json);
 }
 
 /** Entries' release ids in the ledger text, in file order. */

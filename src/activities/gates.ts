@@ -211,3 +211,19 @@ async function runCommandGate(name: string, gate: Extract<GateDefinition, { kind
   const why = outcome.error ? `could not start: ${outcome.error}` : outcome.timedOut ? `killed after ${timeoutMs} ms` : `exit ${outcome.code ?? outcome.signal}`;
   return { name, target: command.join(' '), pass: !outcome.timedOut && outcome.code === 0, status: outcome.code ?? undefined, latencyMs, attempts: 1, detail: tail ? `${why}: ${tail}` : why };
 }
+
+/**
+ * One look at what production says it runs: GET `path`, the JSON `field` (dots for nesting).
+ * Null when there is no answer or no such field: the caller polls again on a durable timer.
+ */
+export async function readDeployedVersion(args: { base: string; path: string; field: string }, ctx: Pick<GateRunContext, 'dispatcher' | 'catalog' | 'headers'>): Promise<string | null> {
+  const answer = await sendProbe({ method: 'GET', path: args.path }, ctx.catalog.defaults.timeoutMs, { ...ctx, base: args.base, mode: 'production', expectBudgetBlock: false });
+  if (answer.status !== 200) return null;
+  try {
+    let value: unknown = JSON.parse(answer.body);
+    for (const part of args.field.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,9 +1,9 @@
 // createActivities(config): every activity the workflows call, bound to the worker's config.
 import type { Config } from '../config';
-import type { GateResult, PromotionPlan, PromotionRequest } from '../domain';
+import type { GateResult, PromotionPlan, PromotionRequest, RollbackPlan, RollbackRequest } from '../domain';
 import { failure } from '../failures';
 import { productionGateNames, stagingGateNames } from '../gates/catalog';
-import { newProbeAgent, runGates } from './gates';
+import { newProbeAgent, readDeployedVersion, runGates } from './gates';
 import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip, resolveCommit } from './git';
 import { AppendResult, appendLedgerEntry, LedgerRecord, lastRecordedTip, reserveReleaseId, ReserveArgs } from './ledger';
 
@@ -11,15 +11,6 @@ export function createActivities(config: Config) {
   // One connection pool per worker: probes reuse connections instead of paying a handshake each.
   const dispatcher = newProbeAgent();
 
-  function gateContext(plan: PromotionPlan, mode: 'staging' | 'production') {
-    return {
-      base: mode === 'staging' ? plan.stagingBase : plan.productionBase,
-      mode,
-      expectBudgetBlock: plan.expectBudgetBlock,
-      catalog: config.gates,
-      dispatcher,
-    };
-  }
 
   return {
     /**
@@ -85,11 +76,39 @@ export function createActivities(config: Config) {
     },
 
     async runStagingGates(plan: PromotionPlan): Promise<GateResult[]> {
-      return runGates(plan.stagingGates, gateContext(plan, 'staging'));
+      return runGates(plan.stagingGates, { base: plan.stagingBase, mode: 'staging', expectBudgetBlock: plan.expectBudgetBlock, catalog: config.gates, dispatcher });
     },
 
-    async verifyProduction(plan: PromotionPlan): Promise<GateResult[]> {
-      return runGates(productionGateNames(config.gates), gateContext(plan, 'production'));
+    /** The production smoke checks (after a promotion's push, and after a rollback). */
+    async verifyProduction(target: { productionBase: string }): Promise<GateResult[]> {
+      return runGates(productionGateNames(config.gates), { base: target.productionBase, mode: 'production', expectBudgetBlock: false, catalog: config.gates, dispatcher });
+    },
+
+    async readDeployedVersion(args: { base: string; path: string; field: string }): Promise<string | null> {
+      return readDeployedVersion(args, { dispatcher, catalog: config.gates });
+    },
+
+    /** Resolves a rollback's settings. Throws InvalidRollbackRequest naming the missing field. */
+    async planRollback(request: RollbackRequest): Promise<RollbackPlan> {
+      const required = (field: 'repo' | 'productionBase'): string => {
+        const value = request[field];
+        if (value === undefined) {
+          throw failure('InvalidRollbackRequest', `${field}: is required (the worker has no environment registry to take it from); add "${field}" to the rollback request`);
+        }
+        return value;
+      };
+      return {
+        environment: request.environment,
+        repo: required('repo'),
+        toBranch: request.toBranch ?? 'release',
+        fromSha: request.fromSha,
+        toSha: request.toSha,
+        productionBase: required('productionBase'),
+        trigger: request.trigger,
+        operator: request.operator,
+        promotionReleaseId: request.promotionReleaseId,
+        releaseId: request.releaseId,
+      };
     },
 
     async readBranchTip(args: { repo: string; branch: string }): Promise<string | null> {

@@ -49,6 +49,8 @@ export interface RollbackRecord {
   operator: string;
   evidenceRefs?: string;
   promotionReleaseId?: string;
+  /** Not in the seed's template; written as an extra so the drift check knows which branch moved. */
+  toBranch: string;
   extras: Array<[string, string]>;
 }
 
@@ -119,6 +121,7 @@ export function ledgerFields(record: LedgerRecord, branchTipAfter: string | null
     ['operator', record.operator],
     ['evidence_refs', evidence(record)],
     ...(record.promotionReleaseId ? ([['promotion_release_id', record.promotionReleaseId]] as LedgerFields) : []),
+    ['to_branch', record.toBranch],
     ...tail,
   ];
 }
@@ -191,9 +194,22 @@ async function readReservations(ledgerPath: string): Promise<Reservation[]> {
 
 /** Appends with one write and an fsync, so a crash leaves the whole text or none of it. */
 async function appendDurably(file: string, text: string): Promise<void> {
-  const handle = await open(file, 'a');
+  const handle = await open(file, 'a+');
   try {
-    await handle.write(text);
+    // A crash mid-line leaves a torn last line; start on a fresh line so ours stays whole.
+    const { size } = await handle.stat();
+    let prefix = '';
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) prefix = '\n';
+    }
+    let data = Buffer.from(prefix + text, 'utf8');
+    while (data.length > 0) {
+      const { bytesWritten } = await handle.write(data);
+      if (bytesWritten <= 0) throw new Error(`could not append to ${file}: nothing written`);
+      data = data.subarray(bytesWritten); // a short write (e.g. a full disk) must not pass as success
+    }
     await handle.sync();
   } finally {
     await handle.close();
@@ -265,7 +281,7 @@ export interface AppendResult {
  */
 export async function appendLedgerEntry(ledgerPath: string, record: LedgerRecord, readTip: () => Promise<string | null>): Promise<AppendResult> {
   return withLedgerLock(ledgerPath, async () => {
-    const { text, parsed } = await readLedger(ledgerPath);
+    const { parsed } = await readLedger(ledgerPath);
     const existing = parsed.entries.find((e) => e.releaseId === record.releaseId);
     if (existing) {
       if (fieldText(existing, 'workflow_id') === record.workflowId) {
@@ -279,13 +295,12 @@ export async function appendLedgerEntry(ledgerPath: string, record: LedgerRecord
     }
     const branchTipAfter = await readTip();
     const block = renderBlock(ledgerFields(record, branchTipAfter), lastChainHead(parsed));
-    const separator = text.endsWith('\n') ? '' : '\n';
-    await appendDurably(ledgerPath, separator + block.text);
+    await appendDurably(ledgerPath, block.text);
     return { chainHead: block.chain, branchTipAfter, appended: true };
   });
 }
 
-/** The `branch_tip_after` of the last entry for `environment` and `toBranch`, if any (drift check). */
+/** The `branch_tip_after` of the last entry for `environment` and `toBranch`, if any (the drift check's reference). */
 export async function lastRecordedTip(ledgerPath: string, environment: string, toBranch: string): Promise<{ releaseId: string; tip: string } | null> {
   let parsed: ParsedLedger;
   try {
@@ -297,6 +312,9 @@ export async function lastRecordedTip(ledgerPath: string, environment: string, t
   for (let i = parsed.entries.length - 1; i >= 0; i--) {
     const entry = parsed.entries[i];
     if (!entry || fieldText(entry, 'environment') !== environment) continue;
+    // A promotion refused for drift saw the drifted tip; that is not where the ledger left the
+    // branch, so it must not make the drift look reconciled to the next promotion.
+    if (fieldText(entry, 'drift')?.endsWith('refused')) continue;
     const tip = fieldText(entry, 'branch_tip_after');
     const branch = fieldText(entry, 'to_branch');
     if (tip && /^[0-9a-f]{40}$/.test(tip) && (branch === undefined || branch === toBranch)) return { releaseId: entry.releaseId, tip };

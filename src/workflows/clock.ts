@@ -7,3 +7,9 @@ export function workflowNow(): string {
   // eslint-disable-next-line no-restricted-properties -- deterministic inside the workflow sandbox
   return new Date(Date.now()).toISOString();
 }
+
+/** Milliseconds of workflow time, for deadlines that must replay identically. */
+export function workflowTimeMs(): number {
+  // eslint-disable-next-line no-restricted-properties -- deterministic inside the workflow sandbox
+  return Date.now();
+}

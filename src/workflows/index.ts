@@ -1,2 +1,3 @@
 // The workflows this worker registers.
 export { promotionWorkflow } from './promotion';
+export { rollbackWorkflow } from './rollback';

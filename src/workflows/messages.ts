@@ -1,7 +1,7 @@
 // Signals, updates, queries and search attributes: the promotion's public surface.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery } from '@temporalio/workflow';
-import type { PromotionStatus } from '../domain';
+import type { PromotionStatus, RollbackStatus } from '../domain';
 
 export const statusQuery = defineQuery<PromotionStatus>('status');
 
@@ -13,3 +13,6 @@ export const ReleaseEnvironmentKey = defineSearchAttributeKey('ReleaseEnvironmen
 
 /** Every search attribute the workflows upsert; the worker refuses to start without them. */
 export const SEARCH_ATTRIBUTE_KEYS = [ReleaseIdKey, ReleaseStageKey, CommitShaKey, ChangeClassKey, ReleaseEnvironmentKey];
+
+/** The same query name as a promotion's, so `temporal workflow query --type status` works on both. */
+export const rollbackStatusQuery = defineQuery<RollbackStatus>('status');

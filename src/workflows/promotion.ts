@@ -1,24 +1,39 @@
 // promotionWorkflow: the story of one promotion, from request to ledger entry (SPEC §3).
 import { ApplicationFailure, RetryPolicy } from '@temporalio/common';
-import { CancellationScope, isCancellation, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  executeChild,
+  isCancellation,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PromotionRecord } from '../activities/ledger';
-import type { GateResult, PromotionPlan, PromotionStatus, Stage } from '../domain';
+import type { PromotionPlan, PromotionStatus, Stage } from '../domain';
 import { failure, FailureType, failureMessageOf, failureTypeOf } from '../failures';
-import { workflowNow } from './clock';
-import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, ReleaseStageKey, statusQuery } from './messages';
+import { workflowNow, workflowTimeMs } from './clock';
+import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, statusQuery } from './messages';
 import { parsePromotionRequest } from './request';
+import { rollbackWorkflow } from './rollback';
+import { allPassed, describeFailures, enter } from './stages';
 
 // Bounded retries everywhere: a held lock must never wait forever on an unreachable repo or target.
 const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
-const { planPromotion, reserveReleaseId, readBranchTip, moveReleaseBranch, appendLedgerEntry } = proxyActivities<Activities>({
+const { planPromotion, reserveReleaseId, readBranchTip, readRecordedTip, moveReleaseBranch, readDeployedVersion, appendLedgerEntry } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry,
 });
 // Gates get their own budget: a slow target costs probe timeouts, not git's.
 const { runStagingGates, verifyProduction } = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry });
 
-/** Runs one promotion. Completes with the final status when promoted; otherwise fails with a typed, non-retryable failure whose details[0] is the final status. */
+/**
+ * Runs one promotion. Completes with the final status when promoted; otherwise fails with a
+ * typed, non-retryable failure whose details[0] is the final status (SPEC §3 "Endings").
+ */
 export async function promotionWorkflow(input: unknown): Promise<PromotionStatus> {
   const status = newStatus(input);
   setHandler(statusQuery, () => status);
@@ -26,9 +41,9 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
   enter(status, 'validating');
   const plan = await validate(status, input);
   status.releaseId = await reserve(status, plan);
-  enter(status, 'staging_gates');
 
   try {
+    enter(status, 'staging_gates');
     status.gates = await runStagingGates(plan);
     if (!allPassed(status.gates)) {
       throw await failed(status, plan, 'gates_failed', 'StagingGatesFailed', `${describeFailures(status.gates)} on staging ${plan.stagingBase}; fix staging and start a new promotion`);
@@ -37,12 +52,17 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
     enter(status, 'promoting');
     const lastKnownGood = await readBranchTip({ repo: plan.repo, branch: plan.toBranch });
     status.lastKnownGood = lastKnownGood ?? undefined;
+    await checkDrift(status, plan, lastKnownGood);
     await pushCommit(status, plan, lastKnownGood);
+
+    if (plan.deployWait && !(await deployObserved(status, plan, plan.deployWait))) {
+      throw await rolledBack(status, plan, 'DeployNotObserved', `production never reported ${plan.commitSha} at ${plan.deployWait.path} (${plan.deployWait.field}) within ${plan.deployWait.timeoutMs / 1000} s`);
+    }
 
     enter(status, 'verifying');
     status.prodVerification = await verifyProduction(plan);
     if (!allPassed(status.prodVerification)) {
-      throw await failed(status, plan, 'verification_failed', 'ProductionVerificationFailed', `${describeFailures(status.prodVerification)} on production ${plan.productionBase}; ${plan.toBranch} still points at ${plan.commitSha}: roll back to ${lastKnownGood ?? '(none)'} with rollbackWorkflow`);
+      throw await rolledBack(status, plan, 'ProductionVerificationFailed', `${describeFailures(status.prodVerification)} on production ${plan.productionBase}`);
     }
 
     enter(status, 'promoted');
@@ -50,10 +70,15 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
     return status;
   } catch (err) {
     if (typeof err === 'object' && err !== null && recorded.has(err)) throw err;
-    // Anything else (cancellation, an activity out of retries) still ends with exactly one entry.
+    // Anything else (cancellation, an activity out of retries) still ends with exactly one
+    // entry, and a pushed commit is rolled back first; cancellation must not stop either.
     const cancelled = isCancellation(err);
+    const type = failureTypeOf(err) ?? (cancelled ? 'Cancelled' : 'PromotionFailed');
     const message = cancelled ? 'the promotion was cancelled' : failureMessageOf(err);
-    const ending = await CancellationScope.nonCancellable(() => failed(status, plan, cancelled ? 'cancelled' : 'failed', failureTypeOf(err) ?? (cancelled ? 'Cancelled' : 'PromotionFailed'), message));
+    const ending = await CancellationScope.nonCancellable(async () => {
+      if (status.pushed) await rollBack(status, plan, message);
+      return failed(status, plan, cancelled ? 'cancelled' : status.rollback ? rollbackStage(status) : 'failed', type, message);
+    });
     throw cancelled ? err : ending;
   }
 }
@@ -103,9 +128,26 @@ function refuse(status: PromotionStatus, err: unknown): ApplicationFailure {
   return failure(type, status.failure.message, status);
 }
 
+/** The branch must be where the ledger last left it, unless the request accepts the drift. */
+async function checkDrift(status: PromotionStatus, plan: PromotionPlan, tip: string | null): Promise<void> {
+  const recordedTip = await readRecordedTip({ environment: plan.environment, toBranch: plan.toBranch });
+  if (!recordedTip || recordedTip.tip === tip) return;
+  status.drift = { expected: recordedTip.tip, found: tip, accepted: plan.acceptDrift };
+  if (!plan.acceptDrift) {
+    throw await failed(
+      status,
+      plan,
+      'drifted',
+      'ReleaseBranchDrifted',
+      `${plan.toBranch} is at ${tip ?? '(missing)'} but the ledger's last entry for ${plan.environment} (${recordedTip.releaseId}) left it at ${recordedTip.tip}. ` +
+        `Find out who moved it; to promote anyway, start again with acceptDrift: true (recorded in the ledger)`,
+    );
+  }
+}
+
 async function pushCommit(status: PromotionStatus, plan: PromotionPlan, lastKnownGood: string | null): Promise<void> {
   try {
-    await moveReleaseBranch({
+    const moved = await moveReleaseBranch({
       repo: plan.repo,
       branch: plan.toBranch,
       expectedTip: lastKnownGood,
@@ -114,6 +156,7 @@ async function pushCommit(status: PromotionStatus, plan: PromotionPlan, lastKnow
       allowDowngrade: plan.allowDowngrade,
     });
     status.pushed = true;
+    status.downgrade = moved.downgrade;
   } catch (err) {
     const type = failureTypeOf(err);
     if (type === 'ReleaseBranchMoved' || type === 'DowngradeRefused') {
@@ -123,8 +166,69 @@ async function pushCommit(status: PromotionStatus, plan: PromotionPlan, lastKnow
   }
 }
 
+/** Polls production on durable timers (no long-running activity) until it reports the commit. */
+async function deployObserved(status: PromotionStatus, plan: PromotionPlan, wait: NonNullable<PromotionPlan['deployWait']>): Promise<boolean> {
+  enter(status, 'awaiting_deploy');
+  const deadline = workflowTimeMs() + wait.timeoutMs;
+  const intervalMs = Math.min(5_000, Math.max(250, Math.floor(wait.timeoutMs / 20)));
+  for (;;) {
+    const version = await readDeployedVersion({ base: plan.productionBase, path: wait.path, field: wait.field });
+    if (version === plan.commitSha) return true;
+    const left = deadline - workflowTimeMs();
+    if (left <= 0) return false;
+    await sleep(Math.min(intervalMs, left));
+  }
+}
+
+/** Compensation: the rollback child restores the last known good, then the fail entry names it. */
+async function rolledBack(status: PromotionStatus, plan: PromotionPlan, type: FailureType, message: string): Promise<ApplicationFailure> {
+  await rollBack(status, plan, `${type}: ${message}`);
+  const outcome = status.rollback?.result === 'completed' ? `rolled back to ${status.lastKnownGood} by ${status.rollback.releaseId}` : `rollback ${status.rollback?.releaseId ?? ''} is PARTIAL: check ${plan.toBranch} and production now`;
+  return failed(status, plan, rollbackStage(status), type, `${message}; ${outcome}`);
+}
+
+async function rollBack(status: PromotionStatus, plan: PromotionPlan, trigger: string): Promise<void> {
+  enter(status, 'rolling_back');
+  const info = workflowInfo();
+  const workflowId = `${info.workflowId}-rollback`;
+  status.rollback = { workflowId };
+  if (!status.lastKnownGood) {
+    // The branch did not exist before this promotion: there is nothing to go back to.
+    status.rollback.result = 'partial';
+    return;
+  }
+  try {
+    const result = await executeChild(rollbackWorkflow, {
+      workflowId,
+      args: [
+        {
+          environment: plan.environment,
+          repo: plan.repo,
+          toBranch: plan.toBranch,
+          fromSha: plan.commitSha,
+          toSha: status.lastKnownGood,
+          productionBase: plan.productionBase,
+          trigger: trigger.slice(0, 500),
+          operator: plan.operator,
+          promotionReleaseId: status.releaseId,
+        },
+      ],
+      // The rollback must finish even if this promotion is cancelled or terminated meanwhile.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+    status.rollback = { workflowId, releaseId: result.releaseId, result: result.result };
+  } catch (err) {
+    status.rollback = { workflowId, result: 'partial' };
+    status.failure = { type: failureTypeOf(err) ?? 'RollbackFailed', message: `rollback did not finish: ${failureMessageOf(err)}` };
+  }
+}
+
+function rollbackStage(status: PromotionStatus): Stage {
+  return status.rollback?.result === 'completed' ? 'rolled_back' : 'rollback_partial';
+}
+
 /** Ends the promotion: the terminal stage, the `fail` entry, and the failure to throw. */
-async function failed(status: PromotionStatus, plan: PromotionPlan, stage: Stage, type: FailureType | string, message: string): Promise<ApplicationFailure> {
+async function failed(status: PromotionStatus, plan: PromotionPlan, stage: Stage, type: string, message: string): Promise<ApplicationFailure> {
   enter(status, stage);
   status.failure = { type, message };
   await record(status, plan, 'fail');
@@ -141,6 +245,10 @@ async function record(status: PromotionStatus, plan: PromotionPlan, result: 'pas
     status.pushed && !plan.deployWait ? 'deployed version not confirmed (no deployWait)' : '',
     plan.notes ?? '',
   ].filter(Boolean);
+  const extras: Array<[string, string]> = [];
+  if (status.drift) extras.push(['drift', `expected ${status.drift.expected}, found ${status.drift.found ?? '(missing)'}; ${status.drift.accepted ? 'accepted (acceptDrift)' : 'refused'}`]);
+  if (status.downgrade) extras.push(['downgrade', `${status.lastKnownGood ?? '(none)'} -> ${plan.commitSha} is not a fast-forward; allowed (allowDowngrade)`]);
+  if (status.rollback) extras.push(['rollback_release_id', status.rollback.releaseId ?? '(none)'], ['rollback_result', status.rollback.result ?? 'partial']);
   const entry: PromotionRecord = {
     type: 'promotion',
     releaseId: status.releaseId as string,
@@ -157,14 +265,16 @@ async function record(status: PromotionStatus, plan: PromotionPlan, result: 'pas
     changeClass: plan.changeClass,
     prodVerification: status.prodVerification,
     result,
-    rollbackPlan: plan.rollbackPlan ?? (status.pushed ? `rollbackWorkflow to ${status.lastKnownGood ?? '(no previous tip)'}` : 'nothing was promoted'),
+    rollbackPlan:
+      plan.rollbackPlan ??
+      (status.rollback ? `rolled back by ${status.rollback.releaseId ?? '(no id)'} (${status.rollback.result ?? 'partial'})` : status.pushed ? `rollbackWorkflow to ${status.lastKnownGood ?? '(no previous tip)'}` : 'nothing was promoted'),
     notes: notes.join(' | ').slice(0, 1000),
     operator: plan.operator,
     evidenceRefs: plan.evidenceRefs,
     approvals: status.approval.decisions
       .filter((d) => d.decision === 'approve')
       .map((d) => `${d.approver}: approved at ${d.at}${d.comment ? ` ${JSON.stringify(d.comment)}` : ''}`),
-    extras: [],
+    extras,
   };
   const appended = await appendLedgerEntry(entry, { repo: plan.repo, branch: plan.toBranch });
   status.ledgerChainHead = appended.chainHead;
@@ -188,26 +298,11 @@ function newStatus(input: unknown): PromotionStatus {
   };
 }
 
-/** Every stage change is visible in the status, the timeline and the search attributes. */
-function enter(status: PromotionStatus, stage: Stage): void {
-  status.stage = stage;
-  status.timeline.push({ stage, at: workflowNow() });
-  upsertSearchAttributes([{ key: ReleaseStageKey, value: stage }]);
-}
+const ALWAYS_RUN = ['health', 'db_health', 'chat_happy', 'chat_415', 'cost_gate_chat', 'burst_429'];
 
-function allPassed(results: GateResult[]): boolean {
-  return results.length > 0 && results.every((r) => r.pass);
-}
-
-function describeFailures(results: GateResult[]): string {
-  return results
-    .filter((r) => !r.pass)
-    .map((r) => `${r.name} ${r.status === undefined ? 'got no answer' : `returned ${r.status}`}`)
-    .join(', ');
-}
-
+/** The CLI command that runs the same gates outside Temporal (what the seed's log called the gate command). */
 function stagingGateCommand(plan: PromotionPlan): string {
-  const optional = plan.stagingGates.filter((g) => !['health', 'db_health', 'chat_happy', 'chat_415', 'cost_gate_chat', 'burst_429'].includes(g));
+  const optional = plan.stagingGates.filter((g) => !ALWAYS_RUN.includes(g));
   return [
     'release-promoter gates --mode staging --base',
     plan.stagingBase,

@@ -1,0 +1,123 @@
+// rollbackWorkflow: put the release branch back on the last known good and prove it (SPEC §4).
+// Started by a failed promotion as its child, or by hand from the Temporal CLI.
+import type { RetryPolicy } from '@temporalio/common';
+import { proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { RollbackRecord } from '../activities/ledger';
+import { describeIssues, RollbackPlan, RollbackRequest, RollbackStatus } from '../domain';
+import { failure, failureMessageOf, failureTypeOf } from '../failures';
+import { workflowNow } from './clock';
+import { CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
+import { allPassed, describeFailures, enter } from './stages';
+
+const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
+const { planRollback, reserveReleaseId, moveReleaseBranch, appendLedgerEntry } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
+const { verifyProduction } = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry });
+
+/**
+ * Moves `toBranch` from `fromSha` back to `toSha` with a lease on `fromSha` (a branch that moved
+ * on is never clobbered), reruns the production checks and writes the rollback entry.
+ * Completes with the final status (`result` completed or partial); throws InvalidRollbackRequest.
+ */
+export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> {
+  const status = newRollbackStatus(input);
+  setHandler(rollbackStatusQuery, () => status);
+
+  const plan = await validate(status, input);
+  status.releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rb', at: workflowNow(), requested: plan.releaseId });
+  upsertSearchAttributes([{ key: ReleaseIdKey, value: status.releaseId }]);
+  enter(status, 'rolling_back');
+
+  await restoreBranch(status, plan);
+  status.verification = await verifyProduction({ productionBase: plan.productionBase });
+  status.actions.push(`rerun smoke (health/db/chat/415): ${allPassed(status.verification) ? 'all pass' : describeFailures(status.verification)}`);
+
+  status.result = status.branchRestored && allPassed(status.verification) ? 'completed' : 'partial';
+  await record(status, plan);
+  enter(status, status.result === 'completed' ? 'rolled_back' : 'rollback_partial');
+  return status;
+}
+
+async function validate(status: RollbackStatus, input: unknown): Promise<RollbackPlan> {
+  enter(status, 'validating');
+  const parsed = RollbackRequest.safeParse(input);
+  try {
+    if (!parsed.success) {
+      throw failure('InvalidRollbackRequest', `invalid rollback request: ${describeIssues(parsed.error)}. Fix the field and start the rollback again; nothing was changed`);
+    }
+    const plan = await planRollback(parsed.data);
+    upsertSearchAttributes([
+      { key: CommitShaKey, value: plan.toSha },
+      { key: ReleaseEnvironmentKey, value: plan.environment },
+    ]);
+    return plan;
+  } catch (err) {
+    enter(status, 'invalid');
+    status.failure = { type: failureTypeOf(err) ?? 'InvalidRollbackRequest', message: failureMessageOf(err) };
+    throw failure('InvalidRollbackRequest', status.failure.message, status);
+  }
+}
+
+/** A branch that moved on since `fromSha` is left alone: the rollback is then partial. */
+async function restoreBranch(status: RollbackStatus, plan: RollbackPlan): Promise<void> {
+  try {
+    const moved = await moveReleaseBranch({
+      repo: plan.repo,
+      branch: plan.toBranch,
+      expectedTip: plan.fromSha,
+      targetSha: plan.toSha,
+      sourceBranch: plan.toBranch,
+      allowDowngrade: true,
+    });
+    status.branchRestored = true;
+    status.actions.push(moved.pushed ? `redeploy last known good: ${plan.toBranch} moved ${plan.fromSha} -> ${plan.toSha}` : `${plan.toBranch} already on ${plan.toSha}`);
+  } catch (err) {
+    status.actions.push(`${plan.toBranch} not moved (${failureTypeOf(err) ?? 'error'}): ${failureMessageOf(err)}`);
+  }
+}
+
+async function record(status: RollbackStatus, plan: RollbackPlan): Promise<void> {
+  const info = workflowInfo();
+  const entry: RollbackRecord = {
+    type: 'rollback',
+    releaseId: status.releaseId as string,
+    workflowId: info.workflowId,
+    evidenceRef: `temporal:${info.namespace}/${info.workflowId}/${info.runId}`,
+    trigger: plan.trigger,
+    fromSha: plan.fromSha,
+    toSha: plan.toSha,
+    environment: plan.environment,
+    actions: status.actions,
+    postRollbackVerification: status.verification,
+    result: status.result ?? 'partial',
+    notes:
+      status.result === 'completed'
+        ? `${plan.toBranch} back on ${plan.toSha}; production checks pass`
+        : `partial: ${status.branchRestored ? 'branch restored' : 'branch NOT restored'}; ${allPassed(status.verification) ? 'checks pass' : `checks failing: ${describeFailures(status.verification)}`}. Investigate before promoting again`,
+    operator: plan.operator,
+    promotionReleaseId: plan.promotionReleaseId,
+    toBranch: plan.toBranch,
+    extras: [],
+  };
+  const appended = await appendLedgerEntry(entry, { repo: plan.repo, branch: plan.toBranch });
+  status.ledgerChainHead = appended.chainHead;
+}
+
+function newRollbackStatus(input: unknown): RollbackStatus {
+  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const text = (value: unknown, fallback = '') => (typeof value === 'string' ? value.slice(0, 64) : fallback);
+  return {
+    workflowId: workflowInfo().workflowId,
+    stage: 'validating',
+    environment: text(raw.environment, 'production'),
+    fromSha: text(raw.fromSha),
+    toSha: text(raw.toSha),
+    trigger: text(raw.trigger),
+    operator: text(raw.operator),
+    promotionReleaseId: typeof raw.promotionReleaseId === 'string' ? raw.promotionReleaseId : undefined,
+    branchRestored: false,
+    actions: [],
+    verification: [],
+    timeline: [],
+  };
+}

@@ -1,0 +1,24 @@
+// Stage changes, shared by both workflows: status, timeline and search attribute move together.
+import { upsertSearchAttributes } from '@temporalio/workflow';
+import type { GateResult, Stage, StageTrack } from '../domain';
+import { workflowNow } from './clock';
+import { ReleaseStageKey } from './messages';
+
+/** Every stage change is visible in the status, the timeline and the search attributes. */
+export function enter(track: StageTrack, stage: Stage): void {
+  track.stage = stage;
+  track.timeline.push({ stage, at: workflowNow() });
+  upsertSearchAttributes([{ key: ReleaseStageKey, value: stage }]);
+}
+
+export function allPassed(results: GateResult[]): boolean {
+  return results.length > 0 && results.every((r) => r.pass);
+}
+
+/** "db_health returned 503, chat_happy got no answer" */
+export function describeFailures(results: GateResult[]): string {
+  return results
+    .filter((r) => !r.pass)
+    .map((r) => `${r.name} ${r.status === undefined ? 'got no answer' : `returned ${r.status}`}`)
+    .join(', ');
+}
