@@ -62,5 +62,9 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
   },
-  { files: ['**/*.js', '**/*.cjs'], languageOptions: { globals: { ...globals.node }, sourceType: 'commonjs' } },
+  {
+    files: ['**/*.js', '**/*.cjs'],
+    languageOptions: { globals: { ...globals.node }, sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -1,0 +1,306 @@
+// `release-promoter <command>`: the project's CLI over the Temporal client, the gate runner and
+// the ledger. Identity comes from RELEASE_PROMOTER_IDENTITY (default: the OS user).
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { Command, Option } from '@commander-js/extra-typings';
+import { Client, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import { newProbeAgent, runGates } from './activities/gates';
+import { readBranchTip } from './activities/git';
+import { Config, ConfigError, loadConfig } from './config';
+import type { GateResult, PromotionStatus, RollbackStatus } from './domain';
+import { productionGateNames, stagingGateNames } from './gates/catalog';
+import { fieldText, parseLedger } from './ledger/format';
+import { verifyLedger } from './ledger/verify';
+import { connectClient } from './worker';
+import { promotionWorkflow, rollbackWorkflow } from './workflows';
+import { statusQuery } from './workflows/messages';
+
+function identity(): string {
+  return process.env.RELEASE_PROMOTER_IDENTITY || os.userInfo().username;
+}
+
+function config(): Config {
+  return loadConfig();
+}
+
+async function withClient<T>(work: (client: Client, cfg: Config) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const connection = await connectClient(cfg);
+  try {
+    return await work(new Client({ connection, namespace: cfg.temporal.namespace }), cfg);
+  } finally {
+    await connection.close();
+  }
+}
+
+function print(json: boolean, value: unknown, human: () => void): void {
+  if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  else human();
+}
+
+function gateTable(results: GateResult[]): string {
+  const table = new Table({ head: ['gate', 'result', 'status', 'latency', 'tries', 'detail'], style: { head: [] }, colWidths: [24, 8, 8, 9, 7, 60], wordWrap: true });
+  for (const r of results) table.push([r.name, r.pass ? pc.green('pass') : pc.red('fail'), r.status ?? '—', `${r.latencyMs} ms`, r.attempts, r.detail]);
+  return table.toString();
+}
+
+function describeStatus(status: PromotionStatus | RollbackStatus): string {
+  const lines = [`${pc.bold(status.workflowId)}  ${status.releaseId ?? '(no release id)'}  stage ${pc.cyan(status.stage)}`];
+  if ('commitSha' in status) lines.push(`commit ${status.commitSha}  class ${status.changeClass}  environment ${status.environment}  operator ${status.operator}`);
+  if ('gates' in status && status.gates.length) lines.push('staging gates:', gateTable(status.gates));
+  if ('approval' in status && status.approval.required) lines.push(`approval ${status.approval.state} (${status.approval.decisions.length}/${status.approval.minApprovals})`);
+  if ('prodVerification' in status && status.prodVerification.length) lines.push('production verification:', gateTable(status.prodVerification));
+  if ('verification' in status && status.verification.length) lines.push('post-rollback verification:', gateTable(status.verification));
+  if ('rollback' in status && status.rollback) lines.push(`rollback ${status.rollback.releaseId ?? status.rollback.workflowId}: ${status.rollback.result ?? 'running'}`);
+  if (status.failure) lines.push(pc.red(`${status.failure.type}: ${status.failure.message}`));
+  if (status.ledgerChainHead) lines.push(`ledger chain head ${status.ledgerChainHead}`);
+  return lines.join('\n');
+}
+
+/** Waits for the outcome, printing one line per stage change. Exit code 0 only when promoted / rolled back. */
+async function follow(handle: WorkflowHandle, json: boolean): Promise<number> {
+  let last = '';
+  let inFlight: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    inFlight = handle
+      .query(statusQuery)
+      .then((s) => {
+        if (s.stage !== last && !json) process.stderr.write(`${new Date().toISOString()} ${s.stage}\n`);
+        last = s.stage;
+      })
+      .catch(() => undefined);
+  }, 500);
+  try {
+    const status = (await handle.result()) as PromotionStatus | RollbackStatus;
+    print(json, status, () => console.log(describeStatus(status)));
+    return status.stage === 'promoted' || status.stage === 'rolled_back' ? 0 : 1;
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const cause = err.cause as { type?: string; message?: string; details?: unknown[] } | undefined;
+    const status = cause?.details?.[0] as PromotionStatus | undefined;
+    print(json, { failure: { type: cause?.type, message: cause?.message }, status }, () => {
+      if (status) console.log(describeStatus(status));
+      else console.log(pc.red(`${cause?.type ?? 'failed'}: ${cause?.message ?? err.message}`));
+    });
+    return 1;
+  } finally {
+    clearInterval(timer);
+    await inFlight;
+  }
+}
+
+const program = new Command().name('release-promoter').description('Promote releases with staging gates, approval, verification and automatic rollback on Temporal.');
+
+program
+  .command('start')
+  .description('start a promotion of a commit (promotionWorkflow)')
+  .requiredOption('--commit <sha>', 'commit to promote (7–40 hex)')
+  .addOption(new Option('--class <class>', 'change class').choices(['A', 'B']).makeOptionMandatory())
+  .option('--environment <name>', 'environment', 'production')
+  .option('--repo <remote>', 'git remote (without a registry)')
+  .option('--from-branch <branch>')
+  .option('--to-branch <branch>')
+  .option('--staging-base <url>')
+  .option('--production-base <url>')
+  .option('--optional-gates <names>', 'comma-separated optional gates')
+  .option('--expect-budget-block', 'the cost gate expects 429 BUDGET_EXCEEDED')
+  .option('--approval-required', 'wait for approval even for class A')
+  .option('--accept-drift')
+  .option('--allow-downgrade')
+  .option('--notes <text>')
+  .option('--workflow-id <id>')
+  .option('--wait', 'follow the promotion until it ends')
+  .option('--json')
+  .action(async (o) => {
+    const request = {
+      commitSha: o.commit,
+      changeClass: o.class,
+      operator: identity(),
+      environment: o.environment,
+      repo: o.repo,
+      fromBranch: o.fromBranch,
+      toBranch: o.toBranch,
+      stagingBase: o.stagingBase,
+      productionBase: o.productionBase,
+      optionalGates: o.optionalGates ? o.optionalGates.split(',').filter(Boolean) : undefined,
+      expectBudgetBlock: o.expectBudgetBlock,
+      approval: o.approvalRequired ? { required: true } : undefined,
+      acceptDrift: o.acceptDrift,
+      allowDowngrade: o.allowDowngrade,
+      notes: o.notes,
+    };
+    process.exitCode = await withClient(async (client, cfg) => {
+      const workflowId = o.workflowId ?? `promotion-${o.environment}-${o.commit.slice(0, 7)}-${Date.now().toString(36)}`;
+      const handle = await client.workflow.start(promotionWorkflow, { taskQueue: cfg.taskQueue, workflowId, args: [JSON.parse(JSON.stringify(request))] });
+      if (!o.wait) {
+        print(!!o.json, { workflowId, runId: handle.firstExecutionRunId }, () => console.log(`started ${workflowId}`));
+        return 0;
+      }
+      return follow(handle, !!o.json);
+    });
+  });
+
+program
+  .command('status')
+  .description("a promotion's or rollback's status")
+  .argument('<workflowId>')
+  .option('--json')
+  .action(async (workflowId, o) => {
+    await withClient(async (client) => {
+      const status = await client.workflow.getHandle(workflowId).query(statusQuery);
+      print(!!o.json, status, () => console.log(describeStatus(status)));
+    });
+  });
+
+program
+  .command('watch')
+  .description('follow a promotion or rollback until it ends')
+  .argument('<workflowId>')
+  .option('--json')
+  .action(async (workflowId, o) => {
+    process.exitCode = await withClient((client) => follow(client.workflow.getHandle(workflowId), !!o.json));
+  });
+
+program
+  .command('list')
+  .description('promotions and rollbacks, newest first')
+  .option('--stage <stage>', 'only this stage (e.g. awaiting_approval)')
+  .option('--limit <n>', 'at most n', '20')
+  .option('--json')
+  .action(async (o) => {
+    await withClient(async (client) => {
+      const query = [`WorkflowType IN ('promotionWorkflow','rollbackWorkflow')`, o.stage ? `ReleaseStage = '${o.stage.replace(/[^a-z_]/g, '')}'` : ''].filter(Boolean).join(' AND ');
+      const rows: Array<Record<string, unknown>> = [];
+      for await (const wf of client.workflow.list({ query })) {
+        const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
+        rows.push({ workflowId: wf.workflowId, type: wf.type, status: wf.status.name, releaseId: sa.ReleaseId?.[0], stage: sa.ReleaseStage?.[0], commit: sa.CommitSha?.[0], started: wf.startTime.toISOString() });
+        if (rows.length >= Number(o.limit)) break;
+      }
+      print(!!o.json, rows, () => {
+        const table = new Table({ head: ['workflow id', 'release id', 'stage', 'commit', 'started'], style: { head: [] } });
+        for (const r of rows) table.push([String(r.workflowId), String(r.releaseId ?? ''), String(r.stage ?? ''), String(r.commit ?? '').slice(0, 12), String(r.started)]);
+        console.log(table.toString());
+      });
+    });
+  });
+
+program
+  .command('rollback')
+  .description('roll an environment back to a known good commit (rollbackWorkflow)')
+  .option('--environment <name>', 'environment', 'production')
+  .option('--to <sha>', 'commit to go back to (default: the last known good in the ledger)')
+  .option('--repo <remote>', 'git remote (without a registry)')
+  .option('--to-branch <branch>', 'release branch', 'release')
+  .option('--production-base <url>', 'production base URL (without a registry)')
+  .option('--trigger <why>', 'why you roll back', 'manual rollback')
+  .option('--ledger <path>', 'the release log (default: RELEASE_LEDGER_PATH)')
+  .option('--json')
+  .action(async (o) => {
+    const cfg = config();
+    const ledgerPath = o.ledger ?? cfg.ledgerPath;
+    if (!o.repo) throw new ConfigError('--repo is required (no environment registry): the git remote holding the release branch');
+    const fromSha = await readBranchTip({ repo: o.repo, branch: o.toBranch });
+    if (!fromSha) throw new ConfigError(`${o.toBranch} does not exist in ${o.repo}`);
+    const toSha = o.to ?? lastKnownGood(await readFile(ledgerPath, 'utf8'), o.environment, fromSha);
+    if (!toSha) throw new ConfigError(`no last known good for ${o.environment} in ${ledgerPath}; pass --to <sha>`);
+    const request = { environment: o.environment, repo: o.repo, toBranch: o.toBranch, fromSha, toSha, productionBase: o.productionBase, trigger: o.trigger, operator: identity() };
+    process.exitCode = await withClient(async (client, c) => {
+      const handle = await client.workflow.start(rollbackWorkflow, { taskQueue: c.taskQueue, workflowId: `rollback-${o.environment}-${toSha.slice(0, 7)}-${Date.now().toString(36)}`, args: [request] });
+      if (!o.json) console.error(`rolling ${o.toBranch} back from ${fromSha} to ${toSha} (${handle.workflowId})`);
+      return follow(handle, !!o.json);
+    });
+  });
+
+/** The newest tip the ledger recorded after a good outcome that differs from the current tip. */
+export function lastKnownGood(ledger: string, environment: string, currentTip: string): string | undefined {
+  const entries = parseLedger(ledger).entries.filter((e) => fieldText(e, 'environment') === environment);
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const e = entries[i]!;
+    const good = fieldText(e, 'result') === 'pass' || fieldText(e, 'result') === 'completed';
+    const tip = fieldText(e, 'branch_tip_after');
+    if (good && tip && /^[0-9a-f]{40}$/.test(tip) && tip !== currentTip) return tip;
+  }
+  return undefined;
+}
+
+program
+  .command('gates')
+  .description('run the gates outside Temporal (the drop-in for promotion_gate.sh); exit 0 only when all pass')
+  .addOption(new Option('--mode <mode>', 'staging runs the staging set, production the smoke checks').choices(['staging', 'production']).makeOptionMandatory())
+  .requiredOption('--base <url>', 'target base URL')
+  .option('--gates <names>', 'comma-separated gate names (default: the mode’s set)')
+  .option('--expect-budget-block', 'the cost gate expects 429 BUDGET_EXCEEDED')
+  .option('--json')
+  .action(async (o) => {
+    const cfg = config();
+    const names = o.gates ? o.gates.split(',').filter(Boolean) : o.mode === 'staging' ? stagingGateNames(cfg.gates, []) : productionGateNames(cfg.gates);
+    const unknown = names.filter((n) => !cfg.gates.gates[n]);
+    if (unknown.length) throw new ConfigError(`--gates: unknown gate(s) ${unknown.join(', ')}; known: ${Object.keys(cfg.gates.gates).join(', ')}`);
+    const dispatcher = newProbeAgent();
+    try {
+      const results = await runGates(names, { base: o.base.replace(/\/+$/, ''), mode: o.mode as 'staging' | 'production', expectBudgetBlock: !!o.expectBudgetBlock, catalog: cfg.gates, dispatcher });
+      print(!!o.json, results, () => console.log(gateTable(results)));
+      process.exitCode = results.every((r) => r.pass) ? 0 : 1;
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+const ledger = program.command('ledger').description('the release log');
+
+ledger
+  .command('verify')
+  .description('check every entry, unique ids and the hash chain; exit 1 at the first problem')
+  .argument('[path]', 'ledger file (default: RELEASE_LEDGER_PATH or RELEASE_LOG.md)')
+  .option('--head <hex>', 'the chain head the file must end at (catches truncation)')
+  .option('--json')
+  .action(async (file, o) => {
+    const ledgerPath = file ?? config().ledgerPath;
+    const report = verifyLedger(await readFile(ledgerPath, 'utf8'), o.head?.replace(/^sha256:/, ''));
+    print(!!o.json, { path: ledgerPath, ...report }, () => {
+      if (report.ok) console.log(`${pc.green('ok')} ${ledgerPath}: ${report.entries} entries, ${report.chained} chained, head ${report.head}`);
+      else console.log(`${pc.red('FAIL')} ${ledgerPath}:${report.problem?.line}: ${report.problem?.message}`);
+    });
+    process.exitCode = report.ok ? 0 : 1;
+  });
+
+ledger
+  .command('show')
+  .description('the entries as a table')
+  .argument('[path]', 'ledger file (default: RELEASE_LEDGER_PATH or RELEASE_LOG.md)')
+  .option('--environment <name>')
+  .option('--last <n>', 'only the last n entries')
+  .option('--json')
+  .action(async (file, o) => {
+    const ledgerPath = file ?? config().ledgerPath;
+    let entries = parseLedger(await readFile(ledgerPath, 'utf8')).entries.filter((e) => !o.environment || fieldText(e, 'environment') === o.environment);
+    if (o.last) entries = entries.slice(-Number(o.last));
+    const rows = entries.map((e) => ({
+      releaseId: e.releaseId,
+      type: fieldText(e, 'type'),
+      environment: fieldText(e, 'environment'),
+      commit: fieldText(e, 'commit_sha') ?? `${fieldText(e, 'from_sha')?.slice(0, 7)} → ${fieldText(e, 'to_sha')?.slice(0, 7)}`,
+      result: fieldText(e, 'result'),
+      operator: fieldText(e, 'operator'),
+      notes: fieldText(e, 'notes'),
+    }));
+    print(!!o.json, rows, () => {
+      const table = new Table({ head: ['release id', 'type', 'env', 'commit', 'result', 'operator', 'notes'], style: { head: [] }, colWidths: [20, 11, 12, 18, 11, 16, 50], wordWrap: true });
+      for (const r of rows) table.push([r.releaseId, r.type ?? '', r.environment ?? '', (r.commit ?? '').slice(0, 16), r.result === 'pass' || r.result === 'completed' ? pc.green(r.result) : pc.red(r.result ?? ''), r.operator ?? '', r.notes ?? '']);
+      console.log(table.toString());
+    });
+  });
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
+    console.error(pc.red(`release-promoter: ${message}`));
+    process.exitCode = 2;
+  }
+}
+
+if (require.main === module) void main();
