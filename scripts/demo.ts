@@ -3,15 +3,16 @@
 // (staging, and production serving whatever `release` points at), then runs a promotion
 // started from the Temporal CLI and prints its outcome and ledger entry.
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Connection, Client, WorkflowFailedError } from '@temporalio/client';
 import pc from 'picocolors';
 import type { PromotionStatus } from '../src/domain';
 import { parseLedger } from '../src/ledger/format';
+import { verifyLedger } from '../src/ledger/verify';
 import { resolveTemporalCli } from '../src/temporal-cli';
 import { statusQuery } from '../src/workflows/messages';
-import { createSampleRepo } from '../sample/repo';
+import { BROKEN_SERVICE, createSampleRepo } from '../sample/repo';
 import { startSampleService } from '../sample/service';
 
 const root = path.resolve(__dirname, '..');
@@ -34,11 +35,13 @@ function run(file: string, args: string[]): Promise<string> {
 async function tryConnect(timeoutMs: number): Promise<Connection | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    let connection: Connection | undefined;
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      connection = await Connection.connect({ address, connectTimeout: 1_000 });
       await connection.workflowService.getSystemInfo({});
       return connection;
     } catch {
+      await connection?.close().catch(() => undefined);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -89,7 +92,10 @@ async function watch(client: Client, workflowId: string): Promise<{ status: Prom
   const handle = client.workflow.getHandle(workflowId);
   let lastStage = '';
   let inFlight: Promise<void> = Promise.resolve();
+  let busy = false;
   const poller = setInterval(() => {
+    if (busy) return; // one query at a time, so the last one awaited is the only one
+    busy = true;
     inFlight = handle
       .query(statusQuery)
       .then((s) => {
@@ -98,7 +104,10 @@ async function watch(client: Client, workflowId: string): Promise<{ status: Prom
           say(`  ${pc.cyan(s.stage.padEnd(16))} ${s.releaseId ?? ''}`);
         }
       })
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => {
+        busy = false;
+      });
   }, 150);
   try {
     const status = (await handle.result()) as PromotionStatus;
@@ -131,7 +140,7 @@ async function promote(cli: string, client: Client, input: Record<string, unknow
   say(pc.dim(`  $ temporal ${args.map((a) => (/[\s{"]/.test(a) ? `'${a}'` : a)).join(' ')}`));
   await run(cli, args);
   const { status, failure } = await watch(client, workflowId);
-  if (failure) say(`  ${pc.red('✗')} ${failure.type}: ${failure.message}`);
+  if (failure) say(`  ${pc.red('✗')} ${failure.type}: ${failure.message}${status.rollback ? ` (stage ${status.stage})` : ''}`);
   else say(`  ${pc.green('✓')} promoted ${status.commitSha.slice(0, 12)} as ${status.releaseId}; chain head ${status.ledgerChainHead?.slice(0, 16)}…`);
   return status;
 }
@@ -147,16 +156,33 @@ async function main(): Promise<void> {
   const connection = await startServer(cli);
   const client = new Client({ connection });
   const repo = await createSampleRepo(work);
-  const staging = await startSampleService({ name: 'staging', latencyMs: 20, rateLimit: { limit: 20, windowMs: 1_000 } });
+  const staging = await startSampleService({ name: 'staging', latencyMs: 20, rateLimit: { limit: 20, windowMs: 200 } });
   const production = await startSampleService({ name: 'production', latencyMs: 20, follow: { gitDir: repo.bare, branch: 'release' } });
   say(`${pc.dim('•')} sample repo ${repo.bare} (main and release at ${repo.base.slice(0, 7)})`);
   say(`${pc.dim('•')} staging ${staging.url}, production ${production.url} (serves release's tip)`);
-  startWorker({ TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, RELEASE_LEDGER_PATH: ledgerPath, GIT_CACHE_DIR: path.join(work, 'git-cache') });
+  startWorker({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'ERROR', TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, RELEASE_LEDGER_PATH: ledgerPath, GIT_CACHE_DIR: path.join(work, 'git-cache') });
 
   const good = await repo.commit('feature: friendlier chat answers');
-  const status = await promote(cli, client, { commitSha: good.slice(0, 12), changeClass: 'A', operator: 'demo-operator', repo: repo.bare, stagingBase: staging.url, productionBase: production.url, notes: 'demo: a good change' }, 'Promotion 1: a good change');
+  const status = await promote(cli, client, { commitSha: good.slice(0, 12), changeClass: 'A', operator: 'demo-operator', repo: repo.bare, stagingBase: staging.url, productionBase: production.url, deployWait: { path: '/health', field: 'version', timeout: '30s' }, notes: 'demo: a good change' }, 'Promotion 1: a good change');
+  printEntry(await readFile(ledgerPath, 'utf8'), status.releaseId);
+
+  // A commit that passes staging but breaks production (its service.json takes the db down).
+  const bad = await repo.commit('feature: new db driver', { 'service.json': BROKEN_SERVICE });
+  const badStatus = await promote(cli, client, { commitSha: bad.slice(0, 12), changeClass: 'A', operator: 'demo-operator', repo: repo.bare, stagingBase: staging.url, productionBase: production.url, deployWait: { path: '/health', field: 'version', timeout: '30s' }, notes: 'demo: passes staging, breaks production' }, 'Promotion 2: a bad deploy');
   const ledger = await readFile(ledgerPath, 'utf8');
-  printEntry(ledger, status.releaseId);
+  say(`  release is back on ${String(await repo.tip('release')).slice(0, 12)} (the last known good)`);
+  printEntry(ledger, badStatus.rollback?.releaseId);
+  printEntry(ledger, badStatus.releaseId);
+
+  say(`\n${pc.bold('Auditing the ledger')}`);
+  const report = verifyLedger(ledger, status.ledgerChainHead && badStatus.ledgerChainHead);
+  say(`  $ npx release-promoter ledger verify ${path.relative(root, ledgerPath)} --head ${badStatus.ledgerChainHead}`);
+  say(`  ${report.ok ? pc.green('ok') : pc.red('FAIL')}: ${report.entries} entries, ${report.chained} chained, head ${report.head.slice(0, 16)}…`);
+  const tamperedPath = `${ledgerPath}.tampered`;
+  await writeFile(tamperedPath, ledger.replace('operator: demo-operator', 'operator: mallory'));
+  const tampered = verifyLedger(await readFile(tamperedPath, 'utf8'));
+  say(`  $ npx release-promoter ledger verify ${path.relative(root, tamperedPath)}   ${pc.dim('(one operator edited)')}`);
+  say(`  ${tampered.ok ? pc.green('ok') : pc.red('FAIL')} line ${tampered.problem?.line}: ${tampered.problem?.message}`);
 
   say(`\n${pc.bold('Where to look')}`);
   say(`  ledger      ${ledgerPath}`);
@@ -171,21 +197,19 @@ async function main(): Promise<void> {
   await staging.close();
   await production.close();
   await connection.close();
-  process.exitCode = status.stage === 'promoted' ? 0 : 1;
+  process.exitCode = status.stage === 'promoted' && badStatus.stage === 'rolled_back' && report.ok && !tampered.ok ? 0 : 1;
 }
 
-function stopChildren(): Promise<void> {
-  return Promise.all(
-    children.reverse().map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGINT');
-          setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-        }),
-    ),
-  ).then(() => undefined);
+/** Stops the worker before the server it talks to, each with SIGINT, SIGKILL after 10 s. */
+async function stopChildren(): Promise<void> {
+  for (const child of children.reverse()) {
+    await new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGINT');
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    });
+  }
 }
 
 main()
