@@ -2,7 +2,7 @@
 // the ledger. Identity comes from RELEASE_PROMOTER_IDENTITY (default: the OS user).
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { Command, Option } from '@commander-js/extra-typings';
+import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { Client, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import Table from 'cli-table3';
 import pc from 'picocolors';
@@ -91,7 +91,12 @@ async function follow(handle: WorkflowHandle, json: boolean): Promise<number> {
   }
 }
 
-const program = new Command().name('release-promoter').description('Promote releases with staging gates, approval, verification and automatic rollback on Temporal.');
+// Usage errors exit 2, so a script can tell a bad command line from a failed check (exit 1).
+const program = new Command()
+  .name('release-promoter')
+  .description('Promote releases with staging gates, approval, verification and automatic rollback on Temporal.')
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(pc.red(text)) });
 
 program
   .command('start')
@@ -276,12 +281,16 @@ ledger
   .action(async (file, o) => {
     const ledgerPath = file ?? config().ledgerPath;
     let entries = parseLedger(await readFile(ledgerPath, 'utf8')).entries.filter((e) => !o.environment || fieldText(e, 'environment') === o.environment);
-    if (o.last) entries = entries.slice(-Number(o.last));
+    if (o.last !== undefined) {
+      const n = Number(o.last);
+      if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--last: must be a whole number of at least 1 (got ${JSON.stringify(o.last)})`);
+      entries = entries.slice(-n);
+    }
     const rows = entries.map((e) => ({
       releaseId: e.releaseId,
       type: fieldText(e, 'type'),
       environment: fieldText(e, 'environment'),
-      commit: fieldText(e, 'commit_sha') ?? `${fieldText(e, 'from_sha')?.slice(0, 7)} → ${fieldText(e, 'to_sha')?.slice(0, 7)}`,
+      commit: fieldText(e, 'commit_sha') ?? (fieldText(e, 'from_sha') ? `${fieldText(e, 'from_sha')?.slice(0, 7)} → ${fieldText(e, 'to_sha')?.slice(0, 7) ?? '?'}` : ''),
       result: fieldText(e, 'result'),
       operator: fieldText(e, 'operator'),
       notes: fieldText(e, 'notes'),
@@ -297,6 +306,11 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0; commander already printed the rest.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
     const message = err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
     console.error(pc.red(`release-promoter: ${message}`));
     process.exitCode = 2;

@@ -76,6 +76,8 @@ export interface Config {
   gitCacheDir: string;
   metricsAddress?: string;
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** How often a target lock checks that its holder still runs (a dead holder is freed within this). */
+  lockCheckIntervalMs: number;
   gates: GateCatalog;
 }
 
@@ -145,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     gitCacheDir: path.resolve(cwd, e.GIT_CACHE_DIR),
     metricsAddress: e.METRICS_ADDRESS,
     logLevel: e.LOG_LEVEL,
+    lockCheckIntervalMs: 15_000,
     gates: loadGateCatalog(e.GATES_CONFIG),
   };
 }

@@ -1,6 +1,6 @@
 // The worker: connect, make sure the search attributes exist, run promotions until stopped.
 import { readFileSync } from 'node:fs';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -51,11 +51,12 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
 }
 
 export async function createWorker(config: Config): Promise<{ worker: Worker; close: () => Promise<void> }> {
-  const client = await connectClient(config);
+  const clientConnection = await connectClient(config);
   try {
-    await ensureSearchAttributes(client, config.temporal.namespace);
-  } finally {
-    await client.close();
+    await ensureSearchAttributes(clientConnection, config.temporal.namespace);
+  } catch (err) {
+    await clientConnection.close();
+    throw err;
   }
   const connection = await NativeConnection.connect({ address: config.temporal.address, tls: tlsOptions(config), apiKey: config.temporal.apiKey });
   const worker = await Worker.create({
@@ -63,9 +64,15 @@ export async function createWorker(config: Config): Promise<{ worker: Worker; cl
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
     workflowsPath: require.resolve('./workflows'),
-    activities: createActivities(config),
+    activities: createActivities(config, new Client({ connection: clientConnection, namespace: config.temporal.namespace })),
   });
-  return { worker, close: () => connection.close() };
+  return {
+    worker,
+    close: async () => {
+      await connection.close();
+      await clientConnection.close();
+    },
+  };
 }
 
 async function main(): Promise<void> {

@@ -77,7 +77,7 @@ export async function createHarness(options: { staging?: SampleOptions; producti
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: workflowBundle(),
-    activities: createActivities(config),
+    activities: createActivities({ ...config, lockCheckIntervalMs: 1_000 }, env.client),
   });
   const running = worker.run();
   return {

@@ -1,4 +1,5 @@
 // createActivities(config): every activity the workflows call, bound to the worker's config.
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
 import type { GateResult, PromotionPlan, PromotionRequest, RollbackPlan, RollbackRequest } from '../domain';
 import { failure } from '../failures';
@@ -7,7 +8,8 @@ import { newProbeAgent, readDeployedVersion, runGates } from './gates';
 import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip, resolveCommit } from './git';
 import { AppendResult, appendLedgerEntry, LedgerRecord, lastRecordedTip, reserveReleaseId, ReserveArgs } from './ledger';
 
-export function createActivities(config: Config) {
+/** `client` lets activities reach other workflows (the target lock) through the Temporal client. */
+export function createActivities(config: Config, client: Client) {
   // One connection pool per worker: probes reuse connections instead of paying a handshake each.
   const dispatcher = newProbeAgent();
 
@@ -122,6 +124,31 @@ export function createActivities(config: Config) {
 
     async moveReleaseBranch(args: MoveBranchArgs): Promise<MoveBranchResult> {
       return moveBranch(config.gitCacheDir, args);
+    },
+
+    /**
+     * Joins the target's lock queue: signal-with-start of its lock workflow. Safe to repeat (the
+     * lock ignores a second request from the same workflow). The grant arrives as a signal.
+     */
+    async requestTargetLock(args: { lockWorkflowId: string; target: string; workflowId: string; priority: 'rollback' | 'promotion' }): Promise<void> {
+      await client.workflow.signalWithStart('targetLockWorkflow', {
+        workflowId: args.lockWorkflowId,
+        taskQueue: config.taskQueue,
+        args: [{ target: args.target, checkIntervalMs: config.lockCheckIntervalMs }],
+        signal: 'acquireLock',
+        signalArgs: [{ workflowId: args.workflowId, priority: args.priority }],
+      });
+    },
+
+    /** Whether a workflow (a lock holder) still runs; a closed or unknown one does not. */
+    async isWorkflowRunning(args: { workflowId: string }): Promise<boolean> {
+      try {
+        const description = await client.workflow.getHandle(args.workflowId).describe();
+        return description.status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
     },
 
     async appendLedgerEntry(record: LedgerRecord, target: { repo: string; branch: string }): Promise<AppendResult> {

@@ -146,7 +146,7 @@ export function parseLedger(text: string): ParsedLedger {
     }
     if (!inFence || !current) continue;
     if (current.chain !== undefined) {
-      problems.push({ line: lineNo, message: 'nothing may follow chain: inside an entry' });
+      problems.push({ line: lineNo, message: 'the entry does not close after chain: (a missing closing ``` fence, or a line added after chain)' });
       continue;
     }
     const key = KEY_LINE.exec(line);

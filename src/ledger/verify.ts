@@ -48,7 +48,11 @@ function checkEntry(entry: ParsedEntry): LedgerProblem | undefined {
       continue;
     }
     if (at !== expected) {
-      return { line, message: at > expected ? `${entry.releaseId}: key ${template[expected]} is missing before ${key}` : `${entry.releaseId}: key ${key} is out of the template's order` };
+      const later = entry.keys.includes(template[expected] as string);
+      return {
+        line,
+        message: at > expected && !later ? `${entry.releaseId}: key ${template[expected]} is missing before ${key}` : `${entry.releaseId}: key ${key} is out of the template's order (expected ${template[expected]} here)`,
+      };
     }
     expected++;
   }

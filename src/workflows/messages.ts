@@ -1,7 +1,7 @@
 // Signals, updates, queries and search attributes: the promotion's public surface.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
-import type { PromotionStatus, RollbackStatus } from '../domain';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ApproveDecision, DecideInput, DecideResult, PromotionStatus, RejectDecision, RollbackStatus } from '../domain';
 
 export const statusQuery = defineQuery<PromotionStatus>('status');
 
@@ -16,3 +16,32 @@ export const SEARCH_ATTRIBUTE_KEYS = [ReleaseIdKey, ReleaseStageKey, CommitShaKe
 
 /** The same query name as a promotion's, so `temporal workflow query --type status` works on both. */
 export const rollbackStatusQuery = defineQuery<RollbackStatus>('status');
+
+// Approval: signals for fire-and-forget (they reach the workflow even with no worker up), the
+// update for an immediate answer on whether the decision counted.
+export const approveSignal = defineSignal<[ApproveDecision]>('approve');
+export const rejectSignal = defineSignal<[RejectDecision]>('reject');
+export const decideUpdate = defineUpdate<DecideResult, [DecideInput]>('decide');
+
+// The target lock (see lock.ts).
+export interface LockRequest {
+  workflowId: string;
+  priority: 'rollback' | 'promotion';
+  requestedAt?: string;
+}
+export interface LockState {
+  target: string;
+  holder?: { workflowId: string; token: number; since: string };
+  queue: LockRequest[];
+  nextToken: number;
+}
+export const acquireLockSignal = defineSignal<[LockRequest]>('acquireLock');
+export const releaseLockSignal = defineSignal<[{ workflowId: string; token?: number }]>('releaseLock');
+export const lockGrantedSignal = defineSignal<[{ target: string; token: number }]>('lockGranted');
+export const lockPositionSignal = defineSignal<[{ target: string; position: number; holder?: string }]>('lockPosition');
+export const lockStateQuery = defineQuery<LockState>('lockState');
+
+/** One lock workflow per target; the id names the target so operators can find it. */
+export function lockWorkflowId(repo: string, branch: string): string {
+  return `release-lock:${branch}@${repo}`;
+}

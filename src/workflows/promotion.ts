@@ -1,7 +1,9 @@
 // promotionWorkflow: the story of one promotion, from request to ledger entry (SPEC §3).
 import { ApplicationFailure, RetryPolicy } from '@temporalio/common';
 import {
+  allHandlersFinished,
   CancellationScope,
+  condition,
   executeChild,
   isCancellation,
   ParentClosePolicy,
@@ -20,6 +22,8 @@ import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, stat
 import { parsePromotionRequest } from './request';
 import { rollbackWorkflow } from './rollback';
 import { allPassed, describeFailures, enter } from './stages';
+import { ApprovalDesk, registerApprovalDesk } from './approval';
+import { registerTargetLock, TargetLock } from './target-lock';
 
 // Bounded retries everywhere: a held lock must never wait forever on an unreachable repo or target.
 const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
@@ -37,10 +41,21 @@ const { runStagingGates, verifyProduction } = proxyActivities<Activities>({ star
 export async function promotionWorkflow(input: unknown): Promise<PromotionStatus> {
   const status = newStatus(input);
   setHandler(statusQuery, () => status);
+  const desk = registerApprovalDesk(status);
+  const lock = registerTargetLock(status);
+  try {
+    return await promote(status, input, desk, lock);
+  } finally {
+    // Every decision sent meanwhile gets its answer before the workflow closes.
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  }
+}
 
+async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDesk, lock: TargetLock): Promise<PromotionStatus> {
   enter(status, 'validating');
-  const plan = await validate(status, input);
-  status.releaseId = await reserve(status, plan);
+  const plan = await validate(status, input, desk);
+  status.releaseId = await reserve(status, plan, desk);
+  desk.open(plan);
 
   try {
     enter(status, 'staging_gates');
@@ -48,6 +63,12 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
     if (!allPassed(status.gates)) {
       throw await failed(status, plan, 'gates_failed', 'StagingGatesFailed', `${describeFailures(status.gates)} on staging ${plan.stagingBase}; fix staging and start a new promotion`);
     }
+
+    if (plan.approval.required) await awaitApproval(status, plan);
+
+    // From the drift check to the last ledger entry, nobody else touches this target.
+    enter(status, 'waiting_for_lock');
+    await lock.acquire({ repo: plan.repo, branch: plan.toBranch }, 'promotion');
 
     enter(status, 'promoting');
     const lastKnownGood = await readBranchTip({ repo: plan.repo, branch: plan.toBranch });
@@ -80,13 +101,35 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
       return failed(status, plan, cancelled ? 'cancelled' : status.rollback ? rollbackStage(status) : 'failed', type, message);
     });
     throw cancelled ? err : ending;
+  } finally {
+    await CancellationScope.nonCancellable(() => lock.release());
   }
+}
+
+/** Waits for enough counted approvals; a rejection, a withdrawal or the timeout ends the promotion. */
+async function awaitApproval(status: PromotionStatus, plan: PromotionPlan): Promise<void> {
+  enter(status, 'awaiting_approval');
+  const decided = await condition(() => status.approval.state !== 'pending', plan.approval.timeoutMs);
+  if (!decided) {
+    status.approval.state = 'expired';
+    throw await failed(status, plan, 'approval_expired', 'ApprovalTimedOut', `no decision within ${humanDuration(plan.approval.timeoutMs)}; nothing was promoted. Start a new promotion when approvers are available`);
+  }
+  if (status.approval.state === 'rejected') {
+    const last = status.approval.decisions.filter((d) => d.decision === 'reject').at(-1);
+    const who = last?.approver === plan.operator ? `withdrawn by its operator ${plan.operator}` : `rejected by ${last?.approver ?? 'an approver'}`;
+    throw await failed(status, plan, 'rejected', 'ApprovalRejected', `${who}: ${last?.reason ?? '(no reason)'}; nothing was promoted`);
+  }
+}
+
+function humanDuration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms / 1000}s`;
 }
 
 /** Failures whose ledger entry is already written. */
 const recorded = new WeakSet<object>();
 
-async function validate(status: PromotionStatus, input: unknown): Promise<PromotionPlan> {
+async function validate(status: PromotionStatus, input: unknown, desk: ApprovalDesk): Promise<PromotionPlan> {
   try {
     const request = parsePromotionRequest(input);
     const plan = await planPromotion(request);
@@ -100,22 +143,23 @@ async function validate(status: PromotionStatus, input: unknown): Promise<Promot
     ]);
     return plan;
   } catch (err) {
-    throw refuse(status, err);
+    throw refuse(status, err, desk);
   }
 }
 
-async function reserve(status: PromotionStatus, plan: PromotionPlan): Promise<string> {
+async function reserve(status: PromotionStatus, plan: PromotionPlan, desk: ApprovalDesk): Promise<string> {
   try {
     const releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rc', at: workflowNow(), requested: plan.releaseId });
     upsertSearchAttributes([{ key: ReleaseIdKey, value: releaseId }]);
     return releaseId;
   } catch (err) {
-    throw refuse(status, err);
+    throw refuse(status, err, desk);
   }
 }
 
 /** Bad input ends the workflow at once: no release id, no ledger entry, no git change. */
-function refuse(status: PromotionStatus, err: unknown): ApplicationFailure {
+function refuse(status: PromotionStatus, err: unknown, desk: ApprovalDesk): ApplicationFailure {
+  desk.close();
   const type = failureTypeOf(err);
   if (type !== 'InvalidPromotionRequest' && type !== 'ChangeClassForbidden' && type !== 'CommitNotOnSourceBranch') {
     // Not a verdict on the input (e.g. git unreachable after every retry): surface it as is.

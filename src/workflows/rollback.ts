@@ -1,7 +1,7 @@
 // rollbackWorkflow: put the release branch back on the last known good and prove it (SPEC §4).
 // Started by a failed promotion as its child, or by hand from the Temporal CLI.
 import type { RetryPolicy } from '@temporalio/common';
-import { proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RollbackRecord } from '../activities/ledger';
 import { describeIssues, RollbackPlan, RollbackRequest, RollbackStatus } from '../domain';
@@ -9,6 +9,7 @@ import { failure, failureMessageOf, failureTypeOf } from '../failures';
 import { workflowNow } from './clock';
 import { CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
 import { allPassed, describeFailures, enter } from './stages';
+import { registerTargetLock } from './target-lock';
 
 const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
 const { planRollback, reserveReleaseId, moveReleaseBranch, appendLedgerEntry } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
@@ -22,20 +23,30 @@ const { verifyProduction } = proxyActivities<Activities>({ startToCloseTimeout: 
 export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> {
   const status = newRollbackStatus(input);
   setHandler(rollbackStatusQuery, () => status);
+  const lock = registerTargetLock(status);
 
   const plan = await validate(status, input);
   status.releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rb', at: workflowNow(), requested: plan.releaseId });
   upsertSearchAttributes([{ key: ReleaseIdKey, value: status.releaseId }]);
-  enter(status, 'rolling_back');
+  try {
+    // A compensating child runs under its parent promotion's lock; a manual rollback takes the
+    // lock itself, ahead of every waiting promotion.
+    if (!workflowInfo().parent) {
+      enter(status, 'waiting_for_lock');
+      await lock.acquire({ repo: plan.repo, branch: plan.toBranch }, 'rollback');
+    }
+    enter(status, 'rolling_back');
+    await restoreBranch(status, plan);
+    status.verification = await verifyProduction({ productionBase: plan.productionBase });
+    status.actions.push(`rerun smoke (health/db/chat/415): ${allPassed(status.verification) ? 'all pass' : describeFailures(status.verification)}`);
 
-  await restoreBranch(status, plan);
-  status.verification = await verifyProduction({ productionBase: plan.productionBase });
-  status.actions.push(`rerun smoke (health/db/chat/415): ${allPassed(status.verification) ? 'all pass' : describeFailures(status.verification)}`);
-
-  status.result = status.branchRestored && allPassed(status.verification) ? 'completed' : 'partial';
-  await record(status, plan);
-  enter(status, status.result === 'completed' ? 'rolled_back' : 'rollback_partial');
-  return status;
+    status.result = status.branchRestored && allPassed(status.verification) ? 'completed' : 'partial';
+    await record(status, plan);
+    enter(status, status.result === 'completed' ? 'rolled_back' : 'rollback_partial');
+    return status;
+  } finally {
+    await CancellationScope.nonCancellable(() => lock.release());
+  }
 }
 
 async function validate(status: RollbackStatus, input: unknown): Promise<RollbackPlan> {

@@ -1,0 +1,91 @@
+// The approval desk: approve/reject signals and the decide update, and the rules that decide
+// whether a decision counts (SPEC §3 "Approval"). Every well-formed decision is kept: counted
+// ones in approval.decisions, the rest in approval.ignored with the reason.
+import { setHandler } from '@temporalio/workflow';
+import { ApprovalDecision, ApproveDecision, DecideInput, DecideResult, describeIssues, PromotionPlan, PromotionStatus, RejectDecision } from '../domain';
+import { workflowNow } from './clock';
+import { approveSignal, decideUpdate, rejectSignal } from './messages';
+
+export interface ApprovalDesk {
+  /** The plan is known: decisions held since the start are evaluated now, in arrival order. */
+  open(plan: PromotionPlan): void;
+  /** The request was refused: held decisions are answered (not counted). */
+  close(): void;
+}
+
+/** Registers the handlers (call before the first await). */
+export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
+  let plan: PromotionPlan | undefined;
+  let refused = false;
+  const held: Array<{ decision: ApprovalDecision; answer: (result: DecideResult) => void }> = [];
+
+  const evaluate = (d: ApprovalDecision): DecideResult => {
+    const approval = status.approval;
+    const ignore = (why: string): DecideResult => {
+      approval.ignored.push({ ...d, why });
+      return { counted: false, why, approval };
+    };
+    if (!plan) return ignore('the promotion request was refused before approval');
+    if (!approval.required) return ignore('this promotion does not need approval');
+    if (approval.state !== 'pending') return ignore(`approval is already ${approval.state}`);
+    if (d.commitSha && !plan.commitSha.startsWith(d.commitSha.toLowerCase())) return ignore(`commitSha ${d.commitSha} is not this promotion's commit ${plan.commitSha}`);
+    const byOperator = d.approver === plan.operator;
+    if (byOperator && d.decision === 'approve') return ignore(`${d.approver} started this promotion and cannot approve it`);
+    // The operator may always withdraw their own promotion; anyone else must be an approver.
+    if (!byOperator && approval.approvers && !approval.approvers.includes(d.approver)) return ignore(`${d.approver} is not an approver here (approvers: ${approval.approvers.join(', ')})`);
+    if (approval.decisions.some((x) => x.approver === d.approver)) return ignore(`${d.approver} already decided`);
+    approval.decisions.push(d);
+    if (d.decision === 'reject') approval.state = 'rejected';
+    else if (new Set(approval.decisions.filter((x) => x.decision === 'approve').map((x) => x.approver)).size >= approval.minApprovals) approval.state = 'approved';
+    return { counted: true, approval };
+  };
+
+  const receive = (decision: ApprovalDecision): Promise<DecideResult> => {
+    if (plan || refused) return Promise.resolve(evaluate(decision));
+    return new Promise((answer) => held.push({ decision, answer }));
+  };
+  const malformed = (kind: 'approve' | 'reject', raw: unknown, why: string): void => {
+    const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+    const approver = typeof r.approver === 'string' ? r.approver.slice(0, 64) : '(unknown)';
+    status.approval.ignored.push({ decision: kind, approver, at: workflowNow(), why: `malformed ${kind} signal: ${why}` });
+  };
+
+  setHandler(approveSignal, (raw) => {
+    const parsed = ApproveDecision.safeParse(raw);
+    if (!parsed.success) return malformed('approve', raw, describeIssues(parsed.error));
+    void receive({ decision: 'approve', ...parsed.data, at: workflowNow() });
+  });
+  setHandler(rejectSignal, (raw) => {
+    const parsed = RejectDecision.safeParse(raw);
+    if (!parsed.success) return malformed('reject', raw, describeIssues(parsed.error));
+    void receive({ decision: 'reject', ...parsed.data, at: workflowNow() });
+  });
+  setHandler(
+    decideUpdate,
+    (raw) => {
+      const d = DecideInput.parse(raw);
+      return receive({ ...d, at: workflowNow() });
+    },
+    {
+      // Rejects only malformed payloads (nothing reaches history); every well-formed decision is recorded.
+      validator: (raw) => {
+        const parsed = DecideInput.safeParse(raw);
+        if (!parsed.success) throw new Error(`invalid decision: ${describeIssues(parsed.error)}`);
+      },
+    },
+  );
+
+  const drain = () => {
+    for (const { decision, answer } of held.splice(0)) answer(evaluate(decision));
+  };
+  return {
+    open(p) {
+      plan = p;
+      drain();
+    },
+    close() {
+      refused = true;
+      drain();
+    },
+  };
+}

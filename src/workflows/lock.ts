@@ -1,0 +1,91 @@
+// targetLockWorkflow: one per target (repo + release branch), so two promotions of one target
+// never interleave. First come first served, rollbacks ahead of promotions. No lease that can
+// expire under a working holder: the lock checks instead whether its holder still runs, and
+// frees it only when the holder's workflow has closed (terminated, timed out, crashed out).
+import type { RetryPolicy } from '@temporalio/common';
+import { condition, continueAsNew, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { workflowNow, workflowTimeMs } from './clock';
+import { acquireLockSignal, LockRequest, lockGrantedSignal, lockPositionSignal, lockStateQuery, LockState, releaseLockSignal } from './messages';
+
+const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 };
+const { isWorkflowRunning } = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });
+
+export interface TargetLockInput {
+  target: string;
+  /** How often the holder's liveness is checked; a dead holder is freed within about this long. */
+  checkIntervalMs: number;
+  /** How long the lock workflow stays up with nobody holding or waiting. */
+  idleMs?: number;
+  state?: LockState;
+}
+
+export async function targetLockWorkflow(input: TargetLockInput): Promise<void> {
+  const state: LockState = input.state ?? { target: input.target, queue: [], nextToken: 1 };
+  let changed = true;
+
+  setHandler(acquireLockSignal, (request) => {
+    // Signal-with-start may deliver a request twice (an activity retry): the first one stands.
+    if (state.holder?.workflowId === request.workflowId || state.queue.some((q) => q.workflowId === request.workflowId)) return;
+    // Rollbacks go ahead of every waiting promotion, behind earlier rollbacks.
+    const at = request.priority === 'rollback' ? state.queue.filter((q) => q.priority === 'rollback').length : state.queue.length;
+    state.queue.splice(at, 0, { ...request, requestedAt: workflowNow() });
+    changed = true;
+  });
+  setHandler(releaseLockSignal, ({ workflowId, token }) => {
+    if (state.holder?.workflowId === workflowId && (token === undefined || token === state.holder.token)) state.holder = undefined;
+    else state.queue = state.queue.filter((q) => q.workflowId !== workflowId);
+    changed = true;
+  });
+  setHandler(lockStateQuery, () => state);
+
+  let idleSince = workflowTimeMs();
+  for (;;) {
+    if (!state.holder && state.queue.length > 0) {
+      const next = state.queue.shift() as LockRequest;
+      const token = state.nextToken++;
+      state.holder = { workflowId: next.workflowId, token, since: workflowNow() };
+      try {
+        await getExternalWorkflowHandle(next.workflowId).signal(lockGrantedSignal, { target: state.target, token });
+      } catch {
+        state.holder = undefined; // the requester is gone: next in line
+      }
+      changed = true;
+      continue;
+    }
+    if (changed) {
+      changed = false;
+      await tellWaiters(state);
+    }
+    if (state.holder || state.queue.length > 0) idleSince = workflowTimeMs();
+    const woke = await condition(() => changed, input.checkIntervalMs);
+    if (!woke && state.holder && !(await holderRuns(state.holder.workflowId))) {
+      state.holder = undefined;
+      changed = true;
+    }
+    if (!state.holder && state.queue.length === 0 && !changed && workflowTimeMs() - idleSince >= (input.idleMs ?? 300_000)) return;
+    if (workflowInfo().continueAsNewSuggested && !changed) {
+      await continueAsNew<typeof targetLockWorkflow>({ ...input, state });
+    }
+  }
+}
+
+/** Each waiter learns its place and who holds the lock (shown in its status). */
+async function tellWaiters(state: LockState): Promise<void> {
+  await Promise.all(
+    state.queue.map((waiter, index) =>
+      getExternalWorkflowHandle(waiter.workflowId)
+        .signal(lockPositionSignal, { target: state.target, position: index + 1, holder: state.holder?.workflowId })
+        .catch(() => undefined),
+    ),
+  );
+}
+
+/** When the check itself fails (server busy), the holder is presumed alive: never free a lock on doubt. */
+async function holderRuns(workflowId: string): Promise<boolean> {
+  try {
+    return await isWorkflowRunning({ workflowId });
+  } catch {
+    return true;
+  }
+}

@@ -1,0 +1,51 @@
+// Taking and giving back a target's lock from inside a promotion or a manual rollback.
+import type { RetryPolicy } from '@temporalio/common';
+import { condition, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { lockGrantedSignal, lockPositionSignal, lockWorkflowId, releaseLockSignal } from './messages';
+
+const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
+const { requestTargetLock } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+
+export interface LockView {
+  lock?: { target: string; position?: number; holder?: string };
+}
+
+export interface TargetLock {
+  /** Joins the queue and waits (cancellably) for the grant; `view.lock` shows position and holder meanwhile. */
+  acquire(target: { repo: string; branch: string }, priority: 'rollback' | 'promotion'): Promise<void>;
+  /** Gives the lock back, or leaves the queue; safe to call when nothing was requested. */
+  release(): Promise<void>;
+}
+
+/** Registers the grant and position signals (call before the first await). */
+export function registerTargetLock(view: LockView): TargetLock {
+  let requested: { lockId: string; target: string } | undefined;
+  let token: number | undefined;
+  setHandler(lockGrantedSignal, (grant) => {
+    if (requested && grant.target === requested.target) token = grant.token;
+  });
+  setHandler(lockPositionSignal, (p) => {
+    if (requested && p.target === requested.target && token === undefined) view.lock = { target: p.target, position: p.position, holder: p.holder };
+  });
+  return {
+    async acquire({ repo, branch }, priority) {
+      const target = `${repo}#${branch}`;
+      requested = { lockId: lockWorkflowId(repo, branch), target };
+      view.lock = { target };
+      const self = workflowInfo().workflowId;
+      await requestTargetLock({ lockWorkflowId: requested.lockId, target, workflowId: self, priority });
+      await condition(() => token !== undefined);
+      view.lock = { target, holder: self };
+    },
+    async release() {
+      if (!requested) return;
+      try {
+        await getExternalWorkflowHandle(requested.lockId).signal(releaseLockSignal, { workflowId: workflowInfo().workflowId, token });
+      } catch {
+        // The lock workflow is gone; its next holder check would have freed us anyway.
+      }
+      requested = undefined;
+    },
+  };
+}
