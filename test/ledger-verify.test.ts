@@ -283,9 +283,8 @@ describe('tampering is reported at the right line', () => {
 
     const report = verifyLedger(broken);
     expect(report.ok).toBe(false);
-    // Reported at exactly the line where the missing fence was (second.close in both texts), as
-    // The verifier cannot tell a missing fence from
-    // an extra line, so the message names both.
+    // Reported at exactly the line where the missing fence was (second.close in both texts). The
+    // verifier cannot tell a missing fence from an extra line, so the message names both.
     expect(report.problem).toEqual({ line: second.close, message: 'the entry does not close after chain: (a missing closing ``` fence, or a line added after chain)' });
   });
 

@@ -1,4 +1,5 @@
 // createActivities(config): every activity the workflows call, bound to the worker's config.
+import { Context } from '@temporalio/activity';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
 import type { GateResult, PromotionPlan, PromotionRequest, RollbackPlan, RollbackRequest } from '../domain';
@@ -13,8 +14,7 @@ export function createActivities(config: Config, client: Client) {
   // One connection pool per worker: probes reuse connections instead of paying a handshake each.
   const dispatcher = newProbeAgent();
 
-
-  return {
+  return withHeartbeats({
     /**
      * Resolves every setting of the request and the commit itself.
      * Throws InvalidPromotionRequest (missing or unknown setting), CommitNotOnSourceBranch.
@@ -154,7 +154,35 @@ export function createActivities(config: Config, client: Client) {
     async appendLedgerEntry(record: LedgerRecord, target: { repo: string; branch: string }): Promise<AppendResult> {
       return appendLedgerEntry(config.ledgerPath, record, () => readBranchTip(target));
     },
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+const HEARTBEAT_EVERY_MS = 2_000;
+
+/**
+ * Every activity heartbeats while it runs, so with the workflows' heartbeatTimeout a worker
+ * killed mid-activity is noticed in seconds and the activity retried elsewhere, instead of
+ * after its whole start-to-close budget. (Retries are safe: each activity is idempotent.)
+ */
+function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    wrapped[name] = async (...args: never[]) => {
+      let context: Context | undefined;
+      try {
+        context = Context.current();
+      } catch {
+        context = undefined; // called directly (tests, CLI), not as an activity
+      }
+      const timer = context ? setInterval(() => context?.heartbeat(), HEARTBEAT_EVERY_MS) : undefined;
+      try {
+        return await fn(...args);
+      } finally {
+        if (timer) clearInterval(timer);
+      }
+    };
+  }
+  return wrapped as T;
+}

@@ -9,7 +9,7 @@ import { workflowNow, workflowTimeMs } from './clock';
 import { acquireLockSignal, LockRequest, lockGrantedSignal, lockPositionSignal, lockStateQuery, LockState, releaseLockSignal } from './messages';
 
 const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 };
-const { isWorkflowRunning } = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });
+const { isWorkflowRunning } = proxyActivities<Activities>({ startToCloseTimeout: '30s', heartbeatTimeout: '10s', retry });
 
 export interface TargetLockInput {
   target: string;

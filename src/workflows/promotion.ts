@@ -29,10 +29,11 @@ import { registerTargetLock, TargetLock } from './target-lock';
 const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
 const { planPromotion, reserveReleaseId, readBranchTip, readRecordedTip, moveReleaseBranch, readDeployedVersion, appendLedgerEntry } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10s',
   retry,
 });
 // Gates get their own budget: a slow target costs probe timeouts, not git's.
-const { runStagingGates, verifyProduction } = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry });
+const { runStagingGates, verifyProduction } = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '10s', retry });
 
 /**
  * Runs one promotion. Completes with the final status when promoted; otherwise fails with a

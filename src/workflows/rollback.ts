@@ -12,8 +12,8 @@ import { allPassed, describeFailures, enter } from './stages';
 import { registerTargetLock } from './target-lock';
 
 const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
-const { planRollback, reserveReleaseId, moveReleaseBranch, appendLedgerEntry } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
-const { verifyProduction } = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry });
+const { planRollback, reserveReleaseId, moveReleaseBranch, appendLedgerEntry } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '10s', retry });
+const { verifyProduction } = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '10s', retry });
 
 /**
  * Moves `toBranch` from `fromSha` back to `toSha` with a lease on `fromSha` (a branch that moved

@@ -5,7 +5,7 @@ import type { Activities } from '../activities';
 import { lockGrantedSignal, lockPositionSignal, lockWorkflowId, releaseLockSignal } from './messages';
 
 const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
-const { requestTargetLock } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+const { requestTargetLock } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', heartbeatTimeout: '10s', retry });
 
 export interface LockView {
   lock?: { target: string; position?: number; holder?: string };
