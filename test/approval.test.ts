@@ -78,7 +78,7 @@ test('an approver outside the list, a repeat and a wrong commitSha are ignored w
   expect((await handle.query(statusQuery)).stage).toBe('awaiting_approval');
   const second = await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', approver: 'carol' }] });
   expect(second.counted).toBe(true);
-  const status = await handle.result();
+  const status: PromotionStatus = await handle.result();
   expect(status.stage).toBe('promoted');
   expect(status.approval.decisions.map((d) => d.approver)).toEqual(['bob', 'carol']);
   expect(status.approval.ignored.map((d) => d.why)).toEqual([expect.stringContaining('not an approver'), expect.stringContaining('commit'), 'bob already decided']);
