@@ -17,6 +17,9 @@ import { startSampleService } from '../sample/service';
 
 const root = path.resolve(__dirname, '..');
 const keep = process.argv.includes('--keep');
+// By default the demo approves its class B promotion itself (--auto-approve, for scripts and CI);
+// --wait-for-approval leaves that to you, with the commands printed.
+const waitForHuman = process.argv.includes('--wait-for-approval') && !process.argv.includes('--auto-approve');
 const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 const uiPort = Number(process.env.DEMO_UI_PORT ?? 8233);
 const taskQueue = process.env.TEMPORAL_TASK_QUEUE ?? 'release-promotion';
@@ -133,12 +136,35 @@ function printEntry(ledger: string, releaseId: string | undefined): void {
   say(pc.dim('  ```'));
 }
 
+/** Class B waits for a human: show the exact commands, then (unless told to wait) approve as the demo approver. */
+async function approve(cli: string, client: Client, workflowId: string): Promise<void> {
+  const handle = client.workflow.getHandle(workflowId);
+  for (let i = 0; i < 600; i++) {
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    if (status?.stage === 'awaiting_approval') break;
+    if (status && !['validating', 'staging_gates'].includes(status.stage)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  say(`  ${pc.yellow('awaiting_approval')}: class B needs someone other than the operator. Approve with either of:`);
+  say(pc.dim(`  $ temporal workflow signal --address ${address} --workflow-id ${workflowId} --name approve --input '{"approver":"bob","comment":"ship it"}'`));
+  say(pc.dim(`  $ temporal workflow update execute --address ${address} --workflow-id ${workflowId} --name decide --input '{"decision":"approve","approver":"bob"}'`));
+  say(pc.dim(`  $ RELEASE_PROMOTER_IDENTITY=bob npx release-promoter approve ${workflowId}`));
+  if (waitForHuman) {
+    say(`  ${pc.dim('--wait-for-approval: waiting for one of those (the promotion times out after 30m)')}`);
+    return;
+  }
+  const args = ['workflow', 'update', 'execute', '--output', 'json', '--address', address, '--workflow-id', workflowId, '--name', 'decide', '--input', JSON.stringify({ decision: 'approve', approver: 'demo-approver', comment: 'approved by npm run demo' })];
+  const answer = JSON.parse(await run(cli, args)) as { result?: { counted?: boolean; approval?: { state?: string } } };
+  say(`  ${pc.green('approved')} as demo-approver with temporal workflow update execute: counted=${answer.result?.counted}, approval ${answer.result?.approval?.state}`);
+}
+
 async function promote(cli: string, client: Client, input: Record<string, unknown>, label: string): Promise<PromotionStatus> {
   const workflowId = `promotion-${String(input.environment ?? 'production')}-${String(input.commitSha).slice(0, 7)}-${Date.now().toString(36)}`;
   const args = ['workflow', 'start', '--address', address, '--task-queue', taskQueue, '--type', 'promotionWorkflow', '--workflow-id', workflowId, '--input', JSON.stringify(input)];
   say(`\n${pc.bold(label)}`);
   say(pc.dim(`  $ temporal ${args.map((a) => (/[\s{"]/.test(a) ? `'${a}'` : a)).join(' ')}`));
   await run(cli, args);
+  if (input.changeClass === 'B') await approve(cli, client, workflowId);
   const { status, failure } = await watch(client, workflowId);
   if (failure) say(`  ${pc.red('✗')} ${failure.type}: ${failure.message}${status.rollback ? ` (stage ${status.stage})` : ''}`);
   else say(`  ${pc.green('✓')} promoted ${status.commitSha.slice(0, 12)} as ${status.releaseId}; chain head ${status.ledgerChainHead?.slice(0, 16)}…`);
@@ -163,7 +189,7 @@ async function main(): Promise<void> {
   startWorker({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'ERROR', TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, RELEASE_LEDGER_PATH: ledgerPath, GIT_CACHE_DIR: path.join(work, 'git-cache') });
 
   const good = await repo.commit('feature: friendlier chat answers');
-  const status = await promote(cli, client, { commitSha: good.slice(0, 12), changeClass: 'A', operator: 'demo-operator', repo: repo.bare, stagingBase: staging.url, productionBase: production.url, deployWait: { path: '/health', field: 'version', timeout: '30s' }, notes: 'demo: a good change' }, 'Promotion 1: a good change');
+  const status = await promote(cli, client, { commitSha: good.slice(0, 12), changeClass: 'B', approval: { timeout: '30m' }, operator: 'demo-operator', repo: repo.bare, stagingBase: staging.url, productionBase: production.url, deployWait: { path: '/health', field: 'version', timeout: '30s' }, notes: 'demo: a good change' }, 'Promotion 1: a good change (class B: needs approval)');
   printEntry(await readFile(ledgerPath, 'utf8'), status.releaseId);
 
   // A commit that passes staging but breaks production (its service.json takes the db down).

@@ -15,7 +15,7 @@ import { fieldText, parseLedger } from './ledger/format';
 import { verifyLedger } from './ledger/verify';
 import { connectClient } from './worker';
 import { promotionWorkflow, rollbackWorkflow } from './workflows';
-import { statusQuery } from './workflows/messages';
+import { decideUpdate, statusQuery } from './workflows/messages';
 
 function identity(): string {
   return process.env.RELEASE_PROMOTER_IDENTITY || os.userInfo().username;
@@ -41,7 +41,7 @@ function print(json: boolean, value: unknown, human: () => void): void {
 }
 
 function gateTable(results: GateResult[]): string {
-  const table = new Table({ head: ['gate', 'result', 'status', 'latency', 'tries', 'detail'], style: { head: [] }, colWidths: [24, 8, 8, 9, 7, 60], wordWrap: true });
+  const table = new Table({ head: ['gate', 'result', 'status', 'latency', 'tries', 'detail'], style: { head: [], border: [] }, colWidths: [24, 8, 8, 9, 7, 60], wordWrap: true });
   for (const r of results) table.push([r.name, r.pass ? pc.green('pass') : pc.red('fail'), r.status ?? '—', `${r.latencyMs} ms`, r.attempts, r.detail]);
   return table.toString();
 }
@@ -147,6 +147,41 @@ program
     });
   });
 
+async function decide(workflowId: string, decision: 'approve' | 'reject', o: { comment?: string; reason?: string; commit?: string; json?: boolean }): Promise<number> {
+  return withClient(async (client) => {
+    const answer = await client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, {
+      args: [{ decision, approver: identity(), comment: o.comment, reason: o.reason, commitSha: o.commit }],
+    });
+    print(!!o.json, answer, () => {
+      if (answer.counted) console.log(`${pc.green('counted')}: ${identity()} ${decision}d; approval ${answer.approval.state} (${answer.approval.decisions.filter((d) => d.decision === 'approve').length}/${answer.approval.minApprovals})`);
+      else console.log(`${pc.yellow('not counted')}: ${answer.why}`);
+    });
+    return answer.counted ? 0 : 1;
+  });
+}
+
+program
+  .command('approve')
+  .description('approve a waiting promotion as RELEASE_PROMOTER_IDENTITY (the decide update: you learn at once whether it counted)')
+  .argument('<workflowId>')
+  .option('--comment <text>')
+  .option('--commit <sha>', 'only if the promotion is of this commit')
+  .option('--json')
+  .action(async (workflowId, o) => {
+    process.exitCode = await decide(workflowId, 'approve', o);
+  });
+
+program
+  .command('reject')
+  .description("reject a waiting promotion (the operator's own reject withdraws it)")
+  .argument('<workflowId>')
+  .requiredOption('--reason <text>', 'why')
+  .option('--commit <sha>', 'only if the promotion is of this commit')
+  .option('--json')
+  .action(async (workflowId, o) => {
+    process.exitCode = await decide(workflowId, 'reject', o);
+  });
+
 program
   .command('status')
   .description("a promotion's or rollback's status")
@@ -184,7 +219,7 @@ program
         if (rows.length >= Number(o.limit)) break;
       }
       print(!!o.json, rows, () => {
-        const table = new Table({ head: ['workflow id', 'release id', 'stage', 'commit', 'started'], style: { head: [] } });
+        const table = new Table({ head: ['workflow id', 'release id', 'stage', 'commit', 'started'], style: { head: [], border: [] } });
         for (const r of rows) table.push([String(r.workflowId), String(r.releaseId ?? ''), String(r.stage ?? ''), String(r.commit ?? '').slice(0, 12), String(r.started)]);
         console.log(table.toString());
       });
@@ -296,7 +331,7 @@ ledger
       notes: fieldText(e, 'notes'),
     }));
     print(!!o.json, rows, () => {
-      const table = new Table({ head: ['release id', 'type', 'env', 'commit', 'result', 'operator', 'notes'], style: { head: [] }, colWidths: [20, 11, 12, 18, 11, 16, 50], wordWrap: true });
+      const table = new Table({ head: ['release id', 'type', 'env', 'commit', 'result', 'operator', 'notes'], style: { head: [], border: [] }, colWidths: [20, 11, 12, 18, 11, 16, 50], wordWrap: true });
       for (const r of rows) table.push([r.releaseId, r.type ?? '', r.environment ?? '', (r.commit ?? '').slice(0, 16), r.result === 'pass' || r.result === 'completed' ? pc.green(r.result) : pc.red(r.result ?? ''), r.operator ?? '', r.notes ?? '']);
       console.log(table.toString());
     });

@@ -21,7 +21,8 @@ const PATTERNS: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
   [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, (_m, scheme) => `${scheme} ${MASK}`],
   // key=value and "key": "value" pairs whose key names a secret
   [
-    /\b([A-Za-z0-9_-]*(?:token|api[_-]?key|apikey|password|passwd|secret|access[_-]?key|private[_-]?key|client[_-]?secret)[A-Za-z0-9_-]*)("?\s*[:=]\s*"?)([^\s"&,;}]+)/gi,
+    // The key must END in the secret word: access_token, apiKey, DB_PASSWORD; not tokens, max_tokens.
+    /\b([A-Za-z0-9_-]*?(?:token|api[_-]?key|apikey|password|passwd|secret|access[_-]?key|private[_-]?key|credentials?))(?![A-Za-z0-9])("?\s*[:=]\s*"?)([^\s"&,;}]+)/gi,
     (_m, key, sep) => `${key}${sep}${MASK}`,
   ],
 ];

@@ -1,0 +1,99 @@
+// The project's CLI as a user runs it: a real process, real exit codes, against the real stack.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { PromotionStatus } from '../src/domain';
+import { fieldText, parseLedger } from '../src/ledger/format';
+import { statusQuery } from '../src/workflows/messages';
+import { createHarness, Harness } from './helpers';
+
+const BIN = path.join(__dirname, '..', 'bin', 'release-promoter.js');
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+function cli(args: string[], identity = 'alice'): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: {
+        ...process.env,
+        NO_COLOR: '1',
+        TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
+        TEMPORAL_TASK_QUEUE: h.taskQueue,
+        RELEASE_LEDGER_PATH: h.ledgerPath,
+        GIT_CACHE_DIR: path.join(h.tmp, 'cli-git-cache'),
+        RELEASE_PROMOTER_IDENTITY: identity,
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('gates exits 0 when every staging gate passes and 1 when one fails, with the same gate code', async () => {
+  const ok = await cli(['gates', '--mode', 'staging', '--base', h.staging.url, '--json']);
+  expect(ok.code).toBe(0);
+  expect((JSON.parse(ok.stdout) as Array<{ name: string; pass: boolean }>).map((g) => g.name)).toEqual(['health', 'db_health', 'chat_happy', 'chat_415', 'cost_gate_chat', 'burst_429']);
+  h.staging.configure({ no415: true });
+  try {
+    const bad = await cli(['gates', '--mode', 'production', '--base', h.staging.url]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/chat_415\s+│\s+fail/);
+  } finally {
+    h.staging.configure({ no415: false });
+  }
+  const unknown = await cli(['gates', '--mode', 'staging', '--base', h.staging.url, '--gates', 'nope']);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toContain('--gates: unknown gate(s) nope');
+});
+
+test('start --wait promotes and prints the outcome; approve through the CLI tells whether it counted', async () => {
+  const sha = await h.repo.commit('feature: from the CLI');
+  const started = cli(['start', '--commit', sha.slice(0, 10), '--class', 'B', '--repo', h.repo.bare, '--staging-base', h.staging.url, '--production-base', h.production.url, '--workflow-id', `cli-${sha.slice(0, 7)}`, '--wait', '--json']);
+  const handle = h.env.client.workflow.getHandle(`cli-${sha.slice(0, 7)}`);
+  let status: PromotionStatus | undefined;
+  for (let i = 0; i < 400 && status?.stage !== 'awaiting_approval'; i++) {
+    status = await handle.query(statusQuery).catch(() => undefined);
+    await delay(50);
+  }
+  expect(status?.operator).toBe('alice');
+  const self = await cli(['approve', handle.workflowId], 'alice');
+  expect(self.code).toBe(1);
+  expect(self.stdout).toContain('not counted: alice started this promotion');
+  const bob = await cli(['approve', handle.workflowId, '--comment', 'lgtm'], 'bob');
+  expect(bob.code).toBe(0);
+  expect(bob.stdout).toContain('counted: bob approved; approval approved');
+  const result = await started;
+  expect(result.code).toBe(0);
+  expect((JSON.parse(result.stdout) as PromotionStatus).stage).toBe('promoted');
+  expect(await h.repo.tip('release')).toBe(sha);
+});
+
+test('rollback defaults to the last known good from the ledger and writes its entry', async () => {
+  const good = await h.repo.commit('feature: good');
+  expect((await (await h.start(h.request(good))).result()).stage).toBe('promoted');
+  const regret = await h.repo.commit('feature: regret');
+  expect((await (await h.start(h.request(regret))).result()).stage).toBe('promoted');
+  const out = await cli(['rollback', '--repo', h.repo.bare, '--production-base', h.production.url, '--trigger', 'error rate up', '--json']);
+  expect(out.code).toBe(0);
+  expect(await h.repo.tip('release')).toBe(good);
+  const last = parseLedger(await h.ledger()).entries.at(-1)!;
+  expect(fieldText(last, 'type')).toBe('rollback');
+  expect(fieldText(last, 'from_sha')).toBe(regret);
+  expect(fieldText(last, 'to_sha')).toBe(good);
+  expect(fieldText(last, 'trigger')).toBe('error rate up');
+  expect(fieldText(last, 'operator')).toBe('alice');
+});
+
+test('a usage error exits 2 and names the problem', async () => {
+  const out = await cli(['start', '--commit', 'abc1234']);
+  expect(out.code).toBe(2);
+  expect(out.stderr).toContain("required option '--class <class>' not specified");
+});
