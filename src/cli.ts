@@ -232,7 +232,7 @@ program
   .option('--environment <name>', 'environment', 'production')
   .option('--to <sha>', 'commit to go back to (default: the last known good in the ledger)')
   .option('--repo <remote>', 'git remote (without a registry)')
-  .option('--to-branch <branch>', 'release branch', 'release')
+  .option('--to-branch <branch>', 'release branch (without a registry)', 'release')
   .option('--production-base <url>', 'production base URL (without a registry)')
   .option('--trigger <why>', 'why you roll back', 'manual rollback')
   .option('--ledger <path>', 'the release log (default: RELEASE_LEDGER_PATH)')
@@ -240,15 +240,18 @@ program
   .action(async (o) => {
     const cfg = config();
     const ledgerPath = o.ledger ?? cfg.ledgerPath;
-    if (!o.repo) throw new ConfigError('--repo is required (no environment registry): the git remote holding the release branch');
-    const fromSha = await readBranchTip({ repo: o.repo, branch: o.toBranch });
-    if (!fromSha) throw new ConfigError(`${o.toBranch} does not exist in ${o.repo}`);
+    const registered = cfg.environments?.[o.environment];
+    const repo = o.repo ?? registered?.repo;
+    const toBranch = registered?.toBranch ?? o.toBranch;
+    if (!repo) throw new ConfigError('--repo is required (no environment registry): the git remote holding the release branch');
+    const fromSha = await readBranchTip({ repo, branch: toBranch });
+    if (!fromSha) throw new ConfigError(`${toBranch} does not exist in ${repo}`);
     const toSha = o.to ?? lastKnownGood(await readFile(ledgerPath, 'utf8'), o.environment, fromSha);
     if (!toSha) throw new ConfigError(`no last known good for ${o.environment} in ${ledgerPath}; pass --to <sha>`);
-    const request = { environment: o.environment, repo: o.repo, toBranch: o.toBranch, fromSha, toSha, productionBase: o.productionBase, trigger: o.trigger, operator: identity() };
+    const request = { environment: o.environment, repo: o.repo, toBranch: registered ? undefined : toBranch, fromSha, toSha, productionBase: o.productionBase, trigger: o.trigger, operator: identity() };
     process.exitCode = await withClient(async (client, c) => {
       const handle = await client.workflow.start(rollbackWorkflow, { taskQueue: c.taskQueue, workflowId: `rollback-${o.environment}-${toSha.slice(0, 7)}-${Date.now().toString(36)}`, args: [request] });
-      if (!o.json) console.error(`rolling ${o.toBranch} back from ${fromSha} to ${toSha} (${handle.workflowId})`);
+      if (!o.json) console.error(`rolling ${toBranch} back from ${fromSha} to ${toSha} (${handle.workflowId})`);
       return follow(handle, !!o.json);
     });
   });

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { BaseUrl, BranchName, DeployWait, EnvironmentName, Identity, RepoLocation } from './domain';
 import { builtinGates, GateCatalog, GateDefaults, GateDefinition, HttpExpectation, HttpProbe } from './gates/catalog';
 
 const HostPort = z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/, 'must be host:port, e.g. localhost:7233');
@@ -27,6 +28,7 @@ export const WorkerEnv = z
     TEMPORAL_TASK_QUEUE: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1–200 characters of A-Z a-z 0-9 . _ -').default('release-promotion'),
     RELEASE_LEDGER_PATH: z.string().min(1).default('RELEASE_LOG.md'),
     GATES_CONFIG: ExistingFile.optional(),
+    ENVIRONMENTS_CONFIG: ExistingFile.optional(),
     GIT_CACHE_DIR: z.string().min(1).default('.data/git-cache'),
     METRICS_ADDRESS: HostPort.optional(),
     LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], 'must be TRACE, DEBUG, INFO, WARN or ERROR').default('WARN'),
@@ -79,6 +81,8 @@ export interface Config {
   /** How often a target lock checks that its holder still runs (a dead holder is freed within this). */
   lockCheckIntervalMs: number;
   gates: GateCatalog;
+  /** The environment registry (ENVIRONMENTS_CONFIG); undefined: requests carry their own settings. */
+  environments?: Record<string, RegisteredEnvironment>;
 }
 
 export class ConfigError extends Error {
@@ -120,11 +124,55 @@ export function loadGateCatalog(file?: string): GateCatalog {
   return { defaults, gates };
 }
 
+/** ENVIRONMENTS_CONFIG: where each environment's probes go, which secrets they carry, who approves (SPEC §7). */
+export const EnvironmentsFile = z.strictObject({
+  environments: z.record(
+    EnvironmentName,
+    z.strictObject({
+      repo: RepoLocation,
+      fromBranch: BranchName.default('main'),
+      toBranch: BranchName.default('release'),
+      stagingBase: BaseUrl,
+      productionBase: BaseUrl,
+      deployWait: DeployWait.optional(),
+      approval: z
+        .strictObject({
+          classes: z.array(z.enum(['A', 'B'])).default([]),
+          approvers: z.array(Identity).min(1).optional(),
+          minApprovals: z.number().int().min(1).max(20).default(1),
+        })
+        .prefault({}),
+      headersFromEnv: z
+        .record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'header names are letters, digits and -'), z.string().regex(/^[A-Z_][A-Z0-9_]{0,100}$/, 'must name an environment variable (A-Z 0-9 _)'))
+        .default({}),
+    }),
+  ),
+});
+export type RegisteredEnvironment = z.infer<typeof EnvironmentsFile>['environments'][string];
+
+/** Reads ENVIRONMENTS_CONFIG; every headersFromEnv variable must be set, or the worker stops naming it. */
+export function loadEnvironments(file: string, env: NodeJS.ProcessEnv = process.env): Record<string, RegisteredEnvironment> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`ENVIRONMENTS_CONFIG ${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = EnvironmentsFile.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`ENVIRONMENTS_CONFIG ${file}: ${describeIssues(parsed.error, (p) => p.join('.') || '(top level)')}`);
+  for (const [name, registered] of Object.entries(parsed.data.environments)) {
+    for (const [header, variable] of Object.entries(registered.headersFromEnv)) {
+      if (!env[variable]) throw new ConfigError(`ENVIRONMENTS_CONFIG ${file}: environments.${name}.headersFromEnv.${header}: environment variable ${variable} is not set on the worker`);
+    }
+  }
+  return parsed.data.environments;
+}
+
 /** Parses the worker's environment once. Throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const cleaned: Record<string, string> = Object.fromEntries(Object.entries(env).filter((pair): pair is [string, string] => pair[1] !== undefined && pair[1] !== ''));
   // File paths are relative to the worker's directory, checked and used alike.
-  for (const name of ['GATES_CONFIG', 'TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_CA_PATH']) {
+  for (const name of ['GATES_CONFIG', 'ENVIRONMENTS_CONFIG', 'TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_CA_PATH']) {
     if (cleaned[name]) cleaned[name] = path.resolve(cwd, cleaned[name]);
   }
   const parsed = WorkerEnv.safeParse(cleaned);
@@ -149,5 +197,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel: e.LOG_LEVEL,
     lockCheckIntervalMs: 15_000,
     gates: loadGateCatalog(e.GATES_CONFIG),
+    environments: e.ENVIRONMENTS_CONFIG ? loadEnvironments(e.ENVIRONMENTS_CONFIG, env) : undefined,
   };
 }

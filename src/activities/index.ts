@@ -3,10 +3,10 @@ import { Context } from '@temporalio/activity';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
 import type { GateResult, PromotionPlan, PromotionRequest, RollbackPlan, RollbackRequest } from '../domain';
-import { failure } from '../failures';
-import { productionGateNames, stagingGateNames } from '../gates/catalog';
+import { productionGateNames } from '../gates/catalog';
 import { newProbeAgent, readDeployedVersion, runGates } from './gates';
-import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip, resolveCommit } from './git';
+import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
+import { planPromotion, planRollback, probeHeaders } from './plan';
 import { AppendResult, appendLedgerEntry, LedgerRecord, lastRecordedTip, reserveReleaseId, ReserveArgs } from './ledger';
 
 /** `client` lets activities reach other workflows (the target lock) through the Temporal client. */
@@ -15,62 +15,9 @@ export function createActivities(config: Config, client: Client) {
   const dispatcher = newProbeAgent();
 
   return withHeartbeats({
-    /**
-     * Resolves every setting of the request and the commit itself.
-     * Throws InvalidPromotionRequest (missing or unknown setting), CommitNotOnSourceBranch.
-     */
+    /** Resolves every setting and the commit. Throws ChangeClassForbidden, InvalidPromotionRequest, CommitNotOnSourceBranch. */
     async planPromotion(request: PromotionRequest): Promise<PromotionPlan> {
-      const required = (field: 'repo' | 'stagingBase' | 'productionBase'): string => {
-        const value = request[field];
-        if (value === undefined) {
-          throw failure('InvalidPromotionRequest', `${field}: is required (the worker has no environment registry to take it from); add "${field}" to the request`);
-        }
-        return value;
-      };
-      const repo = required('repo');
-      const stagingBase = required('stagingBase');
-      const productionBase = required('productionBase');
-      const fromBranch = request.fromBranch ?? 'main';
-      const toBranch = request.toBranch ?? 'release';
-      if (fromBranch === toBranch) throw failure('InvalidPromotionRequest', `toBranch: must differ from fromBranch ("${fromBranch}")`);
-      for (const name of request.optionalGates) {
-        const gate = config.gates.gates[name];
-        if (!gate) {
-          throw failure('InvalidPromotionRequest', `optionalGates: "${name}" is not in the worker's gate catalog; known optional gates: ${Object.keys(config.gates.gates).filter((g) => config.gates.gates[g]?.staging === 'optional').join(', ')}`);
-        }
-        if (gate.staging !== 'optional') throw failure('InvalidPromotionRequest', `optionalGates: "${name}" always runs in staging; remove it from optionalGates`);
-        if (gate.kind === 'command' && !gate.command) {
-          throw failure('InvalidPromotionRequest', `optionalGates: "${name}" has no command on this worker; set gates.${name}.command in the worker's GATES_CONFIG`);
-        }
-      }
-      if (request.changeClass === 'C') throw failure('ChangeClassForbidden', 'changeClass C may not be promoted by release-promoter');
-      const commitSha = await resolveCommit(config.gitCacheDir, { repo, fromBranch, commitSha: request.commitSha });
-      return {
-        commitSha,
-        changeClass: request.changeClass,
-        operator: request.operator,
-        environment: request.environment,
-        repo,
-        fromBranch,
-        toBranch,
-        stagingBase,
-        productionBase,
-        deployWait: request.deployWait ? { path: request.deployWait.path, field: request.deployWait.field, timeoutMs: request.deployWait.timeout } : undefined,
-        stagingGates: stagingGateNames(config.gates, request.optionalGates),
-        expectBudgetBlock: request.expectBudgetBlock,
-        approval: {
-          required: request.approval.required || request.changeClass === 'B',
-          approvers: request.approval.approvers,
-          minApprovals: request.approval.minApprovals,
-          timeoutMs: request.approval.timeout,
-        },
-        acceptDrift: request.acceptDrift,
-        allowDowngrade: request.allowDowngrade,
-        releaseId: request.releaseId,
-        notes: request.notes,
-        rollbackPlan: request.rollbackPlan,
-        evidenceRefs: request.evidenceRefs,
-      };
+      return planPromotion(config, request);
     },
 
     async reserveReleaseId(args: Omit<ReserveArgs, 'ledgerPath'>): Promise<string> {
@@ -78,39 +25,23 @@ export function createActivities(config: Config, client: Client) {
     },
 
     async runStagingGates(plan: PromotionPlan): Promise<GateResult[]> {
-      return runGates(plan.stagingGates, { base: plan.stagingBase, mode: 'staging', expectBudgetBlock: plan.expectBudgetBlock, catalog: config.gates, dispatcher });
+      const headers = probeHeaders(config, plan.environment, plan.stagingBase);
+      return runGates(plan.stagingGates, { base: plan.stagingBase, mode: 'staging', expectBudgetBlock: plan.expectBudgetBlock, catalog: config.gates, dispatcher, headers });
     },
 
     /** The production smoke checks (after a promotion's push, and after a rollback). */
-    async verifyProduction(target: { productionBase: string }): Promise<GateResult[]> {
-      return runGates(productionGateNames(config.gates), { base: target.productionBase, mode: 'production', expectBudgetBlock: false, catalog: config.gates, dispatcher });
+    async verifyProduction(target: { productionBase: string; environment: string }): Promise<GateResult[]> {
+      const headers = probeHeaders(config, target.environment, target.productionBase);
+      return runGates(productionGateNames(config.gates), { base: target.productionBase, mode: 'production', expectBudgetBlock: false, catalog: config.gates, dispatcher, headers });
     },
 
-    async readDeployedVersion(args: { base: string; path: string; field: string }): Promise<string | null> {
-      return readDeployedVersion(args, { dispatcher, catalog: config.gates });
+    async readDeployedVersion(args: { base: string; path: string; field: string; environment: string }): Promise<string | null> {
+      return readDeployedVersion(args, { dispatcher, catalog: config.gates, headers: probeHeaders(config, args.environment, args.base) });
     },
 
-    /** Resolves a rollback's settings. Throws InvalidRollbackRequest naming the missing field. */
+    /** Resolves a rollback's settings. Throws InvalidRollbackRequest naming the field. */
     async planRollback(request: RollbackRequest): Promise<RollbackPlan> {
-      const required = (field: 'repo' | 'productionBase'): string => {
-        const value = request[field];
-        if (value === undefined) {
-          throw failure('InvalidRollbackRequest', `${field}: is required (the worker has no environment registry to take it from); add "${field}" to the rollback request`);
-        }
-        return value;
-      };
-      return {
-        environment: request.environment,
-        repo: required('repo'),
-        toBranch: request.toBranch ?? 'release',
-        fromSha: request.fromSha,
-        toSha: request.toSha,
-        productionBase: required('productionBase'),
-        trigger: request.trigger,
-        operator: request.operator,
-        promotionReleaseId: request.promotionReleaseId,
-        releaseId: request.releaseId,
-      };
+      return planRollback(config, request);
     },
 
     async readBranchTip(args: { repo: string; branch: string }): Promise<string | null> {

@@ -217,7 +217,7 @@ async function deployObserved(status: PromotionStatus, plan: PromotionPlan, wait
   const deadline = workflowTimeMs() + wait.timeoutMs;
   const intervalMs = Math.min(5_000, Math.max(250, Math.floor(wait.timeoutMs / 20)));
   for (;;) {
-    const version = await readDeployedVersion({ base: plan.productionBase, path: wait.path, field: wait.field });
+    const version = await readDeployedVersion({ base: plan.productionBase, path: wait.path, field: wait.field, environment: plan.environment });
     if (version === plan.commitSha) return true;
     const left = deadline - workflowTimeMs();
     if (left <= 0) return false;

@@ -37,7 +37,7 @@ export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> 
     }
     enter(status, 'rolling_back');
     await restoreBranch(status, plan);
-    status.verification = await verifyProduction({ productionBase: plan.productionBase });
+    status.verification = await verifyProduction({ productionBase: plan.productionBase, environment: plan.environment });
     status.actions.push(`rerun smoke (health/db/chat/415): ${allPassed(status.verification) ? 'all pass' : describeFailures(status.verification)}`);
 
     status.result = status.branchRestored && allPassed(status.verification) ? 'completed' : 'partial';
