@@ -107,7 +107,7 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
   let behaviour: SampleBehaviour = { ...DEFAULTS, ...stripUndefined(options) };
   const requests: LoggedRequest[] = [];
   const readDeployment = deploymentReader(options.follow);
-  let window = { start: Date.now(), count: 0 };
+  const windows = new Map<string, { start: number; count: number }>();
   let spentTokens = 0;
 
   const server = http.createServer((req, res) => {
@@ -117,7 +117,12 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
       void (async () => {
         const deployment = await readDeployment();
         const b: SampleBehaviour = { ...behaviour, ...deployment.faults };
-        const urlPath = (req.url ?? '/').split('?')[0] ?? '/';
+        // `/t/<tenant>/…` serves the same API with its own rate-limit window, so many promotions
+        // (the bench's distinct targets) can share one process without spending each other's limit.
+        const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+        const tenantMatch = /^\/t\/([A-Za-z0-9_-]{1,64})(\/.*)$/.exec(rawPath);
+        const tenant = tenantMatch?.[1] ?? '';
+        const urlPath = tenantMatch?.[2] ?? rawPath;
         const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
         const send = (status: number, body: unknown) => {
           requests.push({ at: Date.now(), method: req.method ?? 'GET', path: urlPath, status, headers, version: deployment.sha ?? b.version });
@@ -135,7 +140,11 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
           if (b.chatStatus) return send(b.chatStatus, { error: 'INTERNAL', detail: 'injected fault' });
           const now = Date.now();
           if (b.rateLimit) {
-            if (now - window.start >= b.rateLimit.windowMs) window = { start: now, count: 0 };
+            let window = windows.get(tenant);
+            if (!window || now - window.start >= b.rateLimit.windowMs) {
+              window = { start: now, count: 0 };
+              windows.set(tenant, window);
+            }
             window.count++;
             if (window.count > b.rateLimit.limit) return send(429, { error: 'RATE_LIMITED', failureType: 'FailureType.RATE_LIMITED' });
           }
@@ -170,7 +179,7 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
     requests,
     configure(change) {
       behaviour = { ...behaviour, ...change };
-      window = { start: Date.now(), count: 0 };
+      windows.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,0 +1,332 @@
+// `npm run bench [-- --quick] [-- --latency 50]`: release-promoter side by side with the seed's
+// shell gates, and at scale (SPEC §8). Starts its own dev server, worker processes and sample
+// services; prints one table and writes the same figures to bench/results.json.
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import Table from 'cli-table3';
+import { LEDGER_HEADING, renderBlock, GENESIS_CHAIN, LedgerFields } from '../src/ledger/format';
+import { verifyLedger } from '../src/ledger/verify';
+import type { PromotionStatus } from '../src/domain';
+import { resolveTemporalCli } from '../src/temporal-cli';
+import { createSampleRepo } from '../sample/repo';
+import { startSampleService } from '../sample/service';
+
+const root = path.resolve(__dirname, '..');
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const latencyMs = Number(argv[argv.indexOf('--latency') + 1] ?? 50) || 50;
+const RUNS = quick ? 5 : 10;
+const SCALE = quick ? [50] : [50, 200];
+const LEDGER_SIZES = quick ? [10_000, 100_000] : [10_000, 100_000];
+const APPENDS_PER_PROCESS = quick ? 100 : 300;
+
+const children: ChildProcess[] = [];
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function run(file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; ms: number; stdout: string }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    execFile(file, args, { env: { ...process.env, ...env }, maxBuffer: 16 << 20 }, (err, stdout) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, ms: performance.now() - started, stdout });
+    });
+  });
+}
+
+const median = (xs: number[]) => quantile(xs, 0.5);
+function quantile(xs: number[], q: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const at = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[at] as number;
+}
+
+function peakRssMiB(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+    return Math.round(kb / 1024);
+  } catch {
+    return NaN;
+  }
+}
+
+async function startServer(cli: string, dir: string): Promise<{ address: string; version: string }> {
+  const port = await freePort();
+  const server = spawn(
+    cli,
+    ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', path.join(dir, 'bench.db'), '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal', '--log-level', 'error'],
+    // The server's shutdown chatter ("context canceled") is not the bench's business.
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  );
+  children.push(server);
+  const address = `127.0.0.1:${port}`;
+  for (let i = 0; i < 120; i++) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      await connection.workflowService.getSystemInfo({});
+      await connection.close();
+      const version = (await run(cli, ['--version'])).stdout.trim();
+      return { address, version };
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error('dev server did not start');
+}
+
+/** A real worker process (node + tsx's require hook, one process so /proc shows its memory). */
+async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
+  const worker = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(root, 'src', 'worker.ts')], { cwd: root, env: { ...process.env, LOG_LEVEL: 'ERROR', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(worker);
+  await new Promise<void>((resolve, reject) => {
+    let text = '';
+    worker.stderr?.on('data', (c: Buffer) => {
+      text += c.toString();
+      if (text.includes('polling')) resolve();
+    });
+    worker.once('exit', (code) => reject(new Error(`worker exited ${code}: ${text}`)));
+  });
+  return worker;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGINT');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+async function promote(client: Client, taskQueue: string, input: Record<string, unknown>, workflowId: string): Promise<{ ms: number; status: PromotionStatus }> {
+  const started = performance.now();
+  const handle = await client.workflow.start('promotionWorkflow', { taskQueue, workflowId, args: [input] });
+  try {
+    const status = (await handle.result()) as PromotionStatus;
+    return { ms: performance.now() - started, status };
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      const status = (err.cause as { details?: unknown[] }).details?.[0] as PromotionStatus;
+      throw new Error(`${workflowId} failed: ${err.cause?.message} (stage ${status?.stage})`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+function stageMs(status: PromotionStatus, stage: string): number {
+  const i = status.timeline.findIndex((t) => t.stage === stage);
+  const next = status.timeline[i + 1];
+  if (i < 0 || !next) return NaN;
+  return Date.parse(next.at) - Date.parse(status.timeline[i]!.at);
+}
+
+interface Results {
+  machine: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  sideBySide: Record<string, number>;
+  scale: Array<Record<string, number>>;
+  ledger: Record<string, number>;
+  targets: Record<string, { value: number; target: string; holds: boolean }>;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const cli = resolveTemporalCli();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'release-promoter-bench-'));
+  const { address, version } = await startServer(cli, dir);
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const results: Results = {
+    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, temporal: version, platform: `${os.platform()} ${os.release()}` },
+    settings: { quick, latencyMs, runs: RUNS },
+    sideBySide: {},
+    scale: [],
+    ledger: {},
+    targets: {},
+  };
+
+  // 1–2. One target, side by side, alternating A/B so machine drift cancels.
+  log(`side by side: ${RUNS} runs each, ${latencyMs} ms added latency`);
+  const repo = await createSampleRepo(path.join(dir, 'one'));
+  // A short rate-limit window so neither side waits for the previous run's burst to expire.
+  const staging = await startSampleService({ name: 'staging', latencyMs, rateLimit: { limit: 20, windowMs: 100 } });
+  const production = await startSampleService({ name: 'production', latencyMs, follow: { gitDir: repo.bare, branch: 'release' } });
+  const worker = await startWorker({ TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: 'bench-one', RELEASE_LEDGER_PATH: path.join(dir, 'one', 'RELEASE_LOG.md'), GIT_CACHE_DIR: path.join(dir, 'one', 'cache') });
+  const script = path.join(root, 'bench', 'baseline', 'promotion_gate.sh');
+  const shellStaging: number[] = [];
+  const shellBoth: number[] = [];
+  const stageDurations: number[] = [];
+  const endToEnd: number[] = [];
+  // Warm-up: the first workflow pays for the worker's caches and the git cache clone.
+  await promote(client, 'bench-one', { commitSha: await repo.commit('warm-up'), changeClass: 'A', operator: 'bench', repo: repo.bare, stagingBase: staging.url, productionBase: production.url }, `bench-warm-${Date.now()}`);
+  for (let i = 0; i < RUNS; i++) {
+    const a = await run('bash', [script], { MODE: 'staging', BASE: staging.url });
+    if (a.code !== 0) throw new Error(`the baseline script failed: ${a.stdout}`);
+    const p = await run('bash', [script], { MODE: 'production', BASE: production.url });
+    shellStaging.push(a.ms);
+    shellBoth.push(a.ms + p.ms);
+    await new Promise((r) => setTimeout(r, 120)); // the burst's rate-limit window
+    const sha = await repo.commit(`bench change ${i}`);
+    const b = await promote(client, 'bench-one', { commitSha: sha, changeClass: 'A', operator: 'bench', repo: repo.bare, stagingBase: staging.url, productionBase: production.url }, `bench-one-${i}-${Date.now()}`);
+    stageDurations.push(stageMs(b.status, 'staging_gates'));
+    endToEnd.push(b.ms);
+    await new Promise((r) => setTimeout(r, 120));
+  }
+  await stop(worker);
+  await staging.close();
+  await production.close();
+  Object.assign(results.sideBySide, {
+    shellStagingMedianMs: Math.round(median(shellStaging)),
+    stagingStageMedianMs: Math.round(median(stageDurations)),
+    stagingRatio: median(stageDurations) / median(shellStaging),
+    shellStagingPlusProductionMedianMs: Math.round(median(shellBoth)),
+    promotionEndToEndMedianMs: Math.round(median(endToEnd)),
+    endToEndRatio: median(endToEnd) / median(shellBoth),
+  });
+
+  // 3. N concurrent promotions on distinct targets, one worker and two.
+  for (const workers of [1, 2]) {
+    for (const n of SCALE) {
+      log(`scale: ${n} concurrent promotions, ${workers} worker(s)`);
+      const scaleDir = path.join(dir, `scale-${workers}-${n}`);
+      await mkdir(scaleDir, { recursive: true });
+      const stagingN = await startSampleService({ name: 'staging-n', latencyMs, rateLimit: { limit: 20, windowMs: 1000 } });
+      const productionN = await startSampleService({ name: 'production-n', latencyMs });
+      const repos = [];
+      for (let i = 0; i < n; i++) repos.push(await createSampleRepo(path.join(scaleDir, `t${i}`)));
+      const shas = await Promise.all(repos.map((r, i) => r.commit(`scale change ${i}`)));
+      const taskQueue = `bench-scale-${workers}-${n}`;
+      const env = { TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, RELEASE_LEDGER_PATH: path.join(scaleDir, 'RELEASE_LOG.md'), GIT_CACHE_DIR: path.join(scaleDir, 'cache') };
+      const procs = [];
+      for (let w = 0; w < workers; w++) procs.push(await startWorker(env));
+      const t0 = performance.now();
+      const outcomes = await Promise.all(
+        repos.map((r, i) =>
+          promote(client, taskQueue, { commitSha: shas[i], changeClass: 'A', operator: 'bench', environment: `env-${i}`, repo: r.bare, stagingBase: `${stagingN.url}/t/t${i}`, productionBase: `${productionN.url}/t/t${i}` }, `bench-scale-${workers}-${n}-${i}-${Date.now()}`),
+        ),
+      );
+      const wallS = (performance.now() - t0) / 1000;
+      const latencies = outcomes.map((o) => o.ms);
+      const rss = procs.map((p) => peakRssMiB(p.pid as number));
+      for (const p of procs) await stop(p);
+      await stagingN.close();
+      await productionN.close();
+      results.scale.push({ workers, n, p50Ms: Math.round(quantile(latencies, 0.5)), p99Ms: Math.round(quantile(latencies, 0.99)), perSecond: Number((n / wallS).toFixed(1)), peakRssMiB: Math.max(...rss) });
+      await rm(scaleDir, { recursive: true, force: true });
+    }
+  }
+
+  // 4. The ledger: verify generated ledgers; appends per second from two processes.
+  for (const size of LEDGER_SIZES) {
+    log(`ledger verify: ${size} entries`);
+    const file = path.join(dir, `ledger-${size}.md`);
+    await writeFile(file, generateLedger(size));
+    const text = readFileSync(file, 'utf8');
+    const t0 = performance.now();
+    const report = verifyLedger(text);
+    const ms = performance.now() - t0;
+    if (!report.ok) throw new Error(`generated ledger does not verify: ${report.problem?.message}`);
+    results.ledger[`verify${size / 1000}kMs`] = Math.round(ms);
+    const cliRun = await run(process.execPath, [path.join(root, 'bin', 'release-promoter.js'), 'ledger', 'verify', file]);
+    results.ledger[`verify${size / 1000}kCliMs`] = Math.round(cliRun.ms);
+  }
+  log(`ledger appends: 2 processes x ${APPENDS_PER_PROCESS}`);
+  const appendFile = path.join(dir, 'appends.md');
+  const appender = path.join(root, 'bench', 'append-worker.ts');
+  const t0 = performance.now();
+  const runs = await Promise.all([0, 1].map((p) => run(process.execPath, ['--require', 'tsx/cjs', appender, appendFile, String(APPENDS_PER_PROCESS), `p${p}`])));
+  const appendWallS = (performance.now() - t0) / 1000;
+  if (runs.some((r) => r.code !== 0)) throw new Error(`append workers failed: ${runs.map((r) => r.stdout).join('\n')}`);
+  const appended = verifyLedger(readFileSync(appendFile, 'utf8'));
+  if (!appended.ok || appended.entries !== 2 * APPENDS_PER_PROCESS) throw new Error(`append run left ${appended.entries} entries: ${appended.problem?.message}`);
+  // The processes' own timing excludes their start-up (tsx loading), which is not append work.
+  const innerS = Math.max(...runs.map((r) => Number(/elapsedMs=(\d+)/.exec(r.stdout)?.[1] ?? NaN))) / 1000;
+  results.ledger.appendsPerSecond = Math.round((2 * APPENDS_PER_PROCESS) / innerS);
+  results.ledger.appendsPerSecondWithStartup = Math.round((2 * APPENDS_PER_PROCESS) / appendWallS);
+
+  const big = results.scale.filter((s) => s.n === Math.max(...SCALE));
+  const worst = (key: string) => Math.max(...big.map((s) => s[key] as number));
+  results.targets = {
+    stagingRatio: { value: results.sideBySide.stagingRatio as number, target: '≤ 0.35', holds: (results.sideBySide.stagingRatio as number) <= 0.35 },
+    endToEndRatio: { value: results.sideBySide.endToEndRatio as number, target: '≤ 1.0', holds: (results.sideBySide.endToEndRatio as number) <= 1.0 },
+    [`scale${Math.max(...SCALE)}P99Ms`]: { value: worst('p99Ms'), target: '≤ 5000 (at 200)', holds: worst('p99Ms') <= 5000 },
+    [`scale${Math.max(...SCALE)}PeakRssMiB`]: { value: worst('peakRssMiB'), target: '≤ 350', holds: worst('peakRssMiB') <= 350 },
+    verify100kMs: { value: results.ledger.verify100kMs as number, target: '≤ 2000', holds: (results.ledger.verify100kMs as number) <= 2000 },
+    appendsPerSecond: { value: results.ledger.appendsPerSecond as number, target: '≥ 200', holds: (results.ledger.appendsPerSecond as number) >= 200 },
+  };
+  results.settings.wallSeconds = Math.round((Date.now() - started) / 1000);
+
+  await connection.close();
+  print(results);
+  const out = path.join(root, 'bench', quick ? 'results.quick.json' : 'results.json');
+  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+  log(`wrote ${path.relative(root, out)}`);
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** A chained ledger of `size` promotion entries, as the tool writes them. */
+function generateLedger(size: number): string {
+  const parts = [LEDGER_HEADING];
+  let chain = GENESIS_CHAIN;
+  const sha = 'a'.repeat(40);
+  for (let i = 0; i < size; i++) {
+    const day = String(1 + (i % 28)).padStart(2, '0');
+    const fields: LedgerFields = [
+      ['release_id', `202611${day}-${String(Math.floor(i / 28) % 24).padStart(2, '0')}${String(Math.floor(i / 672) % 60).padStart(2, '0')}-rc${1 + Math.floor(i / 40320)}`],
+      ['type', 'promotion'], ['commit_sha', sha], ['environment', 'production'], ['from_branch', 'main'], ['to_branch', 'release'],
+      ['staging_base', 'https://staging.example.com'], ['staging_gate_command', 'release-promoter gates --mode staging --base https://staging.example.com'],
+      ['staging_gate_result', 'pass'], ['gates_run', ['health: pass (200, 12 ms)', 'db_health: pass (200, 9 ms)', 'chat_happy: pass (200, 15 ms)', 'chat_415: pass (415, 8 ms)', 'cost_gate_chat: pass (200, 14 ms)', 'burst_429: pass (30 requests: 20 x 200, 10 x 429, 0 x 5xx)']],
+      ['change_class', 'A'], ['prod_verification', ['health: pass (200, 12 ms)', 'db_health: pass (200, 9 ms)', 'chat_happy: pass (200, 15 ms)', 'chat_415: pass (415, 8 ms)']],
+      ['result', 'pass'], ['rollback_plan', 'rollbackWorkflow to the last known good'], ['notes', `bench entry ${i}`], ['operator', 'bench'],
+      ['evidence_refs', `temporal:default/bench-${i}/run`], ['cost_control_evidence', ['cost_gate_chat: pass (200)', 'breaker_drill: not run']], ['approvals', []],
+      ['workflow_id', `bench-${i}`], ['branch_tip_after', sha],
+    ];
+    const block = renderBlock(fields, chain);
+    chain = block.chain;
+    parts.push(block.text);
+  }
+  return parts.join('');
+}
+
+function print(r: Results): void {
+  const table = new Table({ head: ['measure', 'value', 'target', 'holds'], style: { head: [], border: [] } });
+  const s = r.sideBySide;
+  table.push(
+    ['seed shell script, staging (median)', `${s.shellStagingMedianMs} ms`, '', ''],
+    ['promotion staging stage (median, from timeline)', `${s.stagingStageMedianMs} ms`, '', ''],
+    ['  ratio', (s.stagingRatio as number).toFixed(2), r.targets.stagingRatio!.target, r.targets.stagingRatio!.holds ? 'yes' : 'NO'],
+    ['seed shell scripts, staging + production (median)', `${s.shellStagingPlusProductionMedianMs} ms`, '', ''],
+    ['promotion end to end (median)', `${s.promotionEndToEndMedianMs} ms`, '', ''],
+    ['  ratio', (s.endToEndRatio as number).toFixed(2), r.targets.endToEndRatio!.target, r.targets.endToEndRatio!.holds ? 'yes' : 'NO'],
+  );
+  for (const row of r.scale) {
+    table.push([`${row.n} concurrent, ${row.workers} worker(s): p50 / p99`, `${row.p50Ms} / ${row.p99Ms} ms`, row.n === 200 ? 'p99 ≤ 5000' : '', row.n === 200 ? (row.p99Ms! <= 5000 ? 'yes' : 'NO') : '']);
+    table.push([`  promotions per second, worker peak RSS`, `${row.perSecond}/s, ${row.peakRssMiB} MiB`, row.n === 200 ? 'RSS ≤ 350' : '', row.n === 200 ? (row.peakRssMiB! <= 350 ? 'yes' : 'NO') : '']);
+  }
+  for (const [key, value] of Object.entries(r.ledger)) table.push([`ledger ${key}`, String(value), key === 'verify100kMs' ? '≤ 2000' : key === 'appendsPerSecond' ? '≥ 200' : '', key === 'verify100kMs' || key === 'appendsPerSecond' ? (r.targets[key]!.holds ? 'yes' : 'NO') : '']);
+  console.log(table.toString());
+  console.log(`machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, node ${r.machine.node}, ${r.machine.temporal}; wall ${r.settings.wallSeconds} s`);
+}
+
+main()
+  .catch((err) => {
+    console.error(`bench failed: ${(err as Error).stack ?? err}`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const child of children.reverse()) await stop(child);
+  });
