@@ -1,6 +1,6 @@
 // `ledger verify`: every entry well-formed, ids unique, the hash chain unbroken, and (with a
 // known head) nothing cut from the end. The first problem wins, with its line number.
-import { chainOf, fieldText, GENESIS_CHAIN, parseLedger, ParsedEntry, PROMOTION_KEYS, ROLLBACK_KEYS } from './format';
+import { chainOf, fieldText, GENESIS_CHAIN, ParsedEntry, PROMOTION_KEYS, ROLLBACK_KEYS, scanLedger } from './format';
 
 export interface LedgerProblem {
   line: number;
@@ -70,49 +70,51 @@ function checkEntry(entry: ParsedEntry): LedgerProblem | undefined {
 
 /** Checks a ledger's text. `expectedHead` (hex) catches a truncated tail. */
 export function verifyLedger(text: string, expectedHead?: string): VerifyReport {
-  const parsed = parseLedger(text);
-  const problems: LedgerProblem[] = [...parsed.problems];
+  const problems: LedgerProblem[] = [];
   const seen = new Map<string, number>();
+  const heads = new Set<string>();
   let previous = GENESIS_CHAIN;
+  let entries = 0;
   let chained = 0;
   let chainBroken = false;
-  for (const entry of parsed.entries) {
+  const check = (entry: ParsedEntry): void => {
+    entries++;
+    if (entry.chain) heads.add(entry.chain);
     const first = seen.get(entry.releaseId);
     if (first !== undefined) problems.push({ line: entry.line, message: `release id ${entry.releaseId} appears again (first at line ${first})` });
     else seen.set(entry.releaseId, entry.line);
     const problem = checkEntry(entry);
     if (problem) problems.push(problem);
-    if (chainBroken) continue;
+    if (chainBroken) return;
     if (entry.chain === undefined) {
       if (chained > 0) {
         problems.push({ line: entry.line, message: `${entry.releaseId} has no chain although entries before it are chained (an edit or an insertion)` });
         chainBroken = true;
       }
-      continue;
+      return;
     }
-    const expected = chainOf(previous, entry.body);
-    if (entry.chain !== expected) {
+    if (entry.chain !== chainOf(previous, entry.body)) {
       problems.push({
         line: entry.line,
         message: `${entry.releaseId}: chain does not match (the entry was edited, or an entry before it was removed, reordered or edited)`,
       });
       chainBroken = true;
-      continue;
+      return;
     }
     previous = entry.chain;
     chained++;
-  }
+  };
+  problems.push(...scanLedger(text, check));
   const head = previous;
   if (expectedHead !== undefined && problems.length === 0 && expectedHead.toLowerCase() !== head) {
     const lastLine = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
-    const known = parsed.entries.some((e) => e.chain === expectedHead.toLowerCase());
     problems.push({
       line: lastLine,
-      message: known
+      message: heads.has(expectedHead.toLowerCase())
         ? `the file ends at chain ${head} but --head ${expectedHead} is an earlier entry's: entries were appended after it (pass the newer head)`
         : `the file ends at chain ${head}, not at --head ${expectedHead}: entries after line ${lastLine} are missing (the tail was truncated or rewritten)`,
     });
   }
   problems.sort((a, b) => a.line - b.line);
-  return { ok: problems.length === 0, entries: parsed.entries.length, chained, head, problem: problems[0] };
+  return { ok: problems.length === 0, entries, chained, head, problem: problems[0] };
 }
