@@ -1,5 +1,9 @@
 // The worker: connect, make sure the search attributes exist, run promotions until stopped.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
@@ -50,6 +54,22 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   throw new ConfigError(`search attributes still missing in namespace ${namespace} after registering: ${(await missing()).join(', ')}`);
 }
 
+/**
+ * The workflow bundle, built by src/bundle.ts in a child process (same node flags as this one,
+ * so it works under tsx) into a temp file that is removed once the worker has loaded it.
+ */
+async function bundleInChildProcess(): Promise<string> {
+  const dir = path.join(os.tmpdir(), 'release-promoter-bundles');
+  await mkdir(dir, { recursive: true });
+  const out = path.join(dir, `workflows-${process.pid}-${Date.now()}.js`);
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, [...process.execArgv, path.join(__dirname, 'bundle.ts'), out], { maxBuffer: 8 << 20 }, (err, _stdout, stderr) =>
+      err ? reject(new Error(`bundling the workflows failed: ${stderr || err.message}`)) : resolve(),
+    );
+  });
+  return out;
+}
+
 export async function createWorker(config: Config): Promise<{ worker: Worker; close: () => Promise<void> }> {
   const clientConnection = await connectClient(config);
   try {
@@ -58,14 +78,16 @@ export async function createWorker(config: Config): Promise<{ worker: Worker; cl
     await clientConnection.close();
     throw err;
   }
+  const bundlePath = await bundleInChildProcess();
   const connection = await NativeConnection.connect({ address: config.temporal.address, tls: tlsOptions(config), apiKey: config.temporal.apiKey });
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
-    workflowsPath: require.resolve('./workflows'),
+    workflowBundle: { codePath: bundlePath },
     activities: createActivities(config, new Client({ connection: clientConnection, namespace: config.temporal.namespace })),
   });
+  await rm(bundlePath, { force: true });
   return {
     worker,
     close: async () => {
