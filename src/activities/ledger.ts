@@ -1,11 +1,12 @@
 // The release log on disk: reserve release ids and append entries under a cross-process lock,
 // one write + fsync each, keyed by release id + workflow id so a retry never appends twice.
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { GateResult } from '../domain';
 import { failure } from '../failures';
-import { fieldText, LEDGER_HEADING, LedgerFields, lastChainHead, parseLedger, ParsedLedger, renderBlock } from '../ledger/format';
+import { LEDGER_HEADING, LedgerFields, renderBlock } from '../ledger/format';
+import { ledgerIndex, recordedTip } from '../ledger/ledger-index';
 import { redact } from '../redact';
 
 export interface PromotionRecord {
@@ -152,6 +153,23 @@ export async function ensureLedgerFile(ledgerPath: string): Promise<void> {
  * second writer.
  */
 export async function withLedgerLock<T>(ledgerPath: string, work: () => Promise<T>): Promise<T> {
+  // Activities of one worker queue here, in order, instead of all polling the lock file.
+  const previous = localQueues.get(ledgerPath) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  const tail = previous.then(() => mine);
+  localQueues.set(ledgerPath, tail);
+  await previous;
+  try {
+    return await withFileLock(ledgerPath, work);
+  } finally {
+    done();
+    if (localQueues.get(ledgerPath) === tail) localQueues.delete(ledgerPath);
+  }
+}
+const localQueues = new Map<string, Promise<void>>();
+
+async function withFileLock<T>(ledgerPath: string, work: () => Promise<T>): Promise<T> {
   await ensureLedgerFile(ledgerPath);
   let compromised: Error | undefined;
   const release = await lockfile.lock(ledgerPath, {
@@ -172,24 +190,53 @@ export async function withLedgerLock<T>(ledgerPath: string, work: () => Promise<
   }
 }
 
-async function readReservations(ledgerPath: string): Promise<Reservation[]> {
-  let text: string;
+interface ReservationIndex {
+  ino: number;
+  /** Bytes consumed so far: always the end of a complete line. */
+  size: number;
+  byId: Map<string, string>;
+  byWorkflow: Map<string, string[]>;
+}
+const reservationIndexes = new Map<string, ReservationIndex>();
+
+/** The reservations file as an index, reading only lines added since the last call. */
+async function reservations(ledgerPath: string): Promise<ReservationIndex> {
+  const file = reservationsPath(ledgerPath);
+  let st;
   try {
-    text = await readFile(reservationsPath(ledgerPath), 'utf8');
+    st = await stat(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ino: 0, size: 0, byId: new Map(), byWorkflow: new Map() };
     throw err;
   }
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .flatMap((line) => {
+  let index = reservationIndexes.get(file);
+  if (!index || index.ino !== st.ino || st.size < index.size) {
+    index = { ino: st.ino, size: 0, byId: new Map(), byWorkflow: new Map() };
+    reservationIndexes.set(file, index);
+  }
+  if (st.size === index.size) return index;
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(st.size - index.size);
+    await handle.read(buffer, 0, buffer.length, index.size);
+    const text = buffer.toString('utf8');
+    const complete = text.lastIndexOf('\n') + 1;
+    for (const line of text.slice(0, complete).split('\n')) {
+      if (!line.trim()) continue;
+      let r: Reservation;
       try {
-        return [JSON.parse(line) as Reservation];
+        r = JSON.parse(line) as Reservation;
       } catch {
-        return []; // a torn line from a crash mid-write holds no reservation
+        continue; // a torn line from a crash mid-write holds no reservation
       }
-    });
+      index.byId.set(r.releaseId, r.workflowId);
+      index.byWorkflow.set(r.workflowId, [...(index.byWorkflow.get(r.workflowId) ?? []), r.releaseId]);
+    }
+    index.size += Buffer.byteLength(text.slice(0, complete));
+  } finally {
+    await handle.close();
+  }
+  return index;
 }
 
 /** Appends with one write and an fsync, so a crash leaves the whole text or none of it. */
@@ -216,11 +263,6 @@ async function appendDurably(file: string, text: string): Promise<void> {
   }
 }
 
-async function readLedger(ledgerPath: string): Promise<{ text: string; parsed: ParsedLedger }> {
-  const text = await readFile(ledgerPath, 'utf8');
-  return { text, parsed: parseLedger(text) };
-}
-
 function compactUtc(iso: string): string {
   const d = new Date(iso);
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -243,22 +285,22 @@ export interface ReserveArgs {
  */
 export async function reserveReleaseId(args: ReserveArgs): Promise<string> {
   return withLedgerLock(args.ledgerPath, async () => {
-    const reservations = await readReservations(args.ledgerPath);
-    const mine = reservations.find((r) => r.workflowId === args.workflowId && r.releaseId.includes(`-${args.kind}`));
-    if (mine) return mine.releaseId;
-    const { parsed } = await readLedger(args.ledgerPath);
-    const taken = new Set([...reservations.map((r) => r.releaseId), ...parsed.entries.map((e) => e.releaseId)]);
+    const reserved = await reservations(args.ledgerPath);
+    const mine = reserved.byWorkflow.get(args.workflowId)?.find((id) => id.includes(`-${args.kind}`));
+    if (mine) return mine;
+    const ledger = await ledgerIndex(args.ledgerPath);
+    const taken = (id: string) => reserved.byId.has(id) || ledger.ids.has(id);
     let releaseId: string;
     if (args.requested) {
-      if (taken.has(args.requested)) {
-        const owner = reservations.find((r) => r.releaseId === args.requested)?.workflowId;
+      if (taken(args.requested)) {
+        const owner = reserved.byId.get(args.requested);
         throw failure('InvalidPromotionRequest', `releaseId: ${args.requested} is already used${owner ? ` by workflow ${owner}` : ' in the ledger'}; omit releaseId to get a free one`);
       }
       releaseId = args.requested;
     } else {
       const prefix = `${compactUtc(args.at)}-${args.kind}`;
       let n = 1;
-      while (taken.has(`${prefix}${n}`)) n++;
+      while (taken(`${prefix}${n}`)) n++;
       releaseId = `${prefix}${n}`;
     }
     const line: Reservation = { releaseId, workflowId: args.workflowId, at: new Date().toISOString() };
@@ -277,24 +319,25 @@ export interface AppendResult {
 /**
  * Appends the record's entry once per release id. The same release id + workflow id again is a
  * no-op that returns the existing chain head; the same id from another workflow is
- * ReleaseIdConflict. `readTip` is called under the lock, so branch_tip_after is current.
+ * ReleaseIdConflict. `readTip` runs before the ledger lock is taken (a git round trip must not
+ * hold every other append up); the caller holds the target's lock, so the tip cannot move.
  */
 export async function appendLedgerEntry(ledgerPath: string, record: LedgerRecord, readTip: () => Promise<string | null>): Promise<AppendResult> {
+  const branchTipAfter = await readTip();
   return withLedgerLock(ledgerPath, async () => {
-    const { parsed } = await readLedger(ledgerPath);
-    const existing = parsed.entries.find((e) => e.releaseId === record.releaseId);
+    const ledger = await ledgerIndex(ledgerPath);
+    const existing = ledger.ids.get(record.releaseId);
     if (existing) {
-      if (fieldText(existing, 'workflow_id') === record.workflowId) {
-        return { chainHead: existing.chain ?? lastChainHead(parsed), branchTipAfter: fieldText(existing, 'branch_tip_after') ?? null, appended: false };
+      if (existing.workflowId === record.workflowId) {
+        return { chainHead: existing.chain ?? ledger.head, branchTipAfter: existing.branchTipAfter ?? null, appended: false };
       }
-      throw failure('ReleaseIdConflict', `release id ${record.releaseId} is already in the ledger for another workflow (${fieldText(existing, 'workflow_id') ?? 'written by hand'}); nothing was appended`);
+      throw failure('ReleaseIdConflict', `release id ${record.releaseId} is already in the ledger for another workflow (${existing.workflowId ?? 'written by hand'}); nothing was appended`);
     }
-    const owner = (await readReservations(ledgerPath)).find((r) => r.releaseId === record.releaseId);
-    if (owner && owner.workflowId !== record.workflowId) {
-      throw failure('ReleaseIdConflict', `release id ${record.releaseId} is reserved by workflow ${owner.workflowId}; nothing was appended`);
+    const owner = (await reservations(ledgerPath)).byId.get(record.releaseId);
+    if (owner && owner !== record.workflowId) {
+      throw failure('ReleaseIdConflict', `release id ${record.releaseId} is reserved by workflow ${owner}; nothing was appended`);
     }
-    const branchTipAfter = await readTip();
-    const block = renderBlock(ledgerFields(record, branchTipAfter), lastChainHead(parsed));
+    const block = renderBlock(ledgerFields(record, branchTipAfter), ledger.head);
     await appendDurably(ledgerPath, block.text);
     return { chainHead: block.chain, branchTipAfter, appended: true };
   });
@@ -302,22 +345,5 @@ export async function appendLedgerEntry(ledgerPath: string, record: LedgerRecord
 
 /** The `branch_tip_after` of the last entry for `environment` and `toBranch`, if any (the drift check's reference). */
 export async function lastRecordedTip(ledgerPath: string, environment: string, toBranch: string): Promise<{ releaseId: string; tip: string } | null> {
-  let parsed: ParsedLedger;
-  try {
-    parsed = (await readLedger(ledgerPath)).parsed;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  for (let i = parsed.entries.length - 1; i >= 0; i--) {
-    const entry = parsed.entries[i];
-    if (!entry || fieldText(entry, 'environment') !== environment) continue;
-    // A promotion refused for drift saw the drifted tip; that is not where the ledger left the
-    // branch, so it must not make the drift look reconciled to the next promotion.
-    if (fieldText(entry, 'drift')?.endsWith('refused')) continue;
-    const tip = fieldText(entry, 'branch_tip_after');
-    const branch = fieldText(entry, 'to_branch');
-    if (tip && /^[0-9a-f]{40}$/.test(tip) && (branch === undefined || branch === toBranch)) return { releaseId: entry.releaseId, tip };
-  }
-  return null;
+  return withLedgerLock(ledgerPath, async () => recordedTip(await ledgerIndex(ledgerPath), environment, toBranch) ?? null);
 }
