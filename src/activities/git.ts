@@ -173,38 +173,37 @@ export interface MoveBranchResult {
  * on the target is success. Throws ReleaseBranchMoved (someone else moved it), DowngradeRefused.
  */
 export async function moveBranch(cacheDir: string, args: MoveBranchArgs): Promise<MoveBranchResult> {
-  const tip = await readBranchTip({ repo: args.repo, branch: args.branch });
-  if (tip === args.targetSha) return { pushed: false, downgrade: false };
-  if (tip !== args.expectedTip) {
-    throw failure(
-      'ReleaseBranchMoved',
-      `${args.branch} moved from ${args.expectedTip ?? '(none)'} to ${tip ?? '(deleted)'} while this promotion ran; nothing was pushed. Check who moved it, then start a new promotion`,
-    );
-  }
   return withCacheClone(cacheDir, args.repo, async (dir) => {
     if (!(await objectExists(dir, args.targetSha))) await fetchBranch(dir, args.repo, args.sourceBranch, 'fromBranch');
     let downgrade = false;
-    if (tip !== null) {
-      if (!(await objectExists(dir, tip))) await fetchBranch(dir, args.repo, args.branch, 'toBranch');
-      downgrade = !(await isAncestor(dir, tip, args.targetSha));
+    if (args.expectedTip !== null) {
+      // The lease below guarantees the branch is still on expectedTip when the push lands, so
+      // the descendant check can be made against it without asking the remote first.
+      if (!(await objectExists(dir, args.expectedTip))) await fetchBranch(dir, args.repo, args.branch, 'toBranch');
+      downgrade = args.expectedTip !== args.targetSha && !(await isAncestor(dir, args.expectedTip, args.targetSha));
       if (downgrade && !args.allowDowngrade) {
         throw failure(
           'DowngradeRefused',
-          `${args.targetSha} is not a descendant of ${args.branch}'s tip ${tip}; moving there would drop commits. Set allowDowngrade: true to do it on purpose`,
+          `${args.targetSha} is not a descendant of ${args.branch}'s tip ${args.expectedTip}; moving there would drop commits. Set allowDowngrade: true to do it on purpose`,
         );
       }
     }
     const lease = `--force-with-lease=refs/heads/${args.branch}:${args.expectedTip ?? ''}`;
     try {
-      await git(['push', '--quiet', '--porcelain', lease, '--', args.repo, `${args.targetSha}:refs/heads/${args.branch}`], { cwd: dir });
+      const out = await git(['push', '--porcelain', lease, '--', args.repo, `${args.targetSha}:refs/heads/${args.branch}`], { cwd: dir });
+      // "=" is git's porcelain flag for a ref already at the pushed value: a retry, nothing moved.
+      return { pushed: !/^=\t/m.test(out), downgrade };
     } catch (err) {
+      // The lease failed: a retry of a push that already landed, or someone else moved the branch.
       const now = await readBranchTip({ repo: args.repo, branch: args.branch });
       if (now === args.targetSha) return { pushed: false, downgrade };
       if (now !== args.expectedTip) {
-        throw failure('ReleaseBranchMoved', `${args.branch} moved to ${now ?? '(deleted)'} during the push; nothing was overwritten. Check who moved it, then start a new promotion`);
+        throw failure(
+          'ReleaseBranchMoved',
+          `${args.branch} moved from ${args.expectedTip ?? '(none)'} to ${now ?? '(deleted)'} while this promotion ran; nothing was overwritten. Check who moved it, then start a new promotion`,
+        );
       }
-      throw err;
+      throw err; // transport trouble: retried by the activity's policy
     }
-    return { pushed: true, downgrade };
   });
 }
