@@ -119,6 +119,8 @@ async function main(): Promise<void> {
   } finally {
     await close();
   }
+  // Shutdown is complete (in-flight tasks finished or handed back); do not wait on idle handles.
+  process.exit(0);
 }
 
 if (require.main === module) {

@@ -59,7 +59,7 @@ export async function withCacheClone<T>(cacheDir: string, repo: string, work: (d
   } catch {
     // Build it beside and rename, so a crash never leaves a half-made cache behind.
     const partial = `${dir}.${process.pid}.${Date.now()}.partial`;
-    await git(['init', '--bare', '--quiet', partial]);
+    await git(['init', '--bare', '--quiet', '--template=', partial]); // no sample hooks: nothing runs in the cache
     try {
       await rename(partial, dir);
     } catch {

@@ -2,14 +2,12 @@
 // never interleave. First come first served, rollbacks ahead of promotions. No lease that can
 // expire under a working holder: the lock checks instead whether its holder still runs, and
 // frees it only when the holder's workflow has closed (terminated, timed out, crashed out).
-import type { RetryPolicy } from '@temporalio/common';
-import { condition, continueAsNew, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import { localActivities } from './activity-proxies';
 import { workflowNow, workflowTimeMs } from './clock';
 import { acquireLockSignal, LockRequest, lockGrantedSignal, lockPositionSignal, lockStateQuery, LockState, releaseLockSignal } from './messages';
 
-const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 };
-const { isWorkflowRunning } = proxyActivities<Activities>({ startToCloseTimeout: '30s', heartbeatTimeout: '10s', retry });
+const { isWorkflowRunning } = localActivities;
 
 export interface TargetLockInput {
   target: string;

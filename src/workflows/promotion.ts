@@ -1,5 +1,5 @@
 // promotionWorkflow: the story of one promotion, from request to ledger entry (SPEC §3).
-import { ApplicationFailure, RetryPolicy } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import {
   allHandlersFinished,
   CancellationScope,
@@ -7,16 +7,15 @@ import {
   executeChild,
   isCancellation,
   ParentClosePolicy,
-  proxyActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import type { PromotionRecord } from '../activities/ledger';
 import type { PromotionPlan, PromotionStatus, Stage } from '../domain';
 import { failure, FailureType, failureMessageOf, failureTypeOf } from '../failures';
+import { gitActivities, localActivities, probeActivities } from './activity-proxies';
 import { workflowNow, workflowTimeMs } from './clock';
 import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, statusQuery } from './messages';
 import { parsePromotionRequest } from './request';
@@ -25,15 +24,9 @@ import { allPassed, describeFailures, enter } from './stages';
 import { ApprovalDesk, registerApprovalDesk } from './approval';
 import { registerTargetLock, TargetLock } from './target-lock';
 
-// Bounded retries everywhere: a held lock must never wait forever on an unreachable repo or target.
-const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
-const { planPromotion, reserveReleaseId, readBranchTip, readRecordedTip, moveReleaseBranch, readDeployedVersion, appendLedgerEntry } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '10s',
-  retry,
-});
-// Gates get their own budget: a slow target costs probe timeouts, not git's.
-const { runStagingGates, verifyProduction } = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '10s', retry });
+const { planPromotion, moveReleaseBranch } = gitActivities;
+const { runStagingGates, verifyProduction, readDeployedVersion } = probeActivities;
+const { reserveReleaseId, readBranchTip, readRecordedTip, appendLedgerEntry } = localActivities;
 
 /**
  * Runs one promotion. Completes with the final status when promoted; otherwise fails with a

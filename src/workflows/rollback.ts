@@ -1,19 +1,18 @@
 // rollbackWorkflow: put the release branch back on the last known good and prove it (SPEC §4).
 // Started by a failed promotion as its child, or by hand from the Temporal CLI.
-import type { RetryPolicy } from '@temporalio/common';
-import { CancellationScope, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { CancellationScope, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { RollbackRecord } from '../activities/ledger';
 import { describeIssues, RollbackPlan, RollbackRequest, RollbackStatus } from '../domain';
 import { failure, failureMessageOf, failureTypeOf } from '../failures';
+import { gitActivities, localActivities, probeActivities } from './activity-proxies';
 import { workflowNow } from './clock';
 import { CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
 import { allPassed, describeFailures, enter } from './stages';
 import { registerTargetLock } from './target-lock';
 
-const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
-const { planRollback, reserveReleaseId, moveReleaseBranch, appendLedgerEntry } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '10s', retry });
-const { verifyProduction } = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '10s', retry });
+const { planRollback, moveReleaseBranch } = gitActivities;
+const { verifyProduction } = probeActivities;
+const { reserveReleaseId, appendLedgerEntry } = localActivities;
 
 /**
  * Moves `toBranch` from `fromSha` back to `toSha` with a lease on `fromSha` (a branch that moved

@@ -1,11 +1,9 @@
 // Taking and giving back a target's lock from inside a promotion or a manual rollback.
-import type { RetryPolicy } from '@temporalio/common';
-import { condition, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import { localActivities } from './activity-proxies';
 import { lockGrantedSignal, lockPositionSignal, lockWorkflowId, releaseLockSignal } from './messages';
 
-const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
-const { requestTargetLock } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', heartbeatTimeout: '10s', retry });
+const { requestTargetLock } = localActivities;
 
 export interface LockView {
   lock?: { target: string; position?: number; holder?: string };
