@@ -345,7 +345,7 @@ describe('free text', () => {
 });
 
 describe('two processes', () => {
-  test('two OS processes reserving and appending 20 entries each leave 40 unique ids on a valid chain', async () => {
+  test('two OS processes reserving and appending 50 entries each at once leave 100 unique ids on a valid chain', async () => {
     const script = path.join(tmp, 'writer.ts');
     await writeFile(
       script,
@@ -353,7 +353,7 @@ describe('two processes', () => {
         `import { appendLedgerEntry, reserveReleaseId } from ${JSON.stringify(path.join(ROOT, 'src/activities/ledger'))};`,
         'const [ledgerPath, tag, at, template] = process.argv.slice(2) as [string, string, string, string];',
         'async function main(): Promise<void> {',
-        '  for (let i = 0; i < 20; i++) {',
+        '  for (let i = 0; i < 50; i++) {',
         '    const workflowId = `${tag}-${i}`;',
         "    const releaseId = await reserveReleaseId({ ledgerPath, workflowId, kind: 'rc', at });",
         '    const record = { ...JSON.parse(template), releaseId, workflowId };',
@@ -385,13 +385,13 @@ describe('two processes', () => {
     const parsed = parseLedger(text);
     expect(parsed.problems).toEqual([]);
     const ids = parsed.entries.map((e) => e.releaseId);
-    expect(ids).toHaveLength(40);
-    expect(new Set(ids).size).toBe(40);
-    expect(new Set(ids)).toEqual(new Set(Array.from({ length: 40 }, (_, i) => `20261124-2231-rc${i + 1}`)));
+    expect(ids).toHaveLength(100);
+    expect(new Set(ids).size).toBe(100);
+    expect(new Set(ids)).toEqual(new Set(Array.from({ length: 100 }, (_, i) => `20261124-2231-rc${i + 1}`)));
     const workflows = parsed.entries.map((e) => e.fields.get('workflow_id')?.value);
-    expect(workflows.filter((w) => typeof w === 'string' && w.startsWith('proc-a-'))).toHaveLength(20);
-    expect(workflows.filter((w) => typeof w === 'string' && w.startsWith('proc-b-'))).toHaveLength(20);
-    expect(chainedBlocks(text)).toHaveLength(40);
+    expect(workflows.filter((w) => typeof w === 'string' && w.startsWith('proc-a-'))).toHaveLength(50);
+    expect(workflows.filter((w) => typeof w === 'string' && w.startsWith('proc-b-'))).toHaveLength(50);
+    expect(chainedBlocks(text)).toHaveLength(100);
     expectChainValid(text);
   }, 30_000);
 });
