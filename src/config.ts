@@ -83,6 +83,8 @@ export interface Config {
   gates: GateCatalog;
   /** The environment registry (ENVIRONMENTS_CONFIG); undefined: requests carry their own settings. */
   environments?: Record<string, RegisteredEnvironment>;
+  /** Reads a secret (a headersFromEnv variable) at probe time, from the environment this config was loaded from. */
+  readSecret: (variable: string) => string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -198,5 +200,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     lockCheckIntervalMs: 15_000,
     gates: loadGateCatalog(e.GATES_CONFIG),
     environments: e.ENVIRONMENTS_CONFIG ? loadEnvironments(e.ENVIRONMENTS_CONFIG, env) : undefined,
+    readSecret: (variable) => env[variable] || undefined,
   };
 }

@@ -18,7 +18,9 @@ const PATTERNS: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
   [/\b(https?:\/\/)[^\s/@:]+@/gi, (_m, scheme) => `${scheme}${MASK}@`],
   // Authorization headers and bearer/basic values, quoted or not
   [/\b(authorization|proxy-authorization|x-api-key|api-key|cookie|set-cookie)("?\s*[:=]\s*"?)(?:(?:bearer|basic|token)\s+)?[^\s",;]+/gi, (_m, key, sep) => `${key}${sep}${MASK}`],
-  [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, (_m, scheme) => `${scheme} ${MASK}`],
+  // A word after "bearer"/"basic" that reads as English ("basic authentication") is left alone;
+  // anything with a digit, a symbol or capitals inside is a credential.
+  [/\b(bearer|basic)\s+([A-Za-z0-9._~+/=-]{8,})/gi, (m, scheme, value) => (/^[A-Za-z][a-z]*$/.test(value) ? m : `${scheme} ${MASK}`)],
   // key=value and "key": "value" pairs whose key names a secret
   [
     // The key must END in the secret word: access_token, apiKey, DB_PASSWORD; not tokens, max_tokens.
@@ -27,11 +29,24 @@ const PATTERNS: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
   ],
 ];
 
-/** Masks every secret-shaped substring; ordinary text comes back unchanged. */
-export function redact(text: string): string {
+function redactOnce(text: string): string {
   let out = text;
   for (const [pattern, replacement] of PATTERNS) {
     out = out.replace(pattern, replacement as never);
+  }
+  return out;
+}
+
+/**
+ * Masks every secret-shaped substring; ordinary text comes back unchanged. Repeated until
+ * nothing changes (a mask can expose a new shape), so redact(redact(x)) === redact(x).
+ */
+export function redact(text: string): string {
+  let out = text;
+  for (let pass = 0; pass < 5; pass++) {
+    const next = redactOnce(out);
+    if (next === out) return out;
+    out = next;
   }
   return out;
 }
@@ -40,7 +55,9 @@ export function redact(text: string): string {
 export function redactValues(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join(MASK);
+    if (secret.length < 4) continue;
+    // The value as sent, and as an echo would spell it: JSON-escaped or URL-encoded.
+    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)])) out = out.split(form).join(MASK);
   }
   return redact(out);
 }

@@ -66,13 +66,22 @@ export async function createHarness(options: { staging?: SampleOptions; producti
   const production = await startSampleService({ name: 'production', follow: { gitDir: repo.bare, branch: 'release' }, ...options.production });
   const taskQueue = uniqueId('tq');
   const ledgerPath = path.join(tmp, 'RELEASE_LOG.md');
-  const config = loadConfig({
-    TEMPORAL_ADDRESS: address,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    RELEASE_LEDGER_PATH: ledgerPath,
-    GIT_CACHE_DIR: path.join(tmp, 'git-cache'),
-    ...options.env,
-  });
+  let config: Config;
+  try {
+    config = loadConfig({
+      ...process.env,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      RELEASE_LEDGER_PATH: ledgerPath,
+      GIT_CACHE_DIR: path.join(tmp, 'git-cache'),
+      GATES_CONFIG: '',
+      ENVIRONMENTS_CONFIG: '',
+      ...options.env,
+    });
+  } catch (err) {
+    await Promise.all([staging.close(), production.close(), env.teardown()]);
+    throw err;
+  }
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,

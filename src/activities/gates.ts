@@ -117,9 +117,11 @@ function meets(expect: HttpExpectation, answer: ProbeAnswer): { pass: boolean; w
 }
 
 function excerpt(text: string, ctx: GateRunContext): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
-  // Redact before cutting so a secret split by the cut cannot survive in pieces.
-  const clean = redactValues(oneLine, secretsOf(ctx));
+  // Mask the exact secrets first (whitespace collapsing would otherwise change them), then
+  // again after, and before cutting, so no secret survives whole or in pieces.
+  const secrets = secretsOf(ctx);
+  const oneLine = redactValues(text, secrets).replace(/\s+/g, ' ').trim();
+  const clean = redactValues(oneLine, secrets);
   return clean.length > EXCERPT_CHARS ? `${clean.slice(0, EXCERPT_CHARS)}…` : clean;
 }
 
@@ -194,16 +196,19 @@ async function runCommandGate(name: string, gate: Extract<GateDefinition, { kind
       clearTimeout(timer);
       resolve({ code: null, signal: null, output, timedOut, error: err.message });
     });
-    child.on('close', (code, signal) => {
+    // 'exit', not 'close': a background child still holding stdout must not make a command
+    // that already exited 0 wait for (and fail at) its timeout. Stragglers die with the group.
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (child.pid) {
         try {
-          process.kill(-child.pid, 'SIGKILL'); // stragglers that outlived the leader
+          process.kill(-child.pid, 'SIGKILL');
         } catch {
           // group already empty
         }
       }
-      resolve({ code, signal, output, timedOut });
+      // Let output already written reach us before the tail is taken.
+      setImmediate(() => resolve({ code, signal, output, timedOut }));
     });
   });
   const latencyMs = Math.round(performance.now() - started);

@@ -138,7 +138,7 @@ export function probeHeaders(config: Config, environment: string, base: string):
   if (!env || (base !== env.stagingBase && base !== env.productionBase)) return {};
   const headers: Record<string, string> = {};
   for (const [header, variable] of Object.entries(env.headersFromEnv)) {
-    const value = process.env[variable];
+    const value = config.readSecret(variable);
     if (value) headers[header] = value;
   }
   return headers;

@@ -12,10 +12,12 @@ export const gitActivities = proxyActivities<Activities>({ startToCloseTimeout: 
 /** Probes: a slow target costs probe timeouts (and command gates their own), not git's budget. */
 export const probeActivities = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '10s', retry });
 
+/** The ledger file: short, but it may queue behind other writers' lock, so not a local activity. */
+export const ledgerActivities = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '10s', retry });
+
 /**
- * Short, idempotent bookkeeping (the ledger file on this machine, lock requests, tip reads) runs
- * as local activities: no task-queue round trip through the server, which under load was the
- * larger part of a promotion's time. Each is keyed (release id + workflow id) so a re-run after
- * a crash changes nothing.
+ * Lock bookkeeping (one signal-with-start, one describe) runs as local activities: no task-queue
+ * round trip through the server. Only calls that cannot queue belong here: while a local
+ * activity runs, the workflow answers no query.
  */
-export const localActivities = proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+export const localActivities = proxyLocalActivities<Activities>({ startToCloseTimeout: '30s', retry });

@@ -5,7 +5,7 @@
 import { condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import { localActivities } from './activity-proxies';
 import { workflowNow, workflowTimeMs } from './clock';
-import { acquireLockSignal, LockRequest, lockGrantedSignal, lockPositionSignal, lockStateQuery, LockState, releaseLockSignal } from './messages';
+import { acquireLockSignal, LockRequest, rollbackChildId, lockGrantedSignal, lockPositionSignal, lockStateQuery, LockState, releaseLockSignal } from './messages';
 
 const { isWorkflowRunning } = localActivities;
 
@@ -38,6 +38,7 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
   setHandler(lockStateQuery, () => state);
 
   let idleSince = workflowTimeMs();
+  let lastCheck = workflowTimeMs();
   for (;;) {
     if (!state.holder && state.queue.length > 0) {
       const next = state.queue.shift() as LockRequest;
@@ -56,10 +57,15 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
       await tellWaiters(state);
     }
     if (state.holder || state.queue.length > 0) idleSince = workflowTimeMs();
-    const woke = await condition(() => changed, input.checkIntervalMs);
-    if (!woke && state.holder && !(await holderRuns(state.holder.workflowId))) {
-      state.holder = undefined;
-      changed = true;
+    await condition(() => changed, Math.max(1, input.checkIntervalMs - (workflowTimeMs() - lastCheck)));
+    // Checked on schedule even while signals keep arriving, so a steady stream of requests
+    // cannot keep a dead holder in place.
+    if (workflowTimeMs() - lastCheck >= input.checkIntervalMs) {
+      lastCheck = workflowTimeMs();
+      if (state.holder && !(await holderRuns(state.holder.workflowId))) {
+        state.holder = undefined;
+        changed = true;
+      }
     }
     if (!state.holder && state.queue.length === 0 && !changed && workflowTimeMs() - idleSince >= (input.idleMs ?? 300_000)) return;
     if (workflowInfo().continueAsNewSuggested && !changed) {
@@ -79,10 +85,14 @@ async function tellWaiters(state: LockState): Promise<void> {
   );
 }
 
-/** When the check itself fails (server busy), the holder is presumed alive: never free a lock on doubt. */
+/**
+ * The holder runs, or its compensating rollback does (a child that outlives a terminated
+ * promotion and works under its lock). When the check itself fails (server busy), the holder is
+ * presumed alive: never free a lock on doubt.
+ */
 async function holderRuns(workflowId: string): Promise<boolean> {
   try {
-    return await isWorkflowRunning({ workflowId });
+    return (await isWorkflowRunning({ workflowId })) || (await isWorkflowRunning({ workflowId: rollbackChildId(workflowId) }));
   } catch {
     return true;
   }

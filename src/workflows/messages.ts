@@ -41,6 +41,11 @@ export const lockGrantedSignal = defineSignal<[{ target: string; token: number }
 export const lockPositionSignal = defineSignal<[{ target: string; position: number; holder?: string }]>('lockPosition');
 export const lockStateQuery = defineQuery<LockState>('lockState');
 
+/** The compensating rollback of a promotion: one per promotion, found by name (the lock checks it). */
+export function rollbackChildId(promotionWorkflowId: string): string {
+  return `${promotionWorkflowId}-rollback`;
+}
+
 /** One lock workflow per target; the id names the target so operators can find it. */
 export function lockWorkflowId(repo: string, branch: string): string {
   return `release-lock:${branch}@${repo}`;

@@ -15,18 +15,18 @@ import {
 import type { PromotionRecord } from '../activities/ledger';
 import type { PromotionPlan, PromotionStatus, Stage } from '../domain';
 import { failure, FailureType, failureMessageOf, failureTypeOf } from '../failures';
-import { gitActivities, localActivities, probeActivities } from './activity-proxies';
+import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
 import { workflowNow, workflowTimeMs } from './clock';
-import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, statusQuery } from './messages';
+import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackChildId, statusQuery } from './messages';
 import { parsePromotionRequest } from './request';
 import { rollbackWorkflow } from './rollback';
 import { allPassed, describeFailures, enter } from './stages';
 import { ApprovalDesk, registerApprovalDesk } from './approval';
 import { registerTargetLock, TargetLock } from './target-lock';
 
-const { planPromotion, moveReleaseBranch } = gitActivities;
+const { planPromotion, readBranchTip, moveReleaseBranch } = gitActivities;
 const { runStagingGates, verifyProduction, readDeployedVersion } = probeActivities;
-const { reserveReleaseId, readBranchTip, readRecordedTip, appendLedgerEntry } = localActivities;
+const { reserveReleaseId, readRecordedTip, appendLedgerEntry } = ledgerActivities;
 
 /**
  * Runs one promotion. Completes with the final status when promoted; otherwise fails with a
@@ -228,7 +228,7 @@ async function rolledBack(status: PromotionStatus, plan: PromotionPlan, type: Fa
 async function rollBack(status: PromotionStatus, plan: PromotionPlan, trigger: string): Promise<void> {
   enter(status, 'rolling_back');
   const info = workflowInfo();
-  const workflowId = `${info.workflowId}-rollback`;
+  const workflowId = rollbackChildId(info.workflowId);
   status.rollback = { workflowId };
   if (!status.lastKnownGood) {
     // The branch did not exist before this promotion: there is nothing to go back to.

@@ -4,7 +4,7 @@ import { CancellationScope, setHandler, upsertSearchAttributes, workflowInfo } f
 import type { RollbackRecord } from '../activities/ledger';
 import { describeIssues, RollbackPlan, RollbackRequest, RollbackStatus } from '../domain';
 import { failure, failureMessageOf, failureTypeOf } from '../failures';
-import { gitActivities, localActivities, probeActivities } from './activity-proxies';
+import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
 import { workflowNow } from './clock';
 import { CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
 import { allPassed, describeFailures, enter } from './stages';
@@ -12,7 +12,7 @@ import { registerTargetLock } from './target-lock';
 
 const { planRollback, moveReleaseBranch } = gitActivities;
 const { verifyProduction } = probeActivities;
-const { reserveReleaseId, appendLedgerEntry } = localActivities;
+const { reserveReleaseId, appendLedgerEntry } = ledgerActivities;
 
 /**
  * Moves `toBranch` from `fromSha` back to `toSha` with a lease on `fromSha` (a branch that moved

@@ -1,0 +1,282 @@
+// Real worker processes, really killed (SIGKILL), really restarted: a promotion still happens
+// exactly once. Evidence from outside the workflow: the bare repo's reflog and the ledger bytes.
+import { ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import lockfile from 'proper-lockfile';
+import { ensureLedgerFile } from '../src/activities/ledger';
+import type { PromotionStatus } from '../src/domain';
+import { fieldText, parseLedger } from '../src/ledger/format';
+import { promotionWorkflow } from '../src/workflows';
+import { approveSignal, lockWorkflowId, statusQuery } from '../src/workflows/messages';
+import { createSampleRepo, SampleRepo } from '../sample/repo';
+import { SampleService, startSampleService } from '../sample/service';
+import { uniqueId } from './helpers';
+
+const ROOT = path.resolve(__dirname, '..');
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  const address = process.env.TEMPORAL_TEST_ADDRESS;
+  if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is unset: run the tests through jest (globalSetup starts the dev server)');
+  env = await TestWorkflowEnvironment.createFromExistingServer({ address });
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+// ---- worker processes --------------------------------------------------------------------
+
+interface WorkerProcess {
+  proc: ChildProcess;
+  stderr: () => string;
+}
+
+const workers = new Set<WorkerProcess>();
+
+/** Child pids of `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) found.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
+
+function descendantsOf(pid: number): number[] {
+  return childrenOf(pid).flatMap((child) => [...descendantsOf(child), child]);
+}
+
+/** Alive = present and not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGKILLs the worker. `tsx` runs the script in a child node process and cannot forward a
+ * SIGKILL, so the real worker (the child) is killed first, then the tsx wrapper.
+ */
+async function killWorker(worker: WorkerProcess): Promise<void> {
+  workers.delete(worker);
+  const pid = worker.proc.pid as number;
+  const exited = worker.proc.exitCode !== null || worker.proc.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => worker.proc.once('exit', () => resolve()));
+  const victims = [...descendantsOf(pid), pid];
+  for (const victim of victims) {
+    try {
+      process.kill(victim, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await exited;
+  for (let i = 0; i < 100 && victims.some(alive); i++) await delay(20);
+  expect(victims.filter(alive)).toEqual([]);
+}
+
+/** Starts `tsx src/worker.ts` as its own process and resolves once it polls its task queue. */
+async function startWorker(config: { taskQueue: string; ledgerPath: string; gitCacheDir: string }): Promise<WorkerProcess> {
+  const proc = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/worker.ts'], {
+    cwd: ROOT,
+    detached: false,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
+      TEMPORAL_TASK_QUEUE: config.taskQueue,
+      RELEASE_LEDGER_PATH: config.ledgerPath,
+      GIT_CACHE_DIR: config.gitCacheDir,
+      LOG_LEVEL: 'WARN',
+    },
+  });
+  let stderr = '';
+  proc.stdout?.resume();
+  const worker: WorkerProcess = { proc, stderr: () => stderr };
+  workers.add(worker);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start polling within 90 s:\n${stderr}`)), 90_000);
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      if (stderr.includes('polling')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited (${code ?? signal}) before polling:\n${stderr}`));
+    });
+  });
+  return worker;
+}
+
+// ---- one target per test ----------------------------------------------------------------
+
+interface Target {
+  tmp: string;
+  repo: SampleRepo;
+  staging: SampleService;
+  production: SampleService;
+  taskQueue: string;
+  ledgerPath: string;
+  gitCacheDir: string;
+  handles: WorkflowHandle[];
+  releaseLedgerLock?: () => Promise<void>;
+}
+
+let t: Target;
+
+beforeEach(async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'release-promoter-crash-'));
+  const repo = await createSampleRepo(tmp);
+  t = {
+    tmp,
+    repo,
+    staging: await startSampleService({ name: 'staging', rateLimit: { limit: 20, windowMs: 150 } }),
+    production: await startSampleService({ name: 'production', follow: { gitDir: repo.bare, branch: 'release' } }),
+    taskQueue: uniqueId('crash-tq'),
+    ledgerPath: path.join(tmp, 'RELEASE_LOG.md'),
+    gitCacheDir: path.join(tmp, 'git-cache'),
+    handles: [],
+  };
+});
+
+afterEach(async () => {
+  // Every spawned worker dies, whatever happened in the test.
+  for (const worker of [...workers]) await killWorker(worker).catch(() => undefined);
+  await t.releaseLedgerLock?.().catch(() => undefined);
+  // Leave nothing running on the shared dev server for this test's task queue.
+  for (const id of [...t.handles.map((handle) => handle.workflowId), lockWorkflowId(t.repo.bare, 'release')]) {
+    await env.client.workflow
+      .getHandle(id)
+      .terminate('test cleanup')
+      .catch(() => undefined);
+  }
+  await t.staging.close();
+  await t.production.close();
+  await rm(t.tmp, { recursive: true, force: true });
+});
+
+function request(commitSha: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { commitSha, changeClass: 'A', operator: 'alice', repo: t.repo.bare, stagingBase: t.staging.url, productionBase: t.production.url, ...overrides };
+}
+
+async function startPromotion(input: Record<string, unknown>): Promise<WorkflowHandle<typeof promotionWorkflow>> {
+  const handle = await env.client.workflow.start(promotionWorkflow, { taskQueue: t.taskQueue, workflowId: uniqueId('crash-promotion'), args: [input as never] });
+  t.handles.push(handle);
+  return handle;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(everyMs);
+  }
+}
+
+const statusOf = (handle: WorkflowHandle) => handle.query(statusQuery) as Promise<PromotionStatus>;
+
+async function ledgerEntries() {
+  const parsed = parseLedger(readFileSync(t.ledgerPath, 'utf8'));
+  expect(parsed.problems).toEqual([]);
+  return parsed.entries;
+}
+
+async function pushesOf(sha: string): Promise<string[]> {
+  return (await t.repo.reflog('release')).filter((line) => line.startsWith(`${sha} `));
+}
+
+// ---- the tests ---------------------------------------------------------------------------
+
+test('a worker killed while a promotion waits for approval, then restarted, still promotes exactly once', async () => {
+  const config = { taskQueue: t.taskQueue, ledgerPath: t.ledgerPath, gitCacheDir: t.gitCacheDir };
+  const first = await startWorker(config);
+  const sha = await t.repo.commit('feature: needs an approver');
+  const handle = await startPromotion(request(sha, { changeClass: 'B' }));
+  await waitFor('the promotion to await approval', async () => (await statusOf(handle)).stage === 'awaiting_approval');
+  expect(await t.repo.tip('release')).toBe(t.repo.base);
+
+  await killWorker(first);
+  // A signal needs no worker: the server keeps it in the history.
+  await handle.signal(approveSignal, { approver: 'bob' });
+  expect(await t.repo.tip('release')).toBe(t.repo.base);
+
+  await startWorker(config);
+  const status = await handle.result();
+  expect(status.stage).toBe('promoted');
+  expect(status.approval.state).toBe('approved');
+  expect(status.approval.decisions.map((d) => [d.decision, d.approver])).toEqual([['approve', 'bob']]);
+  expect(await t.repo.tip('release')).toBe(sha);
+
+  const entries = await ledgerEntries();
+  expect(entries.filter((e) => e.releaseId === status.releaseId)).toHaveLength(1);
+  expect(entries.filter((e) => fieldText(e, 'workflow_id') === handle.workflowId)).toHaveLength(1);
+  const entry = entries.find((e) => e.releaseId === status.releaseId)!;
+  expect(fieldText(entry, 'result')).toBe('pass');
+  expect(entry.fields.get('approvals')?.value).toEqual([expect.stringMatching(/^bob: approved at /)]);
+  expect(await pushesOf(sha)).toHaveLength(1);
+}, 120_000);
+
+test('a worker killed between the push and the ledger append, then restarted, leaves exactly one entry and one push', async () => {
+  const config = { taskQueue: t.taskQueue, ledgerPath: t.ledgerPath, gitCacheDir: t.gitCacheDir };
+  const first = await startWorker(config);
+  // Slow production: time to take the ledger's lock after the push (the drift check before the
+  // push reads the ledger too) and before the entry is due.
+  t.production.configure({ latencyMs: 1_500 });
+  const sha = await t.repo.commit('feature: crash before the entry');
+  const handle = await startPromotion(request(sha));
+  await waitFor('the push', async () => (await t.repo.tip('release')) === sha, 60_000, 25);
+
+  await ensureLedgerFile(t.ledgerPath);
+  const release = await lockfile.lock(t.ledgerPath, { realpath: false, stale: 10_000, update: 2_000, retries: { retries: 100, minTimeout: 10, maxTimeout: 50 } });
+  t.releaseLedgerLock = release;
+  const releaseId = (await statusOf(handle)).releaseId as string;
+  expect(releaseId).toMatch(/-rc\d+$/);
+  expect((await ledgerEntries()).map((e) => e.releaseId)).not.toContain(releaseId);
+
+  // Verified and promoted; the entry, written right after entering `promoted`, waits for the lock.
+  await waitFor('stage promoted', async () => (await statusOf(handle)).stage === 'promoted');
+  expect((await ledgerEntries()).map((e) => e.releaseId)).not.toContain(releaseId);
+
+  // The test holds the ledger's lock through the kill: the old worker cannot have written.
+  await killWorker(first);
+  const killedAt = Date.now();
+  t.releaseLedgerLock = undefined;
+  await release();
+  expect((await ledgerEntries()).map((e) => e.releaseId)).not.toContain(releaseId);
+  await startWorker(config);
+
+  const status = await handle.result();
+  // The dead worker's attempt is noticed in seconds (heartbeat / workflow task timeout), not minutes.
+  expect(Date.now() - killedAt).toBeLessThan(60_000);
+  expect(status.stage).toBe('promoted');
+  expect(status.releaseId).toBe(releaseId);
+  const entries = await ledgerEntries();
+  const mine = entries.filter((e) => e.releaseId === releaseId);
+  expect(mine).toHaveLength(1);
+  expect(entries.filter((e) => fieldText(e, 'workflow_id') === handle.workflowId)).toHaveLength(1);
+  expect(fieldText(mine[0]!, 'result')).toBe('pass');
+  expect(fieldText(mine[0]!, 'branch_tip_after')).toBe(sha);
+  expect(mine[0]!.chain).toBe(status.ledgerChainHead);
+  expect(await pushesOf(sha)).toHaveLength(1);
+  expect(await t.repo.tip('release')).toBe(sha);
+}, 120_000);
