@@ -79,7 +79,8 @@ async function startServer(cli: string): Promise<Connection> {
 }
 
 function startWorker(env: Record<string, string>): ChildProcess {
-  const worker = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'src', 'worker.ts')], {
+  // One process (node with tsx's require hook), so a signal reaches the worker itself.
+  const worker = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(root, 'src', 'worker.ts')], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'pipe'],
