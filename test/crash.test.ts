@@ -16,7 +16,7 @@ import { promotionWorkflow } from '../src/workflows';
 import { approveSignal, lockWorkflowId, statusQuery } from '../src/workflows/messages';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleService, startSampleService } from '../sample/service';
-import { uniqueId } from './helpers';
+import { uniqueId, waitFor } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -183,15 +183,6 @@ async function startPromotion(input: Record<string, unknown>): Promise<WorkflowH
   return handle;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(everyMs);
-  }
-}
 
 const statusOf = (handle: WorkflowHandle) => handle.query(statusQuery) as Promise<PromotionStatus>;
 
@@ -212,7 +203,7 @@ test('a worker killed while a promotion waits for approval, then restarted, stil
   const first = await startWorker(config);
   const sha = await t.repo.commit('feature: needs an approver');
   const handle = await startPromotion(request(sha, { changeClass: 'B' }));
-  await waitFor('the promotion to await approval', async () => (await statusOf(handle)).stage === 'awaiting_approval');
+  await waitFor('the promotion to await approval', async () => (await statusOf(handle)).stage === 'awaiting_approval', 60_000);
   expect(await t.repo.tip('release')).toBe(t.repo.base);
 
   await killWorker(first);
@@ -254,7 +245,7 @@ test('a worker killed between the push and the ledger append, then restarted, le
   expect((await ledgerEntries()).map((e) => e.releaseId)).not.toContain(releaseId);
 
   // Verified and promoted; the entry, written right after entering `promoted`, waits for the lock.
-  await waitFor('stage promoted', async () => (await statusOf(handle)).stage === 'promoted');
+  await waitFor('stage promoted', async () => (await statusOf(handle)).stage === 'promoted', 60_000);
   expect((await ledgerEntries()).map((e) => e.releaseId)).not.toContain(releaseId);
 
   // The test holds the ledger's lock through the kill: the old worker cannot have written.

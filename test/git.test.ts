@@ -4,10 +4,10 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import lockfile from 'proper-lockfile';
 import { moveBranch, readBranchTip, resolveCommit } from '../src/activities/git';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
+import { failureOf } from './records';
 
 let tmp: string;
 let cacheDir: string;
@@ -57,18 +57,6 @@ async function featureCommit(): Promise<string> {
 }
 
 
-/** Resolves to the ApplicationFailure `promise` rejects with; fails the test when it resolves. */
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  let outcome: unknown;
-  try {
-    await promise;
-    outcome = 'resolved';
-  } catch (err) {
-    outcome = err;
-  }
-  expect(outcome).toBeInstanceOf(ApplicationFailure);
-  return outcome as ApplicationFailure;
-}
 
 describe('resolveCommit', () => {
   test('an 8-character prefix of a commit on main resolves to the full sha', async () => {

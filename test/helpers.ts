@@ -154,3 +154,14 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
 export function releaseIds(ledger: string): string[] {
   return [...ledger.matchAll(/^- release_id: (\S+)$/gm)].map((m) => m[1] as string);
 }
+
+/** Polls `probe` until it returns something other than undefined/false. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

@@ -7,9 +7,9 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { appendLedgerEntry, PromotionRecord, reserveReleaseId, RollbackRecord } from '../src/activities/ledger';
-import type { GateResult } from '../src/domain';
 import { chainOf, parseLedger } from '../src/ledger/format';
 import { verifyLedger } from '../src/ledger/verify';
+import { gate, promotion, rollback } from './records';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'bin', 'release-promoter.js');
@@ -18,57 +18,6 @@ const ZEROS = '0'.repeat(64);
 const TIP = 'a'.repeat(40);
 const AT = '2026-11-24T22:31:17.000Z';
 const FENCE = '```';
-
-function gate(name: string, pass = true, status = 200): GateResult {
-  return { name, target: 'https://staging.example.com', pass, status, latencyMs: 12, attempts: 1, detail: pass ? 'ok' : `status ${status}` };
-}
-
-function promotion(releaseId: string, workflowId: string, overrides: Partial<PromotionRecord> = {}): PromotionRecord {
-  return {
-    type: 'promotion',
-    releaseId,
-    workflowId,
-    evidenceRef: `temporal:default/${workflowId}`,
-    commitSha: 'b'.repeat(40),
-    environment: 'production',
-    fromBranch: 'main',
-    toBranch: 'release',
-    stagingBase: 'https://staging.example.com',
-    stagingGateCommand: 'release-promoter gates --mode staging --base https://staging.example.com',
-    stagingGateResult: 'pass',
-    gatesRun: [gate('health'), gate('cost_gate_chat')],
-    changeClass: 'A',
-    prodVerification: [gate('health')],
-    result: 'pass',
-    rollbackPlan: 'move release back to the last known good',
-    notes: 'promoted',
-    operator: 'alice',
-    approvals: [],
-    extras: [],
-    ...overrides,
-  };
-}
-
-function rollback(releaseId: string, workflowId: string, overrides: Partial<RollbackRecord> = {}): RollbackRecord {
-  return {
-    type: 'rollback',
-    releaseId,
-    workflowId,
-    evidenceRef: `temporal:default/${workflowId}`,
-    trigger: 'production verification failed: db_health 503',
-    fromSha: 'b'.repeat(40),
-    toSha: 'c'.repeat(40),
-    environment: 'production',
-    actions: ['moved release to cccccccccccccccccccccccccccccccccccccccc'],
-    postRollbackVerification: [gate('health'), gate('db_health'), gate('chat_happy'), gate('chat_415', true, 415)],
-    result: 'completed',
-    notes: 'rolled back',
-    operator: 'alice',
-    toBranch: 'release',
-    extras: [],
-    ...overrides,
-  };
-}
 
 // ---- an independent reader of the file text -------------------------------------------------
 

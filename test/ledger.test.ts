@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
-import { appendLedgerEntry, PromotionRecord, reservationsPath, reserveReleaseId } from '../src/activities/ledger';
+import { appendLedgerEntry, reservationsPath, reserveReleaseId } from '../src/activities/ledger';
 import { LEDGER_HEADING, parseLedger } from '../src/ledger/format';
+import { failureOf, promotion } from './records';
 
 const ROOT = path.resolve(__dirname, '..');
 // A copy of the seed release log (../shared/seed/) kept in the repo so CI on a fresh clone has it.
@@ -28,47 +28,6 @@ afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-function promotion(releaseId: string, workflowId: string, overrides: Partial<PromotionRecord> = {}): PromotionRecord {
-  return {
-    type: 'promotion',
-    releaseId,
-    workflowId,
-    evidenceRef: `temporal:default/${workflowId}`,
-    commitSha: 'b'.repeat(40),
-    environment: 'production',
-    fromBranch: 'main',
-    toBranch: 'release',
-    stagingBase: 'https://staging.example.com',
-    stagingGateCommand: 'release-promoter gates --mode staging --base https://staging.example.com',
-    stagingGateResult: 'pass',
-    gatesRun: [
-      { name: 'health', target: 'https://staging.example.com', pass: true, status: 200, latencyMs: 12, attempts: 1, detail: 'ok' },
-      { name: 'cost_gate_chat', target: 'https://staging.example.com', pass: true, status: 200, latencyMs: 14, attempts: 1, detail: 'ok' },
-    ],
-    changeClass: 'A',
-    prodVerification: [{ name: 'health', target: 'https://chat.example.com', pass: true, status: 200, latencyMs: 9, attempts: 1, detail: 'ok' }],
-    result: 'pass',
-    rollbackPlan: 'move release back to the last known good',
-    notes: 'promoted',
-    operator: 'alice',
-    approvals: [],
-    extras: [],
-    ...overrides,
-  };
-}
-
-/** Resolves to the ApplicationFailure `promise` rejects with; fails the test when it resolves. */
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  let outcome: unknown;
-  try {
-    await promise;
-    outcome = 'resolved';
-  } catch (err) {
-    outcome = err;
-  }
-  expect(outcome).toBeInstanceOf(ApplicationFailure);
-  return outcome as ApplicationFailure;
-}
 
 interface ChainedBlock {
   releaseId: string;

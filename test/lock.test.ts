@@ -11,7 +11,7 @@ import { rollbackWorkflow } from '../src/workflows';
 import { lockStateQuery, LockState, lockWorkflowId, rollbackStatusQuery, statusQuery } from '../src/workflows/messages';
 import { BROKEN_SERVICE } from '../sample/repo';
 import { LoggedRequest, SampleService, startSampleService } from '../sample/service';
-import { createHarness, failureOf, Harness, releaseIds, uniqueId } from './helpers';
+import { createHarness, failureOf, Harness, releaseIds, uniqueId, waitFor } from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -21,16 +21,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Polls `probe` until it returns something other than undefined/false. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(everyMs);
-  }
-}
 
 const statusOf = (handle: WorkflowHandle) => handle.query(statusQuery) as Promise<PromotionStatus>;
 const lockHandle = () => h.env.client.workflow.getHandle(lockWorkflowId(h.repo.bare, 'release'));

@@ -20,7 +20,7 @@ import { workflowNow, workflowTimeMs } from './clock';
 import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackChildId, statusQuery } from './messages';
 import { parsePromotionRequest } from './request';
 import { rollbackWorkflow } from './rollback';
-import { allPassed, describeFailures, enter } from './stages';
+import { allPassed, describeFailures, enter, rawField } from './stages';
 import { ApprovalDesk, registerApprovalDesk } from './approval';
 import { registerTargetLock, TargetLock } from './target-lock';
 
@@ -319,15 +319,14 @@ async function record(status: PromotionStatus, plan: PromotionPlan, result: 'pas
 }
 
 function newStatus(input: unknown): PromotionStatus {
-  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
-  const text = (value: unknown, fallback = '') => (typeof value === 'string' ? value.slice(0, 64) : fallback);
+  const field = rawField(input);
   return {
     workflowId: workflowInfo().workflowId,
     stage: 'validating',
-    commitSha: text(raw.commitSha),
-    changeClass: text(raw.changeClass),
-    environment: text(raw.environment, 'production'),
-    operator: text(raw.operator),
+    commitSha: field('commitSha'),
+    changeClass: field('changeClass'),
+    environment: field('environment', 'production'),
+    operator: field('operator'),
     gates: [],
     approval: { required: false, state: 'not_required', minApprovals: 1, decisions: [], ignored: [] },
     pushed: false,

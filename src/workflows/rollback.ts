@@ -7,7 +7,7 @@ import { failure, failureMessageOf, failureTypeOf } from '../failures';
 import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
 import { workflowNow } from './clock';
 import { CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
-import { allPassed, describeFailures, enter } from './stages';
+import { allPassed, describeFailures, enter, rawField } from './stages';
 import { registerTargetLock } from './target-lock';
 
 const { planRollback, moveReleaseBranch } = gitActivities;
@@ -114,17 +114,16 @@ async function record(status: RollbackStatus, plan: RollbackPlan): Promise<void>
 }
 
 function newRollbackStatus(input: unknown): RollbackStatus {
-  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
-  const text = (value: unknown, fallback = '') => (typeof value === 'string' ? value.slice(0, 64) : fallback);
+  const field = rawField(input);
   return {
     workflowId: workflowInfo().workflowId,
     stage: 'validating',
-    environment: text(raw.environment, 'production'),
-    fromSha: text(raw.fromSha),
-    toSha: text(raw.toSha),
-    trigger: text(raw.trigger),
-    operator: text(raw.operator),
-    promotionReleaseId: typeof raw.promotionReleaseId === 'string' ? raw.promotionReleaseId : undefined,
+    environment: field('environment', 'production'),
+    fromSha: field('fromSha'),
+    toSha: field('toSha'),
+    trigger: field('trigger'),
+    operator: field('operator'),
+    promotionReleaseId: field('promotionReleaseId') || undefined,
     branchRestored: false,
     actions: [],
     verification: [],

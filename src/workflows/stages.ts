@@ -11,6 +11,12 @@ export function enter(track: StageTrack, stage: Stage): void {
   upsertSearchAttributes([{ key: ReleaseStageKey, value: stage }]);
 }
 
+/** Reads a string field of not-yet-validated input, for the status shown while it is checked. */
+export function rawField(input: unknown): (key: string, fallback?: string) => string {
+  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  return (key, fallback = '') => (typeof raw[key] === 'string' ? (raw[key] as string).slice(0, 64) : fallback);
+}
+
 export function allPassed(results: GateResult[]): boolean {
   return results.length > 0 && results.every((r) => r.pass);
 }

@@ -1,0 +1,68 @@
+// Ledger records and failure catching shared by the unit-level suites (ledger, verify, git).
+import { ApplicationFailure } from '@temporalio/common';
+import type { PromotionRecord, RollbackRecord } from '../src/activities/ledger';
+import type { GateResult } from '../src/domain';
+
+export function gate(name: string, pass = true, status = 200): GateResult {
+  return { name, target: 'https://staging.example.com', pass, status, latencyMs: 12, attempts: 1, detail: pass ? 'ok' : `status ${status}` };
+}
+
+export function promotion(releaseId: string, workflowId: string, overrides: Partial<PromotionRecord> = {}): PromotionRecord {
+  return {
+    type: 'promotion',
+    releaseId,
+    workflowId,
+    evidenceRef: `temporal:default/${workflowId}`,
+    commitSha: 'b'.repeat(40),
+    environment: 'production',
+    fromBranch: 'main',
+    toBranch: 'release',
+    stagingBase: 'https://staging.example.com',
+    stagingGateCommand: 'release-promoter gates --mode staging --base https://staging.example.com',
+    stagingGateResult: 'pass',
+    gatesRun: [gate('health'), gate('cost_gate_chat')],
+    changeClass: 'A',
+    prodVerification: [gate('health')],
+    result: 'pass',
+    rollbackPlan: 'move release back to the last known good',
+    notes: 'promoted',
+    operator: 'alice',
+    approvals: [],
+    extras: [],
+    ...overrides,
+  };
+}
+
+export function rollback(releaseId: string, workflowId: string, overrides: Partial<RollbackRecord> = {}): RollbackRecord {
+  return {
+    type: 'rollback',
+    releaseId,
+    workflowId,
+    evidenceRef: `temporal:default/${workflowId}`,
+    trigger: 'production verification failed: db_health 503',
+    fromSha: 'b'.repeat(40),
+    toSha: 'c'.repeat(40),
+    environment: 'production',
+    actions: ['moved release to cccccccccccccccccccccccccccccccccccccccc'],
+    postRollbackVerification: [gate('health'), gate('db_health'), gate('chat_happy'), gate('chat_415', true, 415)],
+    result: 'completed',
+    notes: 'rolled back',
+    operator: 'alice',
+    toBranch: 'release',
+    extras: [],
+    ...overrides,
+  };
+}
+
+/** Resolves to the ApplicationFailure `promise` rejects with; fails the test when it resolves. */
+export async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  let outcome: unknown;
+  try {
+    await promise;
+    outcome = 'resolved';
+  } catch (err) {
+    outcome = err;
+  }
+  expect(outcome).toBeInstanceOf(ApplicationFailure);
+  return outcome as ApplicationFailure;
+}
