@@ -1,6 +1,6 @@
 // Git: resolve commits in a cache clone, read branch tips, move the release branch with a lease.
 // Every git call is execFile with an argument array (no shell), no prompts, bounded in time.
-import { execFile } from 'node:child_process';
+import { ChildProcess, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,26 +20,58 @@ export class GitError extends Error {
   }
 }
 
+interface RunnerReply {
+  id: number;
+  error?: string;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let runner: ChildProcess | undefined;
+let nextId = 0;
+const pending = new Map<number, { args: string[]; resolve: (stdout: string) => void; reject: (err: Error) => void }>();
+
+/** The git runner process, started on first use; it holds the event loop only while calls are pending. */
+function gitRunner(): ChildProcess {
+  if (runner?.connected) return runner;
+  const child = fork(path.join(__dirname, 'git-runner.js'), [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  child.on('message', (reply: RunnerReply) => {
+    const call = pending.get(reply.id);
+    if (!call) return;
+    pending.delete(reply.id);
+    if (pending.size === 0) child.channel?.unref();
+    if (reply.error !== undefined) call.reject(new GitError(`git ${call.args[0]} failed: ${reply.stderr.trim() || reply.error}`, reply.stderr, reply.code));
+    else call.resolve(reply.stdout);
+  });
+  child.on('exit', () => {
+    if (runner === child) runner = undefined;
+    // Calls in flight fail as transport errors: the activity's retry policy runs them again.
+    for (const [id, call] of pending) {
+      pending.delete(id);
+      call.reject(new Error(`the git runner exited during git ${call.args[0]}`));
+    }
+  });
+  child.unref();
+  child.channel?.unref();
+  runner = child;
+  return child;
+}
+
 export function git(args: string[], options: { cwd?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(
-      'git',
+    const child = gitRunner();
+    const id = nextId++;
+    pending.set(id, { args, resolve, reject });
+    child.channel?.ref();
+    child.send({
+      id,
       args,
-      {
-        cwd: options.cwd,
-        timeout: GIT_TIMEOUT_MS,
-        maxBuffer: 16 * 1024 * 1024,
-        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true', LC_ALL: 'C' },
-      },
-      (err, stdout, stderr) => {
-        if (err) {
-          const code = typeof err.code === 'number' ? err.code : null;
-          reject(new GitError(`git ${args[0]} failed: ${stderr.trim() || err.message}`, stderr, code));
-        } else {
-          resolve(stdout);
-        }
-      },
-    );
+      cwd: options.cwd,
+      timeout: GIT_TIMEOUT_MS,
+      maxBuffer: 16 * 1024 * 1024,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true', LC_ALL: 'C' },
+    });
   });
 }
 
