@@ -20,7 +20,7 @@ import { workflowNow, workflowTimeMs } from './clock';
 import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackChildId, statusQuery } from './messages';
 import { parsePromotionRequest } from './request';
 import { rollbackWorkflow } from './rollback';
-import { allPassed, describeFailures, enter, rawField } from './stages';
+import { allPassed, describeFailures, enter, ledgerAuthor, rawField } from './stages';
 import { ApprovalDesk, registerApprovalDesk } from './approval';
 import { registerTargetLock, TargetLock } from './target-lock';
 
@@ -277,7 +277,6 @@ async function failed(status: PromotionStatus, plan: PromotionPlan, stage: Stage
 
 /** Writes the promotion's one ledger entry (idempotent per release id + workflow id). */
 async function record(status: PromotionStatus, plan: PromotionPlan, result: 'pass' | 'fail'): Promise<void> {
-  const info = workflowInfo();
   const notes = [
     status.failure ? `${status.failure.type}: ${status.failure.message}` : 'promoted; production verification passed',
     status.pushed && !plan.deployWait ? 'deployed version not confirmed (no deployWait)' : '',
@@ -290,8 +289,7 @@ async function record(status: PromotionStatus, plan: PromotionPlan, result: 'pas
   const entry: PromotionRecord = {
     type: 'promotion',
     releaseId: status.releaseId as string,
-    workflowId: info.workflowId,
-    evidenceRef: `temporal:${info.namespace}/${info.workflowId}/${info.runId}`,
+    ...ledgerAuthor(),
     commitSha: plan.commitSha,
     environment: plan.environment,
     fromBranch: plan.fromBranch,

@@ -7,7 +7,7 @@ import { failure, failureMessageOf, failureTypeOf } from '../failures';
 import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
 import { workflowNow } from './clock';
 import { CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
-import { allPassed, describeFailures, enter, rawField } from './stages';
+import { allPassed, describeFailures, enter, ledgerAuthor, rawField } from './stages';
 import { registerTargetLock } from './target-lock';
 
 const { planRollback, moveReleaseBranch } = gitActivities;
@@ -87,12 +87,10 @@ async function restoreBranch(status: RollbackStatus, plan: RollbackPlan): Promis
 }
 
 async function record(status: RollbackStatus, plan: RollbackPlan): Promise<void> {
-  const info = workflowInfo();
   const entry: RollbackRecord = {
     type: 'rollback',
     releaseId: status.releaseId as string,
-    workflowId: info.workflowId,
-    evidenceRef: `temporal:${info.namespace}/${info.workflowId}/${info.runId}`,
+    ...ledgerAuthor(),
     trigger: plan.trigger,
     fromSha: plan.fromSha,
     toSha: plan.toSha,

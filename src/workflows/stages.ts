@@ -1,5 +1,5 @@
 // Stage changes, shared by both workflows: status, timeline and search attribute move together.
-import { upsertSearchAttributes } from '@temporalio/workflow';
+import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { GateResult, Stage, StageTrack } from '../domain';
 import { workflowNow } from './clock';
 import { ReleaseStageKey } from './messages';
@@ -9,6 +9,12 @@ export function enter(track: StageTrack, stage: Stage): void {
   track.stage = stage;
   track.timeline.push({ stage, at: workflowNow() });
   upsertSearchAttributes([{ key: ReleaseStageKey, value: stage }]);
+}
+
+/** Who writes a ledger entry: the workflow id (the append's key) and a reference an auditor can open. */
+export function ledgerAuthor(): { workflowId: string; evidenceRef: string } {
+  const info = workflowInfo();
+  return { workflowId: info.workflowId, evidenceRef: `temporal:${info.namespace}/${info.workflowId}/${info.runId}` };
 }
 
 /** Reads a string field of not-yet-validated input, for the status shown while it is checked. */
