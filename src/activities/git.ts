@@ -1,7 +1,7 @@
 // Git: resolve commits in a cache clone, read branch tips, move the release branch with a lease.
 // Every git call is execFile with an argument array (no shell), no prompts, bounded in time.
 import { ChildProcess, fork } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -90,7 +90,7 @@ export async function withCacheClone<T>(cacheDir: string, repo: string, work: (d
     await stat(dir);
   } catch {
     // Build it beside and rename, so a crash never leaves a half-made cache behind.
-    const partial = `${dir}.${process.pid}.${Date.now()}.partial`;
+    const partial = `${dir}.${process.pid}.${randomUUID()}.partial`; // unique even for two calls in one ms
     await git(['init', '--bare', '--quiet', '--template=', partial]); // no sample hooks: nothing runs in the cache
     try {
       await rename(partial, dir);
