@@ -95,25 +95,29 @@ function describeIssues(error: z.ZodError, where: (path: PropertyKey[]) => strin
   return error.issues.map((issue) => `${where(issue.path)}: ${issue.message}`).join('; ');
 }
 
+/** Reads a JSON config file named by `variable` into `schema`; a bad file names the file and field. */
+function readConfigFile<T extends z.ZodType>(variable: string, file: string, schema: T): z.infer<T> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${variable} ${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${variable} ${file}: ${describeIssues(parsed.error, (p) => p.join('.') || '(top level)')}`);
+  return parsed.data;
+}
+
 /** Reads GATES_CONFIG over the built-in catalog. Throws ConfigError naming the file and field. */
 export function loadGateCatalog(file?: string): GateCatalog {
   if (!file) {
     const defaults = GateDefaults.parse({});
     return { defaults, gates: builtinGates(defaults) };
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`GATES_CONFIG ${file}: not valid JSON (${(err as Error).message})`);
-  }
-  const parsed = GatesFile.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(`GATES_CONFIG ${file}: ${describeIssues(parsed.error, (p) => p.join('.') || '(top level)')}`);
-  }
-  const defaults = GateDefaults.parse(parsed.data.defaults ?? {});
+  const data = readConfigFile('GATES_CONFIG', file, GatesFile);
+  const defaults = GateDefaults.parse(data.defaults ?? {});
   const gates: Record<string, GateDefinition> = builtinGates(defaults);
-  for (const [name, override] of Object.entries(parsed.data.gates ?? {})) {
+  for (const [name, override] of Object.entries(data.gates ?? {})) {
     const existing = gates[name];
     if ('command' in override) {
       if (existing && existing.kind !== 'command') throw new ConfigError(`GATES_CONFIG ${file}: gates.${name}: is an HTTP gate; it cannot be given a command`);
@@ -154,20 +158,13 @@ export type RegisteredEnvironment = z.infer<typeof EnvironmentsFile>['environmen
 
 /** Reads ENVIRONMENTS_CONFIG; every headersFromEnv variable must be set, or the worker stops naming it. */
 export function loadEnvironments(file: string, env: NodeJS.ProcessEnv = process.env): Record<string, RegisteredEnvironment> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`ENVIRONMENTS_CONFIG ${file}: not valid JSON (${(err as Error).message})`);
-  }
-  const parsed = EnvironmentsFile.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(`ENVIRONMENTS_CONFIG ${file}: ${describeIssues(parsed.error, (p) => p.join('.') || '(top level)')}`);
-  for (const [name, registered] of Object.entries(parsed.data.environments)) {
+  const data = readConfigFile('ENVIRONMENTS_CONFIG', file, EnvironmentsFile);
+  for (const [name, registered] of Object.entries(data.environments)) {
     for (const [header, variable] of Object.entries(registered.headersFromEnv)) {
       if (!env[variable]) throw new ConfigError(`ENVIRONMENTS_CONFIG ${file}: environments.${name}.headersFromEnv.${header}: environment variable ${variable} is not set on the worker`);
     }
   }
-  return parsed.data.environments;
+  return data.environments;
 }
 
 /** Parses the worker's environment once. Throws ConfigError naming each bad variable. */

@@ -146,6 +146,8 @@ export interface PromotionPlan {
   productionBase: string;
   deployWait?: { path: string; field: string; timeoutMs: number };
   stagingGates: string[];
+  /** The optional gates the request named (part of stagingGates); absent in plans recorded before it existed. */
+  optionalGates?: string[];
   expectBudgetBlock: boolean;
   approval: { required: boolean; approvers?: string[]; minApprovals: number; timeoutMs: number };
   acceptDrift: boolean;

@@ -15,7 +15,6 @@ export const FAILURE_TYPES = [
   'DeployNotObserved',
   'ProductionVerificationFailed',
   'ReleaseIdConflict',
-  'LedgerCorrupt',
   'InvalidRollbackRequest',
 ] as const;
 export type FailureType = (typeof FAILURE_TYPES)[number];

@@ -139,13 +139,23 @@ export function reservationsPath(ledgerPath: string): string {
 
 /** Creates the ledger with the seed's heading when missing; never touches an existing file. */
 export async function ensureLedgerFile(ledgerPath: string): Promise<void> {
+  if (ensured.has(ledgerPath)) {
+    try {
+      await stat(ledgerPath);
+      return;
+    } catch {
+      ensured.delete(ledgerPath); // removed since: create it again
+    }
+  }
   await mkdir(path.dirname(ledgerPath), { recursive: true });
   try {
     await writeFile(ledgerPath, LEDGER_HEADING, { flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
+  ensured.add(ledgerPath);
 }
+const ensured = new Set<string>();
 
 /**
  * Runs `work` holding the ledger's cross-process lock. proper-lockfile recovers the lock of a

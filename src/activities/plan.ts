@@ -95,6 +95,7 @@ export async function planPromotion(config: Config, request: PromotionRequest): 
     operator: request.operator,
     environment: request.environment,
     stagingGates: stagingGateNames(config.gates, request.optionalGates),
+    optionalGates: request.optionalGates,
     expectBudgetBlock: request.expectBudgetBlock,
     approval,
     acceptDrift: request.acceptDrift,

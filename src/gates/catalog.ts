@@ -66,8 +66,6 @@ export interface GateCatalog {
   gates: Record<string, GateDefinition>;
 }
 
-export const SMOKE_GATES = ['health', 'db_health', 'chat_happy', 'chat_415'] as const;
-
 const chat = (body: string, contentType = 'application/json'): HttpProbe => ({ method: 'POST', path: '/api/chat', contentType, body });
 
 /** The seed's gates with the given defaults. */

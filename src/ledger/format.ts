@@ -208,11 +208,3 @@ export function fieldText(entry: ParsedEntry, key: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** The last chain head in the file (GENESIS when nothing is chained yet). */
-export function lastChainHead(ledger: ParsedLedger): string {
-  for (let i = ledger.entries.length - 1; i >= 0; i--) {
-    const chain = ledger.entries[i]?.chain;
-    if (chain) return chain;
-  }
-  return GENESIS_CHAIN;
-}

@@ -333,15 +333,12 @@ function newStatus(input: unknown): PromotionStatus {
   };
 }
 
-const ALWAYS_RUN = ['health', 'db_health', 'chat_happy', 'chat_415', 'cost_gate_chat', 'burst_429'];
-
 /** The CLI command that runs the same gates outside Temporal (what the seed's log called the gate command). */
 function stagingGateCommand(plan: PromotionPlan): string {
-  const optional = plan.stagingGates.filter((g) => !ALWAYS_RUN.includes(g));
   return [
     'release-promoter gates --mode staging --base',
     plan.stagingBase,
-    optional.length ? `--gates ${plan.stagingGates.join(',')}` : '',
+    plan.optionalGates?.length ? `--gates ${plan.stagingGates.join(',')}` : '',
     plan.expectBudgetBlock ? '--expect-budget-block' : '',
   ]
     .filter(Boolean)
