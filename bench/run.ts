@@ -28,6 +28,7 @@ const APPENDS_PER_PROCESS = quick ? 100 : 300;
 const only = argv.includes('--only') ? new Set((argv[argv.indexOf('--only') + 1] ?? '').split(',')) : undefined;
 const wants = (part: string) => !only || only.has(part);
 const scaleOverride = argv.includes('--n') ? [Number(argv[argv.indexOf('--n') + 1])] : undefined;
+const workersOverride = argv.includes('--workers') ? [Number(argv[argv.indexOf('--workers') + 1])] : undefined;
 
 const children: ChildProcess[] = [];
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -58,6 +59,26 @@ function quantile(xs: number[], q: number): number {
   return sorted[at] as number;
 }
 
+/** CPU seconds a process used so far, itself plus its reaped children (/proc/<pid>/stat). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    // After the ")": state is field 3, so utime/stime/cutime/cstime (14–17) sit at 11–14.
+    return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The pids whose parent is `pid` (a worker's git runner). */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 function peakRssMiB(pid: number): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -68,7 +89,7 @@ function peakRssMiB(pid: number): number {
   }
 }
 
-async function startServer(cli: string, dir: string): Promise<{ address: string; version: string }> {
+async function startServer(cli: string, dir: string): Promise<{ address: string; version: string; pid: number }> {
   const port = await freePort();
   const server = spawn(
     cli,
@@ -84,7 +105,7 @@ async function startServer(cli: string, dir: string): Promise<{ address: string;
       await connection.workflowService.getSystemInfo({});
       await connection.close();
       const version = (await run(cli, ['--version'])).stdout.trim();
-      return { address, version };
+      return { address, version, pid: server.pid as number };
     } catch {
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -152,6 +173,7 @@ interface Results {
 interface BenchContext {
   dir: string;
   address: string;
+  serverPid: number;
   client: Client;
   results: Results;
 }
@@ -198,7 +220,7 @@ async function sideBySide({ dir, address, client, results }: BenchContext): Prom
 }
 
 /** 3. N concurrent promotions on distinct targets (own repo, own rate-limit tenant each). */
-async function scale({ dir, address, client, results }: BenchContext, workers: number, n: number): Promise<void> {
+async function scale({ dir, address, serverPid, client, results }: BenchContext, workers: number, n: number): Promise<void> {
   log(`scale: ${n} concurrent promotions, ${workers} worker(s)`);
   const scaleDir = path.join(dir, `scale-${workers}-${n}`);
   await mkdir(scaleDir, { recursive: true });
@@ -209,8 +231,17 @@ async function scale({ dir, address, client, results }: BenchContext, workers: n
   const shas = await Promise.all(repos.map((r, i) => r.commit(`scale change ${i}`)));
   const taskQueue = `bench-scale-${workers}-${n}`;
   const env = { TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, RELEASE_LEDGER_PATH: path.join(scaleDir, 'RELEASE_LOG.md'), GIT_CACHE_DIR: path.join(scaleDir, 'cache') };
-  const procs = [];
+  const procs: ChildProcess[] = [];
   for (let w = 0; w < workers; w++) procs.push(await startWorker(env));
+  // Where the CPU goes: the dev server, the workers, their git runners, and this process
+  // (the sample services and the client).
+  const cpu = () => ({
+    server: cpuSeconds(serverPid),
+    worker: procs.reduce((sum, p) => sum + cpuSeconds(p.pid as number), 0),
+    git: procs.flatMap((p) => childPids(p.pid as number)).reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+    bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+  });
+  const cpu0 = cpu();
   const t0 = performance.now();
   const outcomes = await Promise.all(
     repos.map((r, i) =>
@@ -220,11 +251,13 @@ async function scale({ dir, address, client, results }: BenchContext, workers: n
   const wallS = (performance.now() - t0) / 1000;
   const latencies = outcomes.map((o) => o.ms);
   const rss = procs.map((p) => peakRssMiB(p.pid as number));
+  const cpu1 = cpu();
+  const cpuS = (key: keyof typeof cpu0) => Number((cpu1[key] - cpu0[key]).toFixed(1));
   if (process.env.BENCH_STAGES) log(stageBreakdown(outcomes.map((o) => o.status)));
   for (const p of procs) await stop(p);
   await staging.close();
   await production.close();
-  results.scale.push({ workers, n, p50Ms: Math.round(quantile(latencies, 0.5)), p99Ms: Math.round(quantile(latencies, 0.99)), perSecond: Number((n / wallS).toFixed(1)), peakRssMiB: Math.max(...rss) });
+  results.scale.push({ workers, n, p50Ms: Math.round(quantile(latencies, 0.5)), p99Ms: Math.round(quantile(latencies, 0.99)), perSecond: Number((n / wallS).toFixed(1)), peakRssMiB: Math.max(...rss), wallS: Number(wallS.toFixed(1)), cpuServerS: cpuS('server'), cpuWorkerS: cpuS('worker'), cpuGitS: cpuS('git'), cpuBenchS: cpuS('bench') });
   await rm(scaleDir, { recursive: true, force: true });
 }
 
@@ -268,7 +301,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const cli = resolveTemporalCli();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'release-promoter-bench-'));
-  const { address, version } = await startServer(cli, dir);
+  const { address, version, pid: serverPid } = await startServer(cli, dir);
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const results: Results = {
@@ -281,9 +314,9 @@ async function main(): Promise<void> {
   };
 
   const SCALE = scaleOverride ?? SCALE_DEFAULT;
-  const ctx: BenchContext = { dir, address, client, results };
+  const ctx: BenchContext = { dir, address, serverPid, client, results };
   if (wants('side')) await sideBySide(ctx);
-  for (const workers of wants('scale') ? [1, 2] : []) for (const n of SCALE) await scale(ctx, workers, n);
+  for (const workers of wants('scale') ? (workersOverride ?? [1, 2]) : []) for (const n of SCALE) await scale(ctx, workers, n);
   if (wants('ledger')) await ledgerBench(ctx);
 
   const big = results.scale.filter((s) => s.n === Math.max(...SCALE));
@@ -322,6 +355,7 @@ function print(r: Results): void {
   for (const row of r.scale) {
     table.push([`${row.n} concurrent, ${row.workers} worker(s): p50 / p99`, `${row.p50Ms} / ${row.p99Ms} ms`, row.n === 200 ? 'p99 ≤ 5000' : '', row.n === 200 ? (row.p99Ms! <= 5000 ? 'yes' : 'NO') : '']);
     table.push([`  promotions per second, worker peak RSS`, `${row.perSecond}/s, ${row.peakRssMiB} MiB`, row.n === 200 ? 'RSS ≤ 350' : '', row.n === 200 ? (row.peakRssMiB! <= 350 ? 'yes' : 'NO') : '']);
+    table.push([`  CPU s in ${row.wallS} s: server / worker / git / sample services`, `${row.cpuServerS} / ${row.cpuWorkerS} / ${row.cpuGitS} / ${row.cpuBenchS}`, '', '']);
   }
   for (const [key, value] of Object.entries(r.ledger)) table.push([`ledger ${key}`, String(value), r.targets[key]?.target ?? '', r.targets[key] ? (r.targets[key].holds ? 'yes' : 'NO') : '']);
   console.log(table.toString());
