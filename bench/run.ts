@@ -117,7 +117,7 @@ async function startServer(cli: string, dir: string): Promise<{ address: string;
 async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   // BENCH_CPU_PROF=<dir> writes each worker's CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const worker = spawn(process.execPath, [...profile, '--require', 'tsx/cjs', path.join(root, 'src', 'worker.ts')], { cwd: root, env: { ...process.env, LOG_LEVEL: 'ERROR', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const worker = spawn(process.execPath, [...profile, ...(process.env.RP_MEMLOG ? ['--require', '/tmp/memlog.js'] : []), '--require', 'tsx/cjs', path.join(root, 'src', 'worker.ts')], { cwd: root, env: { ...process.env, LOG_LEVEL: 'ERROR', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(worker);
   await new Promise<void>((resolve, reject) => {
     let text = '';

@@ -6,6 +6,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 export async function bundleWorkflows(outPath: string): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('./workflows'),
+    preloadModules: [require.resolve('./workflows/shared-modules')],
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m) } as never,
   });
   await writeFile(outPath, code);

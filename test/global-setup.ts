@@ -1,9 +1,8 @@
 // One real Temporal dev server and one workflow bundle for the whole run.
-import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflows } from '../src/bundle';
 import { resolveTemporalCli } from '../src/temporal-cli';
 import { SEARCH_ATTRIBUTE_KEYS } from '../src/workflows/messages';
 
@@ -18,9 +17,9 @@ export default async function globalSetup(): Promise<void> {
     },
   });
   (globalThis as { __temporalEnv?: TestWorkflowEnvironment }).__temporalEnv = env;
-  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never });
+  // The same bundle the worker loads (preloaded modules included).
   const bundlePath = path.join(os.tmpdir(), `release-promoter-workflows-${process.pid}.js`);
-  await writeFile(bundlePath, bundle.code);
+  await bundleWorkflows(bundlePath);
   process.env.TEMPORAL_TEST_ADDRESS = env.address;
   process.env.TEMPORAL_TEST_BUNDLE = bundlePath;
   process.env.TEMPORAL_CLI_RESOLVED = cli;

@@ -106,9 +106,10 @@ export async function withCacheClone<T>(cacheDir: string, repo: string, work: (d
   }
 }
 
-async function fetchBranch(dir: string, repo: string, branch: string, field: string): Promise<void> {
+async function fetchBranch(dir: string, repo: string, branch: string | string[], field: string): Promise<void> {
+  const branches = typeof branch === 'string' ? [branch] : branch;
   try {
-    await git(['fetch', '--quiet', '--no-tags', '--force', '--', repo, `+refs/heads/${branch}:refs/remotes/cache/${branch}`], { cwd: dir });
+    await git(['fetch', '--quiet', '--no-tags', '--force', '--', repo, ...branches.map((b) => `+refs/heads/${b}:refs/remotes/cache/${b}`)], { cwd: dir });
   } catch (err) {
     const stderr = err instanceof GitError ? err.stderr : '';
     if (/couldn't find remote ref/i.test(stderr)) {
@@ -130,12 +131,14 @@ async function objectExists(dir: string, sha: string): Promise<boolean> {
   }
 }
 
-async function isAncestor(dir: string, ancestor: string, descendant: string): Promise<boolean> {
+/** Whether `ancestor` is an ancestor of `descendant`; 'missing' when the cache lacks either commit. */
+async function isAncestor(dir: string, ancestor: string, descendant: string): Promise<boolean | 'missing'> {
   try {
     await git(['merge-base', '--is-ancestor', ancestor, descendant], { cwd: dir });
     return true;
   } catch (err) {
     if (err instanceof GitError && err.exitCode === 1) return false;
+    if (err instanceof GitError && err.exitCode === 128) return 'missing';
     throw err;
   }
 }
@@ -147,23 +150,28 @@ async function isAncestor(dir: string, ancestor: string, descendant: string): Pr
 export async function resolveCommit(cacheDir: string, args: { repo: string; fromBranch: string; commitSha: string }): Promise<string> {
   return withCacheClone(cacheDir, args.repo, async (dir) => {
     await fetchBranch(dir, args.repo, args.fromBranch, 'fromBranch');
-    const branchRef = `refs/remotes/cache/${args.fromBranch}`;
-    let full: string;
+    // One git call answers both questions: the merge base of the commit and the branch is the
+    // commit itself (its full sha, starting with the given prefix) exactly when the branch
+    // contains it. An unknown or ambiguous sha is an error instead.
+    let base: string;
     try {
-      full = (await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${args.commitSha}^{commit}`], { cwd: dir })).trim();
+      base = (await git(['merge-base', '--end-of-options', `${args.commitSha}^{commit}`, `refs/remotes/cache/${args.fromBranch}`], { cwd: dir })).trim();
     } catch (err) {
       if (err instanceof GitError && /ambiguous/i.test(err.stderr)) {
         throw failure('InvalidPromotionRequest', `commitSha: "${args.commitSha}" is ambiguous in ${args.repo}; give more characters of the sha`);
       }
-      throw failure(
-        'CommitNotOnSourceBranch',
-        `commit ${args.commitSha} is not on ${args.fromBranch} in ${args.repo}; merge it to ${args.fromBranch} first, or check the sha`,
-      );
+      if (err instanceof GitError && err.exitCode === 1) base = ''; // unrelated histories: no merge base
+      else {
+        throw failure(
+          'CommitNotOnSourceBranch',
+          `commit ${args.commitSha} is not on ${args.fromBranch} in ${args.repo}; merge it to ${args.fromBranch} first, or check the sha`,
+        );
+      }
     }
-    if (!(await isAncestor(dir, full, branchRef))) {
-      throw failure('CommitNotOnSourceBranch', `commit ${full} is not reachable from ${args.fromBranch} in ${args.repo}; merge it to ${args.fromBranch} first`);
+    if (!base.startsWith(args.commitSha.toLowerCase())) {
+      throw failure('CommitNotOnSourceBranch', `commit ${args.commitSha} is not reachable from ${args.fromBranch} in ${args.repo}; merge it to ${args.fromBranch} first`);
     }
-    return full;
+    return base;
   });
 }
 
@@ -206,13 +214,21 @@ export interface MoveBranchResult {
  */
 export async function moveBranch(cacheDir: string, args: MoveBranchArgs): Promise<MoveBranchResult> {
   return withCacheClone(cacheDir, args.repo, async (dir) => {
-    if (!(await objectExists(dir, args.targetSha))) await fetchBranch(dir, args.repo, args.sourceBranch, 'fromBranch');
+    const fetchBoth = () => fetchBranch(dir, args.repo, [...new Set([args.sourceBranch, args.branch])], 'toBranch');
     let downgrade = false;
-    if (args.expectedTip !== null) {
+    if (args.expectedTip === null) {
+      if (!(await objectExists(dir, args.targetSha))) await fetchBoth();
+    } else if (args.expectedTip !== args.targetSha) {
       // The lease below guarantees the branch is still on expectedTip when the push lands, so
-      // the descendant check can be made against it without asking the remote first.
-      if (!(await objectExists(dir, args.expectedTip))) await fetchBranch(dir, args.repo, args.branch, 'toBranch');
-      downgrade = args.expectedTip !== args.targetSha && !(await isAncestor(dir, args.expectedTip, args.targetSha));
+      // the descendant check can be made against it without asking the remote first. The cache
+      // usually holds both commits already (resolving the commit fetched them); if not, fetch once.
+      let ancestor = await isAncestor(dir, args.expectedTip, args.targetSha);
+      if (ancestor === 'missing') {
+        await fetchBoth();
+        ancestor = await isAncestor(dir, args.expectedTip, args.targetSha);
+        if (ancestor === 'missing') throw new GitError(`git merge-base: ${args.expectedTip} or ${args.targetSha} is not in ${args.repo}`, '', 128);
+      }
+      downgrade = !ancestor;
       if (downgrade && !args.allowDowngrade) {
         throw failure(
           'DowngradeRefused',
