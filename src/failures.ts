@@ -27,14 +27,19 @@ export function failure(type: FailureType, message: string, ...details: unknown[
   return ApplicationFailure.create({ type, message, nonRetryable: true, details });
 }
 
-/** The failure `type` carried by an error or its cause (ActivityFailure wraps ApplicationFailure). */
-export function failureTypeOf(err: unknown): string | undefined {
+/** The typed failure in an error chain (ActivityFailure and ChildWorkflowFailure wrap ApplicationFailure). */
+function typedFailureOf(err: unknown): ApplicationFailure | undefined {
   let current: unknown = err;
   for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    if (current instanceof ApplicationFailure && current.type) return current.type;
+    if (current instanceof ApplicationFailure && current.type) return current;
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/** The failure `type` carried by an error or its cause. */
+export function failureTypeOf(err: unknown): string | undefined {
+  return typedFailureOf(err)?.type ?? undefined;
 }
 
 /** The innermost human message of an error chain. */
@@ -46,4 +51,9 @@ export function failureMessageOf(err: unknown): string {
     current = (current as { cause?: unknown }).cause;
   }
   return message;
+}
+
+/** details[0] of the typed failure in an error chain (what an activity attached to its refusal). */
+export function failureDetailsOf(err: unknown): unknown {
+  return typedFailureOf(err)?.details?.[0];
 }

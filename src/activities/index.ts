@@ -7,7 +7,8 @@ import { productionGateNames } from '../gates/catalog';
 import { newProbeAgent, readDeployedVersion, runGates } from './gates';
 import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
 import { planPromotion, planRollback, probeHeaders } from './plan';
-import { AppendResult, appendLedgerEntry, LedgerRecord, lastRecordedTip, reserveReleaseId, ReserveArgs } from './ledger';
+import { AppendResult, appendLedgerEntry, LedgerRecord, reserveReleaseId, ReserveArgs } from './ledger';
+import { PromoteArgs, promoteCommit, PromoteResult } from './promote';
 
 /** `client` lets activities reach other workflows (the target lock) through the Temporal client. */
 export function createActivities(config: Config, client: Client) {
@@ -15,9 +16,15 @@ export function createActivities(config: Config, client: Client) {
   const dispatcher = newProbeAgent();
 
   return withHeartbeats({
-    /** Resolves every setting and the commit. Throws ChangeClassForbidden, InvalidPromotionRequest, CommitNotOnSourceBranch. */
-    async planPromotion(request: PromotionRequest): Promise<PromotionPlan> {
-      return planPromotion(config, request);
+    /**
+     * Steps 1–2 in one round trip: resolves every setting and the commit, then reserves the
+     * release id (only for a valid request). Throws ChangeClassForbidden, InvalidPromotionRequest,
+     * CommitNotOnSourceBranch. A retry gets the same id back (reservations are keyed by workflow).
+     */
+    async admitPromotion(request: PromotionRequest, reservation: Omit<ReserveArgs, 'ledgerPath' | 'requested' | 'kind'>): Promise<{ plan: PromotionPlan; releaseId: string }> {
+      const plan = await planPromotion(config, request);
+      const releaseId = await reserveReleaseId({ ...reservation, kind: 'rc', requested: plan.releaseId, ledgerPath: config.ledgerPath });
+      return { plan, releaseId };
     },
 
     async reserveReleaseId(args: Omit<ReserveArgs, 'ledgerPath'>): Promise<string> {
@@ -44,15 +51,12 @@ export function createActivities(config: Config, client: Client) {
       return planRollback(config, request);
     },
 
-    async readBranchTip(args: { repo: string; branch: string }): Promise<string | null> {
-      return readBranchTip(args);
+    /** Drift check, downgrade check and push (SPEC §3 step 6). Throws ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved. */
+    async promoteCommit(args: PromoteArgs): Promise<PromoteResult> {
+      return promoteCommit(config.ledgerPath, config.gitCacheDir, args);
     },
 
-    /** The ledger's view of where the branch should be (drift check). */
-    async readRecordedTip(args: { environment: string; toBranch: string }): Promise<{ releaseId: string; tip: string } | null> {
-      return lastRecordedTip(config.ledgerPath, args.environment, args.toBranch);
-    },
-
+    /** Moves the branch from an explicit tip (a rollback's lease is the commit it undoes). */
     async moveReleaseBranch(args: MoveBranchArgs): Promise<MoveBranchResult> {
       return moveBranch(config.gitCacheDir, args);
     },
@@ -82,8 +86,13 @@ export function createActivities(config: Config, client: Client) {
       }
     },
 
-    async appendLedgerEntry(record: LedgerRecord, target: { repo: string; branch: string }): Promise<AppendResult> {
-      return appendLedgerEntry(config.ledgerPath, record, () => readBranchTip(target));
+    /**
+     * `target.tip` is the branch tip when the caller knows it, holding the lock and having just
+     * moved the branch there; without it the remote is read.
+     */
+    async appendLedgerEntry(record: LedgerRecord, target: { repo: string; branch: string; tip?: string }): Promise<AppendResult> {
+      const { tip } = target;
+      return appendLedgerEntry(config.ledgerPath, record, tip ? async () => tip : () => readBranchTip(target));
     },
   });
 }

@@ -13,7 +13,10 @@ export interface TargetLockInput {
   target: string;
   /** How often the holder's liveness is checked; a dead holder is freed within about this long. */
   checkIntervalMs: number;
-  /** How long the lock workflow stays up with nobody holding or waiting. */
+  /**
+   * How long the lock workflow stays up with nobody holding or waiting (default 0: it ends at
+   * once, and the next request starts a new one, so idle locks cost no worker memory).
+   */
   idleMs?: number;
   state?: LockState;
 }
@@ -56,8 +59,13 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
       changed = false;
       await tellWaiters(state);
     }
-    if (state.holder || state.queue.length > 0) idleSince = workflowTimeMs();
-    await condition(() => changed, Math.max(1, input.checkIntervalMs - (workflowTimeMs() - lastCheck)));
+    const busy = state.holder !== undefined || state.queue.length > 0;
+    if (busy) idleSince = workflowTimeMs();
+    const idleLeft = (input.idleMs ?? 0) - (workflowTimeMs() - idleSince);
+    // A request that reaches a lock as it returns is not lost: the server refuses the
+    // completion, and the workflow task runs again with the request in it.
+    if (!busy && !changed && idleLeft <= 0) return;
+    await condition(() => changed, Math.max(1, Math.min(input.checkIntervalMs - (workflowTimeMs() - lastCheck), busy ? Infinity : idleLeft)));
     // Checked on schedule even while signals keep arriving, so a steady stream of requests
     // cannot keep a dead holder in place.
     if (workflowTimeMs() - lastCheck >= input.checkIntervalMs) {
@@ -67,7 +75,6 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
         changed = true;
       }
     }
-    if (!state.holder && state.queue.length === 0 && !changed && workflowTimeMs() - idleSince >= (input.idleMs ?? 300_000)) return;
     if (workflowInfo().continueAsNewSuggested && !changed) {
       await continueAsNew<typeof targetLockWorkflow>({ ...input, state });
     }

@@ -9,12 +9,12 @@ import {
   ParentClosePolicy,
   setHandler,
   sleep,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PromotionRecord } from '../activities/ledger';
+import type { RefusalDetails } from '../activities/promote';
 import type { PromotionPlan, PromotionStatus, Stage } from '../domain';
-import { failure, FailureType, failureMessageOf, failureTypeOf } from '../failures';
+import { failure, failureDetailsOf, FailureType, failureMessageOf, failureTypeOf } from '../failures';
 import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
 import { workflowNow, workflowTimeMs } from './clock';
 import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackChildId, statusQuery } from './messages';
@@ -24,9 +24,9 @@ import { allPassed, describeFailures, enter, ledgerAuthor, rawField } from './st
 import { ApprovalDesk, registerApprovalDesk } from './approval';
 import { registerTargetLock, TargetLock } from './target-lock';
 
-const { planPromotion, readBranchTip, moveReleaseBranch } = gitActivities;
+const { admitPromotion, promoteCommit } = gitActivities;
 const { runStagingGates, verifyProduction, readDeployedVersion } = probeActivities;
-const { reserveReleaseId, readRecordedTip, appendLedgerEntry } = ledgerActivities;
+const { appendLedgerEntry } = ledgerActivities;
 
 /**
  * Runs one promotion. Completes with the final status when promoted; otherwise fails with a
@@ -47,12 +47,16 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
 
 async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDesk, lock: TargetLock): Promise<PromotionStatus> {
   enter(status, 'validating');
-  const plan = await validate(status, input, desk);
-  status.releaseId = await reserve(status, plan, desk);
+  const plan = await admit(status, input, desk);
   desk.open(plan);
 
   try {
-    enter(status, 'staging_gates');
+    enter(status, 'staging_gates', [
+      { key: ReleaseIdKey, value: status.releaseId as string },
+      { key: CommitShaKey, value: plan.commitSha },
+      { key: ChangeClassKey, value: plan.changeClass },
+      { key: ReleaseEnvironmentKey, value: plan.environment },
+    ]);
     status.gates = await runStagingGates(plan);
     if (!allPassed(status.gates)) {
       throw await failed(status, plan, 'gates_failed', 'StagingGatesFailed', `${describeFailures(status.gates)} on staging ${plan.stagingBase}; fix staging and start a new promotion`);
@@ -65,10 +69,7 @@ async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDe
     await lock.acquire({ repo: plan.repo, branch: plan.toBranch }, 'promotion');
 
     enter(status, 'promoting');
-    const lastKnownGood = await readBranchTip({ repo: plan.repo, branch: plan.toBranch });
-    status.lastKnownGood = lastKnownGood ?? undefined;
-    await checkDrift(status, plan, lastKnownGood);
-    await pushCommit(status, plan, lastKnownGood);
+    await pushCommit(status, plan);
 
     if (plan.deployWait && !(await deployObserved(status, plan, plan.deployWait))) {
       throw await rolledBack(status, plan, 'DeployNotObserved', `production never reported ${plan.commitSha} at ${plan.deployWait.path} (${plan.deployWait.field}) within ${plan.deployWait.timeoutMs / 1000} s`);
@@ -96,7 +97,7 @@ async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDe
     });
     throw cancelled ? err : ending;
   } finally {
-    await CancellationScope.nonCancellable(() => lock.release());
+    await lock.release();
   }
 }
 
@@ -123,29 +124,16 @@ function humanDuration(ms: number): string {
 /** Failures whose ledger entry is already written. */
 const recorded = new WeakSet<object>();
 
-async function validate(status: PromotionStatus, input: unknown, desk: ApprovalDesk): Promise<PromotionPlan> {
+/** Validates the request and the commit, and reserves the release id (steps 1–2). */
+async function admit(status: PromotionStatus, input: unknown, desk: ApprovalDesk): Promise<PromotionPlan> {
   try {
     const request = parsePromotionRequest(input);
-    const plan = await planPromotion(request);
+    const { plan, releaseId } = await admitPromotion(request, { workflowId: workflowInfo().workflowId, at: workflowNow() });
+    status.releaseId = releaseId;
     status.commitSha = plan.commitSha;
     status.environment = plan.environment;
     status.approval = { ...status.approval, required: plan.approval.required, state: plan.approval.required ? 'pending' : 'not_required', minApprovals: plan.approval.minApprovals, approvers: plan.approval.approvers };
-    upsertSearchAttributes([
-      { key: CommitShaKey, value: plan.commitSha },
-      { key: ChangeClassKey, value: plan.changeClass },
-      { key: ReleaseEnvironmentKey, value: plan.environment },
-    ]);
     return plan;
-  } catch (err) {
-    throw refuse(status, err, desk);
-  }
-}
-
-async function reserve(status: PromotionStatus, plan: PromotionPlan, desk: ApprovalDesk): Promise<string> {
-  try {
-    const releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rc', at: workflowNow(), requested: plan.releaseId });
-    upsertSearchAttributes([{ key: ReleaseIdKey, value: releaseId }]);
-    return releaseId;
   } catch (err) {
     throw refuse(status, err, desk);
   }
@@ -166,39 +154,29 @@ function refuse(status: PromotionStatus, err: unknown, desk: ApprovalDesk): Appl
   return failure(type, status.failure.message, status);
 }
 
-/** The branch must be where the ledger last left it, unless the request accepts the drift. */
-async function checkDrift(status: PromotionStatus, plan: PromotionPlan, tip: string | null): Promise<void> {
-  const recordedTip = await readRecordedTip({ environment: plan.environment, toBranch: plan.toBranch });
-  if (!recordedTip || recordedTip.tip === tip) return;
-  status.drift = { expected: recordedTip.tip, found: tip, accepted: plan.acceptDrift };
-  if (!plan.acceptDrift) {
-    throw await failed(
-      status,
-      plan,
-      'drifted',
-      'ReleaseBranchDrifted',
-      `${plan.toBranch} is at ${tip ?? '(missing)'} but the ledger's last entry for ${plan.environment} (${recordedTip.releaseId}) left it at ${recordedTip.tip}. ` +
-        `Find out who moved it; to promote anyway, start again with acceptDrift: true (recorded in the ledger)`,
-    );
-  }
-}
-
-async function pushCommit(status: PromotionStatus, plan: PromotionPlan, lastKnownGood: string | null): Promise<void> {
+/** Drift check, downgrade check and push, as one activity under the lock (see activities/promote.ts). */
+async function pushCommit(status: PromotionStatus, plan: PromotionPlan): Promise<void> {
   try {
-    const moved = await moveReleaseBranch({
+    const moved = await promoteCommit({
       repo: plan.repo,
       branch: plan.toBranch,
-      expectedTip: lastKnownGood,
+      environment: plan.environment,
       targetSha: plan.commitSha,
       sourceBranch: plan.fromBranch,
       allowDowngrade: plan.allowDowngrade,
+      acceptDrift: plan.acceptDrift,
     });
+    status.lastKnownGood = moved.lastKnownGood ?? undefined;
+    status.drift = moved.drift;
     status.pushed = true;
     status.downgrade = moved.downgrade;
   } catch (err) {
     const type = failureTypeOf(err);
-    if (type === 'ReleaseBranchMoved' || type === 'DowngradeRefused') {
-      throw await failed(status, plan, 'refused', type, failureMessageOf(err));
+    if (type === 'ReleaseBranchDrifted' || type === 'DowngradeRefused' || type === 'ReleaseBranchMoved') {
+      const refusal = failureDetailsOf(err) as RefusalDetails | undefined;
+      status.lastKnownGood = refusal?.lastKnownGood ?? undefined;
+      status.drift = refusal?.drift;
+      throw await failed(status, plan, type === 'ReleaseBranchDrifted' ? 'drifted' : 'refused', type, failureMessageOf(err));
     }
     throw err;
   }
@@ -312,7 +290,9 @@ async function record(status: PromotionStatus, plan: PromotionPlan, result: 'pas
       .map((d) => `${d.approver}: approved at ${d.at}${d.comment ? ` ${JSON.stringify(d.comment)}` : ''}`),
     extras,
   };
-  const appended = await appendLedgerEntry(entry, { repo: plan.repo, branch: plan.toBranch });
+  // Under the lock the tip is known where this promotion (or its rollback) just put it.
+  const tip = result === 'pass' ? plan.commitSha : status.rollback?.result === 'completed' ? status.lastKnownGood : undefined;
+  const appended = await appendLedgerEntry(entry, { repo: plan.repo, branch: plan.toBranch, tip });
   status.ledgerChainHead = appended.chainHead;
 }
 

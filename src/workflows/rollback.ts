@@ -1,6 +1,6 @@
 // rollbackWorkflow: put the release branch back on the last known good and prove it (SPEC §4).
 // Started by a failed promotion as its child, or by hand from the Temporal CLI.
-import { CancellationScope, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { setHandler, workflowInfo } from '@temporalio/workflow';
 import type { RollbackRecord } from '../activities/ledger';
 import { describeIssues, RollbackPlan, RollbackRequest, RollbackStatus } from '../domain';
 import { failure, failureMessageOf, failureTypeOf } from '../failures';
@@ -26,15 +26,21 @@ export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> 
 
   const plan = await validate(status, input);
   status.releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rb', at: workflowNow(), requested: plan.releaseId });
-  upsertSearchAttributes([{ key: ReleaseIdKey, value: status.releaseId }]);
+  // Learnt while validating; upserted with the next stage change.
+  let admitted = [
+    { key: ReleaseIdKey, value: status.releaseId },
+    { key: CommitShaKey, value: plan.toSha },
+    { key: ReleaseEnvironmentKey, value: plan.environment },
+  ];
   try {
     // A compensating child runs under its parent promotion's lock; a manual rollback takes the
     // lock itself, ahead of every waiting promotion.
     if (!workflowInfo().parent) {
-      enter(status, 'waiting_for_lock');
+      enter(status, 'waiting_for_lock', admitted);
+      admitted = [];
       await lock.acquire({ repo: plan.repo, branch: plan.toBranch }, 'rollback');
     }
-    enter(status, 'rolling_back');
+    enter(status, 'rolling_back', admitted);
     await restoreBranch(status, plan);
     status.verification = await verifyProduction({ productionBase: plan.productionBase, environment: plan.environment });
     status.actions.push(`rerun smoke (health/db/chat/415): ${allPassed(status.verification) ? 'all pass' : describeFailures(status.verification)}`);
@@ -44,7 +50,7 @@ export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> 
     enter(status, status.result === 'completed' ? 'rolled_back' : 'rollback_partial');
     return status;
   } finally {
-    await CancellationScope.nonCancellable(() => lock.release());
+    await lock.release();
   }
 }
 
@@ -55,12 +61,7 @@ async function validate(status: RollbackStatus, input: unknown): Promise<Rollbac
     if (!parsed.success) {
       throw failure('InvalidRollbackRequest', `invalid rollback request: ${describeIssues(parsed.error)}. Fix the field and start the rollback again; nothing was changed`);
     }
-    const plan = await planRollback(parsed.data);
-    upsertSearchAttributes([
-      { key: CommitShaKey, value: plan.toSha },
-      { key: ReleaseEnvironmentKey, value: plan.environment },
-    ]);
-    return plan;
+    return await planRollback(parsed.data);
   } catch (err) {
     enter(status, 'invalid');
     status.failure = { type: failureTypeOf(err) ?? 'InvalidRollbackRequest', message: failureMessageOf(err) };
@@ -107,7 +108,8 @@ async function record(status: RollbackStatus, plan: RollbackPlan): Promise<void>
     toBranch: plan.toBranch,
     extras: [],
   };
-  const appended = await appendLedgerEntry(entry, { repo: plan.repo, branch: plan.toBranch });
+  // Restored under the lock: the tip is where this rollback put it.
+  const appended = await appendLedgerEntry(entry, { repo: plan.repo, branch: plan.toBranch, tip: status.branchRestored ? plan.toSha : undefined });
   status.ledgerChainHead = appended.chainHead;
 }
 

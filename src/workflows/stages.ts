@@ -1,14 +1,18 @@
 // Stage changes, shared by both workflows: status, timeline and search attribute move together.
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { GateResult, Stage, StageTrack } from '../domain';
 import { workflowNow } from './clock';
 import { ReleaseStageKey } from './messages';
 
-/** Every stage change is visible in the status, the timeline and the search attributes. */
-export function enter(track: StageTrack, stage: Stage): void {
+/**
+ * Every stage change is visible in the status, the timeline and the search attributes. Other
+ * attributes learnt since the last change (`also`) go in the same upsert: one event, not two.
+ */
+export function enter(track: StageTrack, stage: Stage, also: SearchAttributeUpdatePair[] = []): void {
   track.stage = stage;
   track.timeline.push({ stage, at: workflowNow() });
-  upsertSearchAttributes([{ key: ReleaseStageKey, value: stage }]);
+  upsertSearchAttributes([{ key: ReleaseStageKey, value: stage }, ...also]);
 }
 
 /** Who writes a ledger entry: the workflow id (the append's key) and a reference an auditor can open. */

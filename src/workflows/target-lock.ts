@@ -1,5 +1,5 @@
 // Taking and giving back a target's lock from inside a promotion or a manual rollback.
-import { condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import { localActivities } from './activity-proxies';
 import { lockGrantedSignal, lockPositionSignal, lockWorkflowId, releaseLockSignal } from './messages';
 
@@ -12,7 +12,11 @@ export interface LockView {
 export interface TargetLock {
   /** Joins the queue and waits (cancellably) for the grant; `view.lock` shows position and holder meanwhile. */
   acquire(target: { repo: string; branch: string }, priority: 'rollback' | 'promotion'): Promise<void>;
-  /** Gives the lock back, or leaves the queue; safe to call when nothing was requested. */
+  /**
+   * Gives the lock back, or leaves the queue; safe to call when nothing was requested, and
+   * after cancellation. Awaited on purpose: the server drops a signal whose sender has closed
+   * by the time it is delivered, so a workflow must not end in the task that sends it.
+   */
   release(): Promise<void>;
 }
 
@@ -38,12 +42,13 @@ export function registerTargetLock(view: LockView): TargetLock {
     },
     async release() {
       if (!requested) return;
+      const lockId = requested.lockId;
+      requested = undefined;
       try {
-        await getExternalWorkflowHandle(requested.lockId).signal(releaseLockSignal, { workflowId: workflowInfo().workflowId, token });
+        await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(lockId).signal(releaseLockSignal, { workflowId: workflowInfo().workflowId, token }));
       } catch {
         // The lock workflow is gone; its next holder check would have freed us anyway.
       }
-      requested = undefined;
     },
   };
 }

@@ -1,0 +1,88 @@
+// Step 6 of a promotion (SPEC §3), run under the target's lock: the drift check, the downgrade
+// check and the push. The drift check and the push are one compare-and-swap: the push's lease is
+// the tip the ledger's last entry left, so a branch that drifted fails the lease instead of
+// needing a read first. The remote is read only with no entry to compare against, after a
+// failed lease, or when drift is accepted.
+import { failure, failureTypeOf } from '../failures';
+import { moveBranch, readBranchTip } from './git';
+import { lastRecordedTip } from './ledger';
+
+export interface PromoteArgs {
+  repo: string;
+  branch: string;
+  environment: string;
+  targetSha: string;
+  sourceBranch: string;
+  allowDowngrade: boolean;
+  acceptDrift: boolean;
+}
+
+export interface Drift {
+  expected: string;
+  found: string | null;
+  accepted: boolean;
+}
+
+export interface PromoteResult {
+  /** The tip the push replaced: what a rollback goes back to. */
+  lastKnownGood: string | null;
+  /** false when the branch was already on the commit (a retry after a push that landed). */
+  pushed: boolean;
+  downgrade: boolean;
+  drift?: Drift;
+}
+
+/** What a refusal (ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved) carries as details[0]. */
+export interface RefusalDetails {
+  lastKnownGood: string | null;
+  drift?: Drift;
+}
+
+export async function promoteCommit(ledgerPath: string, gitCacheDir: string, args: PromoteArgs): Promise<PromoteResult> {
+  const recorded = await lastRecordedTip(ledgerPath, args.environment, args.branch);
+  const push = (tip: string | null) =>
+    moveBranch(gitCacheDir, { repo: args.repo, branch: args.branch, expectedTip: tip, targetSha: args.targetSha, sourceBranch: args.sourceBranch, allowDowngrade: args.allowDowngrade });
+
+  if (recorded) {
+    try {
+      const moved = await push(recorded.tip);
+      return { lastKnownGood: recorded.tip, ...moved };
+    } catch (err) {
+      const type = failureTypeOf(err);
+      if (type !== 'ReleaseBranchMoved' && type !== 'DowngradeRefused') throw err;
+      // The lease failed, or the downgrade check ran against the recorded tip: find out where
+      // the branch really is. Drift is reported before a downgrade, as the steps are ordered.
+      const found = await readBranchTip({ repo: args.repo, branch: args.branch });
+      if (found === recorded.tip) throw withDetails(err, { lastKnownGood: found });
+      const drift: Drift = { expected: recorded.tip, found, accepted: args.acceptDrift };
+      if (!args.acceptDrift) {
+        throw failure(
+          'ReleaseBranchDrifted',
+          `${args.branch} is at ${found ?? '(missing)'} but the ledger's last entry for ${args.environment} (${recorded.releaseId}) left it at ${recorded.tip}. ` +
+            `Find out who moved it; to promote anyway, start again with acceptDrift: true (recorded in the ledger)`,
+          { lastKnownGood: found, drift } satisfies RefusalDetails,
+        );
+      }
+      return { lastKnownGood: found, drift, ...(await pushWithDetails(push, found)) };
+    }
+  }
+  const tip = await readBranchTip({ repo: args.repo, branch: args.branch });
+  return { lastKnownGood: tip, ...(await pushWithDetails(push, tip)) };
+}
+
+async function pushWithDetails<T>(push: (tip: string | null) => Promise<T>, tip: string | null): Promise<T> {
+  try {
+    return await push(tip);
+  } catch (err) {
+    const type = failureTypeOf(err);
+    if (type === 'ReleaseBranchMoved' || type === 'DowngradeRefused') throw withDetails(err, { lastKnownGood: tip });
+    throw err;
+  }
+}
+
+/** The same typed failure, now carrying the tip the workflow records as the last known good. */
+function withDetails(err: unknown, details: RefusalDetails): unknown {
+  const type = failureTypeOf(err);
+  if (type !== 'ReleaseBranchMoved' && type !== 'DowngradeRefused') return err;
+  return failure(type, (err as Error).message, details);
+}
