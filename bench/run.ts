@@ -203,6 +203,7 @@ async function sideBySide({ dir, address, client, results }: BenchContext): Prom
     await new Promise((r) => setTimeout(r, 120)); // the burst's rate-limit window
     const b = await promote(client, 'bench-one', request(await repo.commit(`bench change ${i}`)), `bench-one-${i}-${Date.now()}`);
     stageDurations.push(stageMs(b.status, 'staging_gates'));
+    if (process.env.BENCH_STAGES) log(`staging stage ${stageMs(b.status, 'staging_gates')} ms; gates ${b.status.gates.map((g) => `${g.name} ${g.latencyMs}`).join(', ')}; timeline ${b.status.timeline.map((t) => `${t.stage}@${t.at.slice(17, 23)}`).join(' ')}`);
     endToEnd.push(b.ms);
     await new Promise((r) => setTimeout(r, 120));
   }
