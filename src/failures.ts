@@ -57,3 +57,11 @@ export function failureMessageOf(err: unknown): string {
 export function failureDetailsOf(err: unknown): unknown {
   return typedFailureOf(err)?.details?.[0];
 }
+
+/** Why a promotion refused a drifted branch, and what to do (activity and workflow say the same). */
+export function driftMessage(d: { branch: string; found: string | null; environment: string; releaseId: string; recordedTip: string }): string {
+  return (
+    `${d.branch} is at ${d.found ?? '(missing)'} but the ledger's last entry for ${d.environment} (${d.releaseId}) left it at ${d.recordedTip}. ` +
+    `Find out who moved it; to promote anyway, start again with acceptDrift: true (recorded in the ledger)`
+  );
+}

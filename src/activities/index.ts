@@ -7,7 +7,7 @@ import { productionGateNames } from '../gates/catalog';
 import { newProbeAgent, readDeployedVersion, runGates } from './gates';
 import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
 import { planPromotion, planRollback, probeHeaders } from './plan';
-import { AppendResult, appendLedgerEntry, LedgerRecord, reserveReleaseId, ReserveArgs } from './ledger';
+import { AppendResult, appendLedgerEntry, lastRecordedTip, LedgerRecord, reserveReleaseId, ReserveArgs } from './ledger';
 import { PromoteArgs, promoteCommit, PromoteResult } from './promote';
 
 /** `client` lets activities reach other workflows (the target lock) through the Temporal client. */
@@ -49,6 +49,18 @@ export function createActivities(config: Config, client: Client) {
     /** Resolves a rollback's settings. Throws InvalidRollbackRequest naming the field. */
     async planRollback(request: RollbackRequest): Promise<RollbackPlan> {
       return planRollback(config, request);
+    },
+
+    // Still called by promotions started before the 'one-activity-per-step' patch (see
+    // promotion.ts); remove with that patch.
+    async planPromotion(request: PromotionRequest): Promise<PromotionPlan> {
+      return planPromotion(config, request);
+    },
+    async readBranchTip(args: { repo: string; branch: string }): Promise<string | null> {
+      return readBranchTip(args);
+    },
+    async readRecordedTip(args: { environment: string; toBranch: string }): Promise<{ releaseId: string; tip: string } | null> {
+      return lastRecordedTip(config.ledgerPath, args.environment, args.toBranch);
     },
 
     /** Drift check, downgrade check and push (SPEC §3 step 6). Throws ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved. */

@@ -3,7 +3,7 @@
 // the tip the ledger's last entry left, so a branch that drifted fails the lease instead of
 // needing a read first. The remote is read only with no entry to compare against, after a
 // failed lease, or when drift is accepted.
-import { failure, failureTypeOf } from '../failures';
+import { driftMessage, failure, failureTypeOf } from '../failures';
 import { moveBranch, readBranchTip } from './git';
 import { lastRecordedTip } from './ledger';
 
@@ -58,8 +58,7 @@ export async function promoteCommit(ledgerPath: string, gitCacheDir: string, arg
       if (!args.acceptDrift) {
         throw failure(
           'ReleaseBranchDrifted',
-          `${args.branch} is at ${found ?? '(missing)'} but the ledger's last entry for ${args.environment} (${recorded.releaseId}) left it at ${recorded.tip}. ` +
-            `Find out who moved it; to promote anyway, start again with acceptDrift: true (recorded in the ledger)`,
+          driftMessage({ branch: args.branch, found, environment: args.environment, releaseId: recorded.releaseId, recordedTip: recorded.tip }),
           { lastKnownGood: found, drift } satisfies RefusalDetails,
         );
       }

@@ -2,7 +2,7 @@
 // never interleave. First come first served, rollbacks ahead of promotions. No lease that can
 // expire under a working holder: the lock checks instead whether its holder still runs, and
 // frees it only when the holder's workflow has closed (terminated, timed out, crashed out).
-import { condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, getExternalWorkflowHandle, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { localActivities } from './activity-proxies';
 import { workflowNow, workflowTimeMs } from './clock';
 import { acquireLockSignal, LockRequest, rollbackChildId, lockGrantedSignal, lockPositionSignal, lockStateQuery, LockState, releaseLockSignal } from './messages';
@@ -24,6 +24,10 @@ export interface TargetLockInput {
 export async function targetLockWorkflow(input: TargetLockInput): Promise<void> {
   const state: LockState = input.state ?? { target: input.target, queue: [], nextToken: 1 };
   let changed = true;
+  // Lock workflows started before this change idle for 5 minutes and check for that only after
+  // waiting; they keep doing so, or their replay would fail and wedge the target.
+  const endsWhenIdle = patched('lock-ends-when-idle');
+  const idleMs = input.idleMs ?? (endsWhenIdle ? 0 : 300_000);
 
   setHandler(acquireLockSignal, (request) => {
     // Signal-with-start may deliver a request twice (an activity retry): the first one stands.
@@ -61,11 +65,12 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
     }
     const busy = state.holder !== undefined || state.queue.length > 0;
     if (busy) idleSince = workflowTimeMs();
-    const idleLeft = (input.idleMs ?? 0) - (workflowTimeMs() - idleSince);
+    const idleLeft = idleMs - (workflowTimeMs() - idleSince);
     // A request that reaches a lock as it returns is not lost: the server refuses the
     // completion, and the workflow task runs again with the request in it.
-    if (!busy && !changed && idleLeft <= 0) return;
-    await condition(() => changed, Math.max(1, Math.min(input.checkIntervalMs - (workflowTimeMs() - lastCheck), busy ? Infinity : idleLeft)));
+    if (endsWhenIdle && !busy && !changed && idleLeft <= 0) return;
+    const untilCheck = input.checkIntervalMs - (workflowTimeMs() - lastCheck);
+    await condition(() => changed, Math.max(1, endsWhenIdle && !busy ? Math.min(untilCheck, idleLeft) : untilCheck));
     // Checked on schedule even while signals keep arriving, so a steady stream of requests
     // cannot keep a dead holder in place.
     if (workflowTimeMs() - lastCheck >= input.checkIntervalMs) {
@@ -75,6 +80,7 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
         changed = true;
       }
     }
+    if (!endsWhenIdle && !state.holder && state.queue.length === 0 && !changed && workflowTimeMs() - idleSince >= idleMs) return;
     if (workflowInfo().continueAsNewSuggested && !changed) {
       await continueAsNew<typeof targetLockWorkflow>({ ...input, state });
     }

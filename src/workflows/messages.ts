@@ -41,6 +41,12 @@ export const lockGrantedSignal = defineSignal<[{ target: string; token: number }
 export const lockPositionSignal = defineSignal<[{ target: string; position: number; holder?: string }]>('lockPosition');
 export const lockStateQuery = defineQuery<LockState>('lockState');
 
+/**
+ * The patch that made validation + reservation and drift check + push one activity each, with
+ * validation's search attributes sent along with the next stage change (promotion and rollback).
+ */
+export const ONE_ACTIVITY_PER_STEP = 'one-activity-per-step';
+
 /** The compensating rollback of a promotion: one per promotion, found by name (the lock checks it). */
 export function rollbackChildId(promotionWorkflowId: string): string {
   return `${promotionWorkflowId}-rollback`;

@@ -1,5 +1,5 @@
 // promotionWorkflow: the story of one promotion, from request to ledger entry (SPEC §3).
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type SearchAttributeUpdatePair } from '@temporalio/common';
 import {
   allHandlersFinished,
   CancellationScope,
@@ -7,26 +7,28 @@ import {
   executeChild,
   isCancellation,
   ParentClosePolicy,
+  patched,
   setHandler,
   sleep,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PromotionRecord } from '../activities/ledger';
 import type { RefusalDetails } from '../activities/promote';
 import type { PromotionPlan, PromotionStatus, Stage } from '../domain';
-import { failure, failureDetailsOf, FailureType, failureMessageOf, failureTypeOf } from '../failures';
+import { driftMessage, failure, failureDetailsOf, FailureType, failureMessageOf, failureTypeOf } from '../failures';
 import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
 import { workflowNow, workflowTimeMs } from './clock';
-import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackChildId, statusQuery } from './messages';
+import { ChangeClassKey, CommitShaKey, ONE_ACTIVITY_PER_STEP, ReleaseEnvironmentKey, ReleaseIdKey, rollbackChildId, statusQuery } from './messages';
 import { parsePromotionRequest } from './request';
 import { rollbackWorkflow } from './rollback';
 import { allPassed, describeFailures, enter, ledgerAuthor, rawField } from './stages';
 import { ApprovalDesk, registerApprovalDesk } from './approval';
 import { registerTargetLock, TargetLock } from './target-lock';
 
-const { admitPromotion, promoteCommit } = gitActivities;
+const { admitPromotion, promoteCommit, planPromotion, readBranchTip, moveReleaseBranch } = gitActivities;
 const { runStagingGates, verifyProduction, readDeployedVersion } = probeActivities;
-const { appendLedgerEntry } = ledgerActivities;
+const { appendLedgerEntry, reserveReleaseId, readRecordedTip } = ledgerActivities;
 
 /**
  * Runs one promotion. Completes with the final status when promoted; otherwise fails with a
@@ -37,26 +39,23 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
   setHandler(statusQuery, () => status);
   const desk = registerApprovalDesk(status);
   const lock = registerTargetLock(status);
+  // Promotions started before this patch run steps 1–2 and 6 as they did then (see the end of this file).
+  const current = patched(ONE_ACTIVITY_PER_STEP);
   try {
-    return await promote(status, input, desk, lock);
+    return await promote(status, input, desk, lock, current);
   } finally {
     // Every decision sent meanwhile gets its answer before the workflow closes.
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   }
 }
 
-async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDesk, lock: TargetLock): Promise<PromotionStatus> {
+async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDesk, lock: TargetLock, current: boolean): Promise<PromotionStatus> {
   enter(status, 'validating');
-  const plan = await admit(status, input, desk);
+  const plan = current ? await admit(status, input, desk) : await admitAsBefore(status, input, desk);
   desk.open(plan);
 
   try {
-    enter(status, 'staging_gates', [
-      { key: ReleaseIdKey, value: status.releaseId as string },
-      { key: CommitShaKey, value: plan.commitSha },
-      { key: ChangeClassKey, value: plan.changeClass },
-      { key: ReleaseEnvironmentKey, value: plan.environment },
-    ]);
+    enter(status, 'staging_gates', current ? admittedAttributes(status, plan) : []);
     status.gates = await runStagingGates(plan);
     if (!allPassed(status.gates)) {
       throw await failed(status, plan, 'gates_failed', 'StagingGatesFailed', `${describeFailures(status.gates)} on staging ${plan.stagingBase}; fix staging and start a new promotion`);
@@ -69,7 +68,7 @@ async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDe
     await lock.acquire({ repo: plan.repo, branch: plan.toBranch }, 'promotion');
 
     enter(status, 'promoting');
-    await pushCommit(status, plan);
+    await (current ? pushCommit(status, plan) : pushCommitAsBefore(status, plan));
 
     if (plan.deployWait && !(await deployObserved(status, plan, plan.deployWait))) {
       throw await rolledBack(status, plan, 'DeployNotObserved', `production never reported ${plan.commitSha} at ${plan.deployWait.path} (${plan.deployWait.field}) within ${plan.deployWait.timeoutMs / 1000} s`);
@@ -130,13 +129,28 @@ async function admit(status: PromotionStatus, input: unknown, desk: ApprovalDesk
     const request = parsePromotionRequest(input);
     const { plan, releaseId } = await admitPromotion(request, { workflowId: workflowInfo().workflowId, at: workflowNow() });
     status.releaseId = releaseId;
-    status.commitSha = plan.commitSha;
-    status.environment = plan.environment;
-    status.approval = { ...status.approval, required: plan.approval.required, state: plan.approval.required ? 'pending' : 'not_required', minApprovals: plan.approval.minApprovals, approvers: plan.approval.approvers };
-    return plan;
+    return admitted(status, plan);
   } catch (err) {
     throw refuse(status, err, desk);
   }
+}
+
+/** What validation teaches the status. */
+function admitted(status: PromotionStatus, plan: PromotionPlan): PromotionPlan {
+  status.commitSha = plan.commitSha;
+  status.environment = plan.environment;
+  status.approval = { ...status.approval, required: plan.approval.required, state: plan.approval.required ? 'pending' : 'not_required', minApprovals: plan.approval.minApprovals, approvers: plan.approval.approvers };
+  return plan;
+}
+
+/** The search attributes validation teaches, upserted with the next stage change. */
+function admittedAttributes(status: PromotionStatus, plan: PromotionPlan): SearchAttributeUpdatePair[] {
+  return [
+    { key: ReleaseIdKey, value: status.releaseId as string },
+    { key: CommitShaKey, value: plan.commitSha },
+    { key: ChangeClassKey, value: plan.changeClass },
+    { key: ReleaseEnvironmentKey, value: plan.environment },
+  ];
 }
 
 /** Bad input ends the workflow at once: no release id, no ledger entry, no git change. */
@@ -171,15 +185,20 @@ async function pushCommit(status: PromotionStatus, plan: PromotionPlan): Promise
     status.pushed = true;
     status.downgrade = moved.downgrade;
   } catch (err) {
-    const type = failureTypeOf(err);
-    if (type === 'ReleaseBranchDrifted' || type === 'DowngradeRefused' || type === 'ReleaseBranchMoved') {
-      const refusal = failureDetailsOf(err) as RefusalDetails | undefined;
-      status.lastKnownGood = refusal?.lastKnownGood ?? undefined;
-      status.drift = refusal?.drift;
-      throw await failed(status, plan, type === 'ReleaseBranchDrifted' ? 'drifted' : 'refused', type, failureMessageOf(err));
-    }
-    throw err;
+    throw await refusedAtPush(status, plan, err);
   }
+}
+
+/** A refusal at the push (drift, downgrade, a moved branch) ends the promotion with its entry; other errors pass. */
+async function refusedAtPush(status: PromotionStatus, plan: PromotionPlan, err: unknown): Promise<unknown> {
+  const type = failureTypeOf(err);
+  if (type !== 'ReleaseBranchDrifted' && type !== 'DowngradeRefused' && type !== 'ReleaseBranchMoved') return err;
+  const refusal = failureDetailsOf(err) as RefusalDetails | undefined;
+  if (refusal) {
+    status.lastKnownGood = refusal.lastKnownGood ?? undefined;
+    status.drift = refusal.drift;
+  }
+  return failed(status, plan, type === 'ReleaseBranchDrifted' ? 'drifted' : 'refused', type, failureMessageOf(err));
 }
 
 /** Polls production on durable timers (no long-running activity) until it reports the commit. */
@@ -323,4 +342,40 @@ function stagingGateCommand(plan: PromotionPlan): string {
   ]
     .filter(Boolean)
     .join(' ');
+}
+
+// Promotions started before the ONE_ACTIVITY_PER_STEP patch replay these steps exactly as they
+// ran them: validation and the reservation as two activities with their own upserts, the tip,
+// the recorded tip and the push as three. Remove (with the three activities index.ts keeps for
+// them) once no such promotion runs: `temporal workflow list --query "ExecutionStatus='Running'"`.
+
+async function admitAsBefore(status: PromotionStatus, input: unknown, desk: ApprovalDesk): Promise<PromotionPlan> {
+  try {
+    const plan = admitted(status, await planPromotion(parsePromotionRequest(input)));
+    upsertSearchAttributes(admittedAttributes(status, plan).slice(1));
+    status.releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rc', at: workflowNow(), requested: plan.releaseId });
+    upsertSearchAttributes([{ key: ReleaseIdKey, value: status.releaseId }]);
+    return plan;
+  } catch (err) {
+    throw refuse(status, err, desk);
+  }
+}
+
+async function pushCommitAsBefore(status: PromotionStatus, plan: PromotionPlan): Promise<void> {
+  const tip = await readBranchTip({ repo: plan.repo, branch: plan.toBranch });
+  status.lastKnownGood = tip ?? undefined;
+  const recordedTip = await readRecordedTip({ environment: plan.environment, toBranch: plan.toBranch });
+  if (recordedTip && recordedTip.tip !== tip) {
+    status.drift = { expected: recordedTip.tip, found: tip, accepted: plan.acceptDrift };
+    if (!plan.acceptDrift) {
+      throw await failed(status, plan, 'drifted', 'ReleaseBranchDrifted', driftMessage({ branch: plan.toBranch, found: tip, environment: plan.environment, releaseId: recordedTip.releaseId, recordedTip: recordedTip.tip }));
+    }
+  }
+  try {
+    const moved = await moveReleaseBranch({ repo: plan.repo, branch: plan.toBranch, expectedTip: tip, targetSha: plan.commitSha, sourceBranch: plan.fromBranch, allowDowngrade: plan.allowDowngrade });
+    status.pushed = true;
+    status.downgrade = moved.downgrade;
+  } catch (err) {
+    throw await refusedAtPush(status, plan, err);
+  }
 }

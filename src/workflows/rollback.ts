@@ -1,12 +1,12 @@
 // rollbackWorkflow: put the release branch back on the last known good and prove it (SPEC §4).
 // Started by a failed promotion as its child, or by hand from the Temporal CLI.
-import { setHandler, workflowInfo } from '@temporalio/workflow';
+import { patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { RollbackRecord } from '../activities/ledger';
 import { describeIssues, RollbackPlan, RollbackRequest, RollbackStatus } from '../domain';
 import { failure, failureMessageOf, failureTypeOf } from '../failures';
 import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
 import { workflowNow } from './clock';
-import { CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
+import { CommitShaKey, ONE_ACTIVITY_PER_STEP, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
 import { allPassed, describeFailures, enter, ledgerAuthor, rawField } from './stages';
 import { registerTargetLock } from './target-lock';
 
@@ -23,15 +23,21 @@ export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> 
   const status = newRollbackStatus(input);
   setHandler(rollbackStatusQuery, () => status);
   const lock = registerTargetLock(status);
+  // Rollbacks started before this patch upserted what validation learnt at once, not with the next stage.
+  const current = patched(ONE_ACTIVITY_PER_STEP);
 
   const plan = await validate(status, input);
-  status.releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rb', at: workflowNow(), requested: plan.releaseId });
-  // Learnt while validating; upserted with the next stage change.
-  let admitted = [
-    { key: ReleaseIdKey, value: status.releaseId },
+  const learnt = [
     { key: CommitShaKey, value: plan.toSha },
     { key: ReleaseEnvironmentKey, value: plan.environment },
   ];
+  if (!current) upsertSearchAttributes(learnt);
+  status.releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rb', at: workflowNow(), requested: plan.releaseId });
+  let admitted = [{ key: ReleaseIdKey, value: status.releaseId }, ...learnt];
+  if (!current) {
+    upsertSearchAttributes(admitted.slice(0, 1));
+    admitted = [];
+  }
   try {
     // A compensating child runs under its parent promotion's lock; a manual rollback takes the
     // lock itself, ahead of every waiting promotion.
