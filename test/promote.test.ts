@@ -125,3 +125,17 @@ test('a retry after a push that landed (ledger not yet written) succeeds without
   expect(retry).toEqual({ lastKnownGood: repo.base, pushed: false, downgrade: false });
   expect(await repo.reflog('release')).toEqual(reflogAfterFirst);
 });
+
+test('a failed promotion that never pushed is no drift reference, whatever tip its entry read', async () => {
+  await recordTip(repo.base);
+  // Gates failed while another promotion of the target was moving the branch: its entry,
+  // written without the lock, read a tip that is not where the branch stays.
+  const elsewhere = await repo.commit('some other commit');
+  await appendLedgerEntry(ledgerPath, promotion('20261125-0100-rc2', 'wf-rc2', { result: 'fail', stagingGateResult: 'fail', commitSha: elsewhere }), async () => elsewhere);
+  const next = await repo.commit('feature: next');
+
+  const result = await promoteCommit(ledgerPath, cacheDir, args(next));
+
+  expect(result).toEqual({ lastKnownGood: repo.base, pushed: true, downgrade: false });
+  expect(await repo.tip('release')).toBe(next);
+});

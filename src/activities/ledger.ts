@@ -330,7 +330,8 @@ export interface AppendResult {
  * Appends the record's entry once per release id. The same release id + workflow id again is a
  * no-op that returns the existing chain head; the same id from another workflow is
  * ReleaseIdConflict. `readTip` runs before the ledger lock is taken (a git round trip must not
- * hold every other append up); the caller holds the target's lock, so the tip cannot move.
+ * hold every other append up). A caller that pushed holds the target's lock, so the tip cannot
+ * move; one that failed before the lock did not push, and its entry is no drift reference.
  */
 export async function appendLedgerEntry(ledgerPath: string, record: LedgerRecord, readTip: () => Promise<string | null>): Promise<AppendResult> {
   const branchTipAfter = await readTip();

@@ -40,9 +40,12 @@ function addEntry(index: LedgerIndex, entry: ParsedEntry): void {
   if (entry.chain) index.head = entry.chain;
   const environment = fieldText(entry, 'environment');
   const tip = fieldText(entry, 'branch_tip_after');
-  // A promotion refused for drift saw the drifted tip; that is not where the ledger left the
-  // branch, so it must not make the drift look reconciled to the next promotion.
-  if (!environment || !tip || !/^[0-9a-f]{40}$/.test(tip) || fieldText(entry, 'drift')?.endsWith('refused')) return;
+  // A failed promotion that names no rollback never pushed, so it did not move the branch and
+  // is no reference for the drift check: it may have been written without the target's lock
+  // (failed gates, a rejection) while another promotion moved the branch, or, refused for
+  // drift, it saw the drifted tip, which must not make the drift look reconciled.
+  const unpushed = fieldText(entry, 'type') === 'promotion' && fieldText(entry, 'result') === 'fail' && !fieldText(entry, 'rollback_release_id');
+  if (!environment || !tip || !/^[0-9a-f]{40}$/.test(tip) || unpushed) return;
   index.tips.set(tipKey(environment, fieldText(entry, 'to_branch') ?? '*'), { releaseId: entry.releaseId, tip });
 }
 
