@@ -8,4 +8,4 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN mkdir -p /var/lib/release-promoter && chown node:node /var/lib/release-promoter
 USER node
-CMD ["node", "--require", "tsx/cjs", "src/worker.ts"]
+CMD ["node", "--optimize-for-size", "--require", "tsx/cjs", "src/worker.ts"]

@@ -13,6 +13,7 @@ import { generateLedger } from './generate-ledger';
 import { verifyLedger } from '../src/ledger/verify';
 import type { PromotionStatus } from '../src/domain';
 import { resolveTemporalCli } from '../src/temporal-cli';
+import { WORKER_NODE_ARGS } from '../src/worker-command';
 import { createSampleRepo } from '../sample/repo';
 import { startSampleService } from '../sample/service';
 
@@ -113,11 +114,13 @@ async function startServer(cli: string, dir: string): Promise<{ address: string;
   throw new Error('dev server did not start');
 }
 
-/** A real worker process (node + tsx's require hook, one process so /proc shows its memory). */
+/** A real worker process, started as `npm run worker` starts it (one process, so /proc shows its memory). */
 async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   // BENCH_CPU_PROF=<dir> writes each worker's CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const worker = spawn(process.execPath, [...profile, ...(process.env.RP_MEMLOG ? ['--require', '/tmp/memlog.js'] : []), '--require', 'tsx/cjs', path.join(root, 'src', 'worker.ts')], { cwd: root, env: { ...process.env, LOG_LEVEL: 'ERROR', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_WORKER_FLAGS="--optimize-for-size …" tries node/V8 flags on the workers only.
+  profile.push(...(process.env.BENCH_WORKER_FLAGS?.split(/\s+/).filter(Boolean) ?? []));
+  const worker = spawn(process.execPath, [...profile, ...WORKER_NODE_ARGS, path.join(root, 'src', 'worker.ts')], { cwd: root, env: { ...process.env, LOG_LEVEL: 'ERROR', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(worker);
   await new Promise<void>((resolve, reject) => {
     let text = '';

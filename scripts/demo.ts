@@ -11,6 +11,7 @@ import type { PromotionStatus } from '../src/domain';
 import { parseLedger } from '../src/ledger/format';
 import { verifyLedger } from '../src/ledger/verify';
 import { resolveTemporalCli } from '../src/temporal-cli';
+import { WORKER_NODE_ARGS } from '../src/worker-command';
 import { statusQuery } from '../src/workflows/messages';
 import { BROKEN_SERVICE, createSampleRepo } from '../sample/repo';
 import { startSampleService } from '../sample/service';
@@ -80,7 +81,7 @@ async function startServer(cli: string): Promise<Connection> {
 
 function startWorker(env: Record<string, string>): ChildProcess {
   // One process (node with tsx's require hook), so a signal reaches the worker itself.
-  const worker = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(root, 'src', 'worker.ts')], {
+  const worker = spawn(process.execPath, [...WORKER_NODE_ARGS, path.join(root, 'src', 'worker.ts')], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'pipe'],
