@@ -25,6 +25,7 @@ const RUNS = quick ? 5 : 10;
 const SCALE_DEFAULT = quick ? [50] : [50, 200];
 const LEDGER_SIZES = quick ? [10_000, 100_000] : [10_000, 100_000];
 const APPENDS_PER_PROCESS = quick ? 100 : 300;
+const RATE_WINDOW_MS = 500;
 // --only side,scale,ledger runs a subset (for profiling one part); the default runs everything.
 const only = argv.includes('--only') ? new Set((argv[argv.indexOf('--only') + 1] ?? '').split(',')) : undefined;
 const wants = (part: string) => !only || only.has(part);
@@ -185,8 +186,10 @@ interface BenchContext {
 async function sideBySide({ dir, address, client, results }: BenchContext): Promise<void> {
   log(`side by side: ${RUNS} runs each, ${latencyMs} ms added latency`);
   const repo = await createSampleRepo(path.join(dir, 'one'));
-  // A short rate-limit window so neither side waits for the previous run's burst to expire.
-  const staging = await startSampleService({ name: 'staging', latencyMs, rateLimit: { limit: 20, windowMs: 100 } });
+  // A rate-limit window long enough to hold the script's whole chat sequence even when its 30
+  // background curls start slowly (a 100 ms window let a loaded machine spread the burst over
+  // two windows: no 429, and the baseline failed), and short enough to expire between runs.
+  const staging = await startSampleService({ name: 'staging', latencyMs, rateLimit: { limit: 20, windowMs: RATE_WINDOW_MS } });
   const production = await startSampleService({ name: 'production', latencyMs, follow: { gitDir: repo.bare, branch: 'release' } });
   const worker = await startWorker({ TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: 'bench-one', RELEASE_LEDGER_PATH: path.join(dir, 'one', 'RELEASE_LOG.md'), GIT_CACHE_DIR: path.join(dir, 'one', 'cache') });
   const script = path.join(root, 'bench', 'baseline', 'promotion_gate.sh');
@@ -197,18 +200,19 @@ async function sideBySide({ dir, address, client, results }: BenchContext): Prom
   const endToEnd: number[] = [];
   // Warm-up: the first workflow pays for the worker's caches and the git cache clone.
   await promote(client, 'bench-one', request(await repo.commit('warm-up')), `bench-warm-${Date.now()}`);
+  await new Promise((r) => setTimeout(r, RATE_WINDOW_MS + 20));
   for (let i = 0; i < RUNS; i++) {
     const a = await run('bash', [script], { MODE: 'staging', BASE: staging.url });
     if (a.code !== 0) throw new Error(`the baseline script failed: ${a.stdout}`);
     const p = await run('bash', [script], { MODE: 'production', BASE: production.url });
     shellStaging.push(a.ms);
     shellBoth.push(a.ms + p.ms);
-    await new Promise((r) => setTimeout(r, 120)); // the burst's rate-limit window
+    await new Promise((r) => setTimeout(r, RATE_WINDOW_MS + 20)); // the burst's rate-limit window
     const b = await promote(client, 'bench-one', request(await repo.commit(`bench change ${i}`)), `bench-one-${i}-${Date.now()}`);
     stageDurations.push(stageMs(b.status, 'staging_gates'));
     if (process.env.BENCH_STAGES) log(`staging stage ${stageMs(b.status, 'staging_gates')} ms; gates ${b.status.gates.map((g) => `${g.name} ${g.latencyMs}`).join(', ')}; timeline ${b.status.timeline.map((t) => `${t.stage}@${t.at.slice(17, 23)}`).join(' ')}`);
     endToEnd.push(b.ms);
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, RATE_WINDOW_MS + 20));
   }
   await stop(worker);
   await staging.close();
@@ -373,4 +377,6 @@ main()
   })
   .finally(async () => {
     for (const child of children.reverse()) await stop(child);
+    // After a failure the sample services may still hold the event loop.
+    process.exit();
   });
