@@ -119,9 +119,9 @@ async function startServer(cli: string, dir: string): Promise<{ address: string;
 async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   // BENCH_CPU_PROF=<dir> writes each worker's CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  // BENCH_WORKER_FLAGS="--optimize-for-size …" tries node/V8 flags on the workers only.
-  profile.push(...(process.env.BENCH_WORKER_FLAGS?.split(/\s+/).filter(Boolean) ?? []));
-  const worker = spawn(process.execPath, [...profile, ...WORKER_NODE_ARGS, path.join(root, 'src', 'worker.ts')], { cwd: root, env: { ...process.env, LOG_LEVEL: 'ERROR', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_WORKER_FLAGS="--max-semi-space-size=2 …" tries node/V8 flags on the workers only.
+  const extra = process.env.BENCH_WORKER_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  const worker = spawn(process.execPath, [...profile, ...extra, ...WORKER_NODE_ARGS, path.join(root, 'src', 'worker.ts')], { cwd: root, env: { ...process.env, LOG_LEVEL: 'ERROR', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(worker);
   await new Promise<void>((resolve, reject) => {
     let text = '';

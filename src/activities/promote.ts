@@ -48,12 +48,12 @@ export async function promoteCommit(ledgerPath: string, gitCacheDir: string, arg
       const moved = await push(recorded.tip);
       return { lastKnownGood: recorded.tip, ...moved };
     } catch (err) {
-      const type = failureTypeOf(err);
-      if (type !== 'ReleaseBranchMoved' && type !== 'DowngradeRefused') throw err;
+      const type = refusalType(err);
+      if (!type) throw err;
       // The lease failed, or the downgrade check ran against the recorded tip: find out where
       // the branch really is. Drift is reported before a downgrade, as the steps are ordered.
       const found = await readBranchTip({ repo: args.repo, branch: args.branch });
-      if (found === recorded.tip) throw withDetails(err, { lastKnownGood: found });
+      if (found === recorded.tip) throw failure(type, (err as Error).message, { lastKnownGood: found } satisfies RefusalDetails);
       const drift: Drift = { expected: recorded.tip, found, accepted: args.acceptDrift };
       if (!args.acceptDrift) {
         throw failure(
@@ -62,26 +62,25 @@ export async function promoteCommit(ledgerPath: string, gitCacheDir: string, arg
           { lastKnownGood: found, drift } satisfies RefusalDetails,
         );
       }
-      return { lastKnownGood: found, drift, ...(await pushWithDetails(push, found)) };
+      return { lastKnownGood: found, drift, ...(await pushFrom(push, found)) };
     }
   }
   const tip = await readBranchTip({ repo: args.repo, branch: args.branch });
-  return { lastKnownGood: tip, ...(await pushWithDetails(push, tip)) };
+  return { lastKnownGood: tip, ...(await pushFrom(push, tip)) };
 }
 
-async function pushWithDetails<T>(push: (tip: string | null) => Promise<T>, tip: string | null): Promise<T> {
+/** The refusals moveBranch throws that the workflow records (with the tip as last known good). */
+function refusalType(err: unknown): 'ReleaseBranchMoved' | 'DowngradeRefused' | undefined {
+  const type = failureTypeOf(err);
+  return type === 'ReleaseBranchMoved' || type === 'DowngradeRefused' ? type : undefined;
+}
+
+/** Pushes with `tip` as the lease; a refusal carries that tip as the last known good. */
+async function pushFrom<T>(push: (tip: string | null) => Promise<T>, tip: string | null): Promise<T> {
   try {
     return await push(tip);
   } catch (err) {
-    const type = failureTypeOf(err);
-    if (type === 'ReleaseBranchMoved' || type === 'DowngradeRefused') throw withDetails(err, { lastKnownGood: tip });
-    throw err;
+    const type = refusalType(err);
+    throw type ? failure(type, (err as Error).message, { lastKnownGood: tip } satisfies RefusalDetails) : err;
   }
-}
-
-/** The same typed failure, now carrying the tip the workflow records as the last known good. */
-function withDetails(err: unknown, details: RefusalDetails): unknown {
-  const type = failureTypeOf(err);
-  if (type !== 'ReleaseBranchMoved' && type !== 'DowngradeRefused') return err;
-  return failure(type, (err as Error).message, details);
 }

@@ -33,11 +33,10 @@ export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> 
   ];
   if (!current) upsertSearchAttributes(learnt);
   status.releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rb', at: workflowNow(), requested: plan.releaseId });
-  let admitted = [{ key: ReleaseIdKey, value: status.releaseId }, ...learnt];
-  if (!current) {
-    upsertSearchAttributes(admitted.slice(0, 1));
-    admitted = [];
-  }
+  const releaseId = { key: ReleaseIdKey, value: status.releaseId };
+  if (!current) upsertSearchAttributes([releaseId]);
+  // Not yet upserted; they go with the next stage change.
+  let admitted = current ? [releaseId, ...learnt] : [];
   try {
     // A compensating child runs under its parent promotion's lock; a manual rollback takes the
     // lock itself, ahead of every waiting promotion.
