@@ -1,6 +1,7 @@
 // The worker: connect, make sure the search attributes exist, run promotions until stopped.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { Config, ConfigError, loadConfig } from './config';
+import { serveMetrics } from './metrics';
 import { SEARCH_ATTRIBUTE_KEYS } from './workflows/messages';
 
 export function tlsOptions(config: Config): TLSConfig | boolean | undefined {
@@ -108,10 +110,19 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Temporal's SDK metrics go to a loopback port of their own; METRICS_ADDRESS serves ours and
+  // re-exports theirs, so one scrape target has both.
+  const temporalMetricsAddress = config.metricsAddress ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
   Runtime.install({
     logger: new DefaultLogger(config.logLevel),
-    telemetryOptions: config.metricsAddress ? { metrics: { prometheus: { bindAddress: config.metricsAddress } } } : undefined,
+    telemetryOptions: temporalMetricsAddress ? { metrics: { prometheus: { bindAddress: temporalMetricsAddress } } } : undefined,
   });
+  if (config.metricsAddress && temporalMetricsAddress) {
+    await serveMetrics(config.metricsAddress, `http://${temporalMetricsAddress}/metrics`).catch((err: Error) => {
+      console.error(`release-promoter worker: ${err.message}`);
+      process.exit(2);
+    });
+  }
   const { worker, close } = await createWorker(config);
   console.error(`release-promoter worker: polling ${config.taskQueue} on ${config.temporal.address} (${config.temporal.namespace}); ledger ${config.ledgerPath}`);
   try {
@@ -121,6 +132,16 @@ async function main(): Promise<void> {
   }
   // Shutdown is complete (in-flight tasks finished or handed back); do not wait on idle handles.
   process.exit(0);
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 if (require.main === module) {

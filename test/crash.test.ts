@@ -1,11 +1,9 @@
 // Real worker processes, really killed (SIGKILL), really restarted: a promotion still happens
 // exactly once. Evidence from outside the workflow: the bare repo's reflog and the ledger bytes.
-import { ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import lockfile from 'proper-lockfile';
@@ -17,8 +15,7 @@ import { approveSignal, lockWorkflowId, statusQuery } from '../src/workflows/mes
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleService, startSampleService } from '../sample/service';
 import { uniqueId, waitFor } from './helpers';
-
-const ROOT = path.resolve(__dirname, '..');
+import { killWorker, runningWorkers, startWorker } from './worker-process';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -29,102 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
-
-// ---- worker processes --------------------------------------------------------------------
-
-interface WorkerProcess {
-  proc: ChildProcess;
-  stderr: () => string;
-}
-
-const workers = new Set<WorkerProcess>();
-
-/** Child pids of `pid` (Linux /proc). */
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) found.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return found;
-}
-
-function descendantsOf(pid: number): number[] {
-  return childrenOf(pid).flatMap((child) => [...descendantsOf(child), child]);
-}
-
-/** Alive = present and not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/**
- * SIGKILLs the worker. `tsx` runs the script in a child node process and cannot forward a
- * SIGKILL, so the real worker (the child) is killed first, then the tsx wrapper.
- */
-async function killWorker(worker: WorkerProcess): Promise<void> {
-  workers.delete(worker);
-  const pid = worker.proc.pid as number;
-  const exited = worker.proc.exitCode !== null || worker.proc.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => worker.proc.once('exit', () => resolve()));
-  const victims = [...descendantsOf(pid), pid];
-  for (const victim of victims) {
-    try {
-      process.kill(victim, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  await exited;
-  for (let i = 0; i < 100 && victims.some(alive); i++) await delay(20);
-  expect(victims.filter(alive)).toEqual([]);
-}
-
-/** Starts `tsx src/worker.ts` as its own process and resolves once it polls its task queue. */
-async function startWorker(config: { taskQueue: string; ledgerPath: string; gitCacheDir: string }): Promise<WorkerProcess> {
-  const proc = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/worker.ts'], {
-    cwd: ROOT,
-    detached: false,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
-      TEMPORAL_TASK_QUEUE: config.taskQueue,
-      RELEASE_LEDGER_PATH: config.ledgerPath,
-      GIT_CACHE_DIR: config.gitCacheDir,
-      LOG_LEVEL: 'WARN',
-    },
-  });
-  let stderr = '';
-  proc.stdout?.resume();
-  const worker: WorkerProcess = { proc, stderr: () => stderr };
-  workers.add(worker);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start polling within 90 s:\n${stderr}`)), 90_000);
-    proc.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-      if (stderr.includes('polling')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited (${code ?? signal}) before polling:\n${stderr}`));
-    });
-  });
-  return worker;
-}
 
 // ---- one target per test ----------------------------------------------------------------
 
@@ -159,7 +60,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   // Every spawned worker dies, whatever happened in the test.
-  for (const worker of [...workers]) await killWorker(worker).catch(() => undefined);
+  for (const worker of runningWorkers()) await killWorker(worker).catch(() => undefined);
   await t.releaseLedgerLock?.().catch(() => undefined);
   // Leave nothing running on the shared dev server for this test's task queue.
   for (const id of [...t.handles.map((handle) => handle.workflowId), lockWorkflowId(t.repo.bare, 'release')]) {

@@ -9,13 +9,14 @@ import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './g
 import { planPromotion, planRollback, probeHeaders } from './plan';
 import { AppendResult, appendLedgerEntry, lastRecordedTip, LedgerRecord, reserveReleaseId, ReserveArgs } from './ledger';
 import { PromoteArgs, promoteCommit, PromoteResult } from './promote';
+import { countGates, countLedgerEntry, countPush, countRefusal } from '../metrics';
 
 /** `client` lets activities reach other workflows (the target lock) through the Temporal client. */
 export function createActivities(config: Config, client: Client) {
   // One connection pool per worker: probes reuse connections instead of paying a handshake each.
   const dispatcher = newProbeAgent();
 
-  return withHeartbeats({
+  return asActivities({
     /**
      * Steps 1–2 in one round trip: resolves every setting and the commit, then reserves the
      * release id (only for a valid request). Throws ChangeClassForbidden, InvalidPromotionRequest,
@@ -33,13 +34,17 @@ export function createActivities(config: Config, client: Client) {
 
     async runStagingGates(plan: PromotionPlan): Promise<GateResult[]> {
       const headers = probeHeaders(config, plan.environment, plan.stagingBase);
-      return runGates(plan.stagingGates, { base: plan.stagingBase, mode: 'staging', expectBudgetBlock: plan.expectBudgetBlock, catalog: config.gates, dispatcher, headers });
+      const results = await runGates(plan.stagingGates, { base: plan.stagingBase, mode: 'staging', expectBudgetBlock: plan.expectBudgetBlock, catalog: config.gates, dispatcher, headers });
+      countGates(results, 'staging');
+      return results;
     },
 
     /** The production smoke checks (after a promotion's push, and after a rollback). */
     async verifyProduction(target: { productionBase: string; environment: string }): Promise<GateResult[]> {
       const headers = probeHeaders(config, target.environment, target.productionBase);
-      return runGates(productionGateNames(config.gates), { base: target.productionBase, mode: 'production', expectBudgetBlock: false, catalog: config.gates, dispatcher, headers });
+      const results = await runGates(productionGateNames(config.gates), { base: target.productionBase, mode: 'production', expectBudgetBlock: false, catalog: config.gates, dispatcher, headers });
+      countGates(results, 'production');
+      return results;
     },
 
     async readDeployedVersion(args: { base: string; path: string; field: string; environment: string }): Promise<string | null> {
@@ -65,12 +70,16 @@ export function createActivities(config: Config, client: Client) {
 
     /** Drift check, downgrade check and push (SPEC §3 step 6). Throws ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved. */
     async promoteCommit(args: PromoteArgs): Promise<PromoteResult> {
-      return promoteCommit(config.ledgerPath, config.gitCacheDir, args);
+      const result = await promoteCommit(config.ledgerPath, config.gitCacheDir, args);
+      countPush(result.pushed);
+      return result;
     },
 
     /** Moves the branch from an explicit tip (a rollback's lease is the commit it undoes). */
     async moveReleaseBranch(args: MoveBranchArgs): Promise<MoveBranchResult> {
-      return moveBranch(config.gitCacheDir, args);
+      const result = await moveBranch(config.gitCacheDir, args);
+      countPush(result.pushed);
+      return result;
     },
 
     /**
@@ -104,7 +113,9 @@ export function createActivities(config: Config, client: Client) {
      */
     async appendLedgerEntry(record: LedgerRecord, target: { repo: string; branch: string; tip?: string }): Promise<AppendResult> {
       const { tip } = target;
-      return appendLedgerEntry(config.ledgerPath, record, tip ? async () => tip : () => readBranchTip(target));
+      const result = await appendLedgerEntry(config.ledgerPath, record, tip ? async () => tip : () => readBranchTip(target));
+      countLedgerEntry(record, result.appended);
+      return result;
     },
   });
 }
@@ -117,8 +128,9 @@ const HEARTBEAT_EVERY_MS = 2_000;
  * Every activity heartbeats while it runs, so with the workflows' heartbeatTimeout a worker
  * killed mid-activity is noticed in seconds and the activity retried elsewhere, instead of
  * after its whole start-to-close budget. (Retries are safe: each activity is idempotent.)
+ * Its refusals (non-retryable failures) are counted for the worker's metrics.
  */
-function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+function asActivities<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(activities)) {
     wrapped[name] = async (...args: never[]) => {
@@ -131,6 +143,9 @@ function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<u
       const timer = context ? setInterval(() => context?.heartbeat(), HEARTBEAT_EVERY_MS) : undefined;
       try {
         return await fn(...args);
+      } catch (err) {
+        countRefusal(name, err);
+        throw err;
       } finally {
         if (timer) clearInterval(timer);
       }
