@@ -29,6 +29,8 @@ export default tseslint.config(
             ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code is replayed: no Node builtins (do I/O in an activity).' })),
             { name: 'undici', message: 'Workflow code does no I/O: probe from an activity.' },
             { name: 'proper-lockfile', message: 'Workflow code does no I/O.' },
+            { name: 'pino', message: 'Workflow code logs with `log` from @temporalio/workflow (replay-aware).' },
+            { name: 'prom-client', message: 'Count in activities: workflow code is replayed.' },
             { name: '@temporalio/worker', message: 'Not in workflow code.' },
             { name: '@temporalio/activity', message: 'Not in workflow code.' },
             { name: '@temporalio/client', message: 'Not in workflow code.' },
@@ -36,6 +38,7 @@ export default tseslint.config(
           patterns: [
             { group: ['**/activities', '**/activities/*'], allowTypeImports: true, message: 'Import activities with `import type` only; call them through proxyActivities.' },
             { group: ['**/config', '**/redact-secrets-io', '**/ledger/format'], message: 'Not workflow-safe (reads files or uses node:crypto).' },
+            { group: ['**/metrics', '**/logger'], message: 'Not workflow-safe (counts and writes outside the replay).' },
           ],
         },
       ],

@@ -8,9 +8,10 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { Config, ConfigError, loadConfig } from './config';
+import { createLogger } from './logger';
 import { serveMetrics } from './metrics';
 import { SEARCH_ATTRIBUTE_KEYS } from './workflows/messages';
 
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
   // re-exports theirs, so one scrape target has both.
   const temporalMetricsAddress = config.metricsAddress ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
   Runtime.install({
-    logger: new DefaultLogger(config.logLevel),
+    logger: createLogger(config.logLevel),
     telemetryOptions: temporalMetricsAddress ? { metrics: { prometheus: { bindAddress: temporalMetricsAddress } } } : undefined,
   });
   if (config.metricsAddress && temporalMetricsAddress) {

@@ -83,7 +83,7 @@ describe('serveMetrics', () => {
   });
 });
 
-describe('a worker started with METRICS_ADDRESS', () => {
+describe('a worker started with METRICS_ADDRESS and LOG_LEVEL=INFO', () => {
   let env: TestWorkflowEnvironment;
   let tmp: string;
   beforeAll(async () => {
@@ -107,7 +107,7 @@ describe('a worker started with METRICS_ADDRESS', () => {
     const metricsUrl = `http://127.0.0.1:${port}/metrics`;
     const handles: string[] = [];
     try {
-      await startWorker({ taskQueue, ledgerPath: path.join(tmp, 'RELEASE_LOG.md'), gitCacheDir: path.join(tmp, 'git-cache') }, { METRICS_ADDRESS: `127.0.0.1:${port}` });
+      const worker = await startWorker({ taskQueue, ledgerPath: path.join(tmp, 'RELEASE_LOG.md'), gitCacheDir: path.join(tmp, 'git-cache') }, { METRICS_ADDRESS: `127.0.0.1:${port}`, LOG_LEVEL: 'INFO' });
       const before = await scrape(metricsUrl);
       expect(sample(before.text, 'release_promoter_branch_pushes_total')).toBe(0);
 
@@ -142,6 +142,11 @@ describe('a worker started with METRICS_ADDRESS', () => {
       expect(sample(after.text, `release_promoter_refusals_total{activity="admitPromotion",type="${refusalType}"}`)).toBe(1);
       // Temporal's SDK metrics, re-exported on the same endpoint.
       expect(after.text).toMatch(/^temporal_\w+/m);
+
+      // Its log is JSON lines (pino), apart from the one-line banner for whoever started it.
+      const logLines = worker.stderr().split('\n').filter((line) => line.startsWith('{'));
+      expect(logLines.length).toBeGreaterThan(0);
+      expect(logLines.map((line) => (JSON.parse(line) as { level: string }).level)).toContain('info');
     } finally {
       for (const id of [...handles, lockWorkflowId(repo.bare, 'release')]) await env.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined);
       await staging.close();
