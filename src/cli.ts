@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
-import { Client, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { Client, WorkflowFailedError, WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import { newProbeAgent, runGates } from './activities/gates';
@@ -13,6 +13,7 @@ import type { GateResult, PromotionStatus, RollbackStatus } from './domain';
 import { productionGateNames, stagingGateNames } from './gates/catalog';
 import { fieldText, parseLedger } from './ledger/format';
 import { verifyLedger } from './ledger/verify';
+import { liveView } from './live-view';
 import { connectClient } from './worker';
 import { promotionWorkflow, rollbackWorkflow } from './workflows';
 import { decideUpdate, statusQuery } from './workflows/messages';
@@ -46,49 +47,76 @@ function gateTable(results: GateResult[]): string {
   return table.toString();
 }
 
-function describeStatus(status: PromotionStatus | RollbackStatus): string {
+/** "approval pending (1/2 approvals)": only approvals count towards the minimum. */
+function approvalLine(approval: PromotionStatus['approval']): string {
+  return `approval ${approval.state} (${approval.decisions.filter((d) => d.decision === 'approve').length}/${approval.minApprovals} approvals)`;
+}
+
+/** "6/6 passed" or "4/6 passed; failed: db_health 503, chat_happy no answer" */
+function gateSummary(results: GateResult[]): string {
+  const failed = results.filter((r) => !r.pass).map((r) => `${r.name} ${r.status ?? 'no answer'}`);
+  const passed = `${results.length - failed.length}/${results.length} passed`;
+  return failed.length ? `${passed}; ${pc.red(`failed: ${failed.join(', ')}`)}` : pc.green(passed);
+}
+
+/** The status as text; `compact` gives each gate set one line (the live view of `watch`). */
+function describeStatus(status: PromotionStatus | RollbackStatus, compact = false): string {
+  const gates = (title: string, results: GateResult[]) => (compact ? [`${title}: ${gateSummary(results)}`] : [`${title}:`, gateTable(results)]);
   const lines = [`${pc.bold(status.workflowId)}  ${status.releaseId ?? '(no release id)'}  stage ${pc.cyan(status.stage)}`];
   if ('commitSha' in status) lines.push(`commit ${status.commitSha}  class ${status.changeClass}  environment ${status.environment}  operator ${status.operator}`);
-  if ('gates' in status && status.gates.length) lines.push('staging gates:', gateTable(status.gates));
-  if ('approval' in status && status.approval.required) lines.push(`approval ${status.approval.state} (${status.approval.decisions.length}/${status.approval.minApprovals})`);
-  if ('prodVerification' in status && status.prodVerification.length) lines.push('production verification:', gateTable(status.prodVerification));
-  if ('verification' in status && status.verification.length) lines.push('post-rollback verification:', gateTable(status.verification));
+  if ('gates' in status && status.gates.length) lines.push(...gates('staging gates', status.gates));
+  if ('approval' in status && status.approval.required) lines.push(approvalLine(status.approval));
+  if ('prodVerification' in status && status.prodVerification.length) lines.push(...gates('production verification', status.prodVerification));
+  if ('verification' in status && status.verification.length) lines.push(...gates('post-rollback verification', status.verification));
   if ('rollback' in status && status.rollback) lines.push(`rollback ${status.rollback.releaseId ?? status.rollback.workflowId}: ${status.rollback.result ?? 'running'}`);
   if (status.failure) lines.push(pc.red(`${status.failure.type}: ${status.failure.message}`));
   if (status.ledgerChainHead) lines.push(`ledger chain head ${status.ledgerChainHead}`);
   return lines.join('\n');
 }
 
-/** Waits for the outcome, printing one line per stage change. Exit code 0 only when promoted / rolled back. */
+/**
+ * Waits for the outcome. On a terminal the status is redrawn in place while it runs;
+ * otherwise (a pipe, a CI log) one line per stage change. Exit code 0 only when promoted /
+ * rolled back.
+ */
 async function follow(handle: WorkflowHandle, json: boolean): Promise<number> {
   let last = '';
   let inFlight: Promise<void> = Promise.resolve();
+  const live = !json && process.stderr.isTTY ? liveView(process.stderr) : undefined;
+  const started = Date.now();
   const timer = setInterval(() => {
     inFlight = handle
       .query(statusQuery)
-      .then((s) => {
-        if (s.stage !== last && !json) process.stderr.write(`${new Date().toISOString()} ${s.stage}\n`);
+      .then((s: PromotionStatus | RollbackStatus) => {
+        const seconds = Math.round((Date.now() - started) / 1000);
+        if (live) live.show(`${pc.dim(`watching for ${seconds} s; Ctrl-C stops watching, not the ${'commitSha' in s ? 'promotion' : 'rollback'}`)}\n${describeStatus(s, true)}`);
+        else if (s.stage !== last && !json) process.stderr.write(`${new Date().toISOString()} ${s.stage}\n`);
         last = s.stage;
       })
       .catch(() => undefined);
   }, 500);
-  try {
-    const status = (await handle.result()) as PromotionStatus | RollbackStatus;
+  // The live block is gone before the outcome is printed below it.
+  const outcome = await handle.result().then(
+    (status: PromotionStatus | RollbackStatus) => ({ status }),
+    (err: unknown) => ({ err }),
+  );
+  clearInterval(timer);
+  await inFlight;
+  live?.clear();
+  if ('status' in outcome) {
+    const { status } = outcome;
     print(json, status, () => console.log(describeStatus(status)));
     return status.stage === 'promoted' || status.stage === 'rolled_back' ? 0 : 1;
-  } catch (err) {
-    if (!(err instanceof WorkflowFailedError)) throw err;
-    const cause = err.cause as { type?: string; message?: string; details?: unknown[] } | undefined;
-    const status = cause?.details?.[0] as PromotionStatus | undefined;
-    print(json, { failure: { type: cause?.type, message: cause?.message }, status }, () => {
-      if (status) console.log(describeStatus(status));
-      else console.log(pc.red(`${cause?.type ?? 'failed'}: ${cause?.message ?? err.message}`));
-    });
-    return 1;
-  } finally {
-    clearInterval(timer);
-    await inFlight;
   }
+  const { err } = outcome;
+  if (!(err instanceof WorkflowFailedError)) throw err;
+  const cause = err.cause as { type?: string; message?: string; details?: unknown[] } | undefined;
+  const status = cause?.details?.[0] as PromotionStatus | undefined;
+  print(json, { failure: { type: cause?.type, message: cause?.message }, status }, () => {
+    if (status) console.log(describeStatus(status));
+    else console.log(pc.red(`${cause?.type ?? 'failed'}: ${cause?.message ?? err.message}`));
+  });
+  return 1;
 }
 
 // Usage errors exit 2, so a script can tell a bad command line from a failed check (exit 1).
@@ -149,11 +177,16 @@ program
 
 async function decide(workflowId: string, decision: 'approve' | 'reject', o: { comment?: string; reason?: string; commit?: string; json?: boolean }): Promise<number> {
   return withClient(async (client) => {
-    const answer = await client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, {
-      args: [{ decision, approver: identity(), comment: o.comment, reason: o.reason, commitSha: o.commit }],
-    });
+    const answer = await client.workflow
+      .getHandle(workflowId)
+      .executeUpdate(decideUpdate, { args: [{ decision, approver: identity(), comment: o.comment, reason: o.reason, commitSha: o.commit }] })
+      .catch((err: unknown) => {
+        // The validator's reason ("commitSha: must be 7–40 hex…") is in the cause, not the message.
+        if (err instanceof WorkflowUpdateFailedError) throw new Error(`decision refused: ${err.cause?.message ?? err.message}`);
+        throw err;
+      });
     print(!!o.json, answer, () => {
-      if (answer.counted) console.log(`${pc.green('counted')}: ${identity()} ${decision}d; approval ${answer.approval.state} (${answer.approval.decisions.filter((d) => d.decision === 'approve').length}/${answer.approval.minApprovals})`);
+      if (answer.counted) console.log(`${pc.green('counted')}: ${identity()} ${decision === 'approve' ? 'approved' : 'rejected'}; ${approvalLine(answer.approval)}`);
       else console.log(`${pc.yellow('not counted')}: ${answer.why}`);
     });
     return answer.counted ? 0 : 1;

@@ -16,19 +16,21 @@ afterAll(async () => {
   await h?.close();
 });
 
+function cliEnv(identity: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NO_COLOR: '1',
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
+    TEMPORAL_TASK_QUEUE: h.taskQueue,
+    RELEASE_LEDGER_PATH: h.ledgerPath,
+    GIT_CACHE_DIR: path.join(h.tmp, 'cli-git-cache'),
+    RELEASE_PROMOTER_IDENTITY: identity,
+  };
+}
+
 function cli(args: string[], identity = 'alice'): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        ...process.env,
-        NO_COLOR: '1',
-        TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
-        TEMPORAL_TASK_QUEUE: h.taskQueue,
-        RELEASE_LEDGER_PATH: h.ledgerPath,
-        GIT_CACHE_DIR: path.join(h.tmp, 'cli-git-cache'),
-        RELEASE_PROMOTER_IDENTITY: identity,
-      },
-    });
+    const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(identity) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -67,9 +69,12 @@ test('start --wait promotes and prints the outcome; approve through the CLI tell
   const self = await cli(['approve', handle.workflowId], 'alice');
   expect(self.code).toBe(1);
   expect(self.stdout).toContain('not counted: alice started this promotion');
+  const malformed = await cli(['approve', handle.workflowId, '--commit', 'xyz'], 'bob');
+  expect(malformed.code).toBe(2);
+  expect(malformed.stderr).toMatch(/decision refused: .*commitSha/);
   const bob = await cli(['approve', handle.workflowId, '--comment', 'lgtm'], 'bob');
   expect(bob.code).toBe(0);
-  expect(bob.stdout).toContain('counted: bob approved; approval approved');
+  expect(bob.stdout).toContain('counted: bob approved; approval approved (1/1 approvals)');
   const result = await started;
   expect(result.code).toBe(0);
   expect((JSON.parse(result.stdout) as PromotionStatus).stage).toBe('promoted');
@@ -90,6 +95,42 @@ test('rollback defaults to the last known good from the ledger and writes its en
   expect(fieldText(last, 'to_sha')).toBe(good);
   expect(fieldText(last, 'trigger')).toBe('error rate up');
   expect(fieldText(last, 'operator')).toBe('alice');
+});
+
+/**
+ * The CLI on a real pseudo-terminal: util-linux `script` gives it one and records what it drew.
+ * `args` are ours (no user input), so the command line `script` hands its shell is safe.
+ */
+const ESC = '\u001b';
+
+function cliOnTerminal(args: string[]): { output: () => string; done: Promise<{ code: number | null; output: string }> } {
+  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', [process.execPath, BIN, ...args].join(' '), '/dev/null'], { env: cliEnv('alice') });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  return { output: () => output, done: new Promise((resolve) => child.on('close', (code) => resolve({ code, output }))) };
+}
+
+test('watch redraws the status in place on a terminal, prints the outcome below it, and writes plain lines to a pipe', async () => {
+  const sha = await h.repo.commit('feature: watched');
+  const handle = await h.start(h.request(sha, { changeClass: 'B' }));
+  const watching = cliOnTerminal(['watch', handle.workflowId]);
+  const waiting = () => /watching for[\s\S]*stage awaiting_approval[\s\S]*staging gates: 6\/6 passed/.test(watching.output());
+  for (let i = 0; i < 400 && !waiting(); i++) await delay(50);
+  expect(waiting()).toBe(true);
+  expect((await cli(['approve', handle.workflowId], 'bob')).code).toBe(0);
+  const { code, output } = await watching.done;
+  expect(code).toBe(0);
+  // Redrawn: the cursor went back up over the block (ESC [ n A) and cleared below (ESC [ 0 J).
+  expect(output).toMatch(new RegExp(`${ESC}\\[\\d+A`));
+  const afterLastClear = output.slice(output.lastIndexOf(`${ESC}[0J`));
+  expect(afterLastClear).toMatch(/stage promoted/);
+  expect(afterLastClear).not.toContain('watching for');
+
+  const piped = await cli(['watch', handle.workflowId]);
+  expect(piped.code).toBe(0);
+  expect(piped.stdout).toMatch(/stage promoted/);
+  expect(piped.stdout + piped.stderr).not.toContain(`${ESC}[`);
 });
 
 test('a usage error exits 2 and names the problem', async () => {
