@@ -101,6 +101,13 @@ describe('resolveCommit', () => {
     expect(err.message).toContain(missing);
   });
 
+  test('a toBranch that does not exist is an InvalidPromotionRequest about toBranch, even with fromBranch fine', async () => {
+    const err = await failureOf(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', toBranch: 'relase', commitSha: repo.base }));
+    expect(err.type).toBe('InvalidPromotionRequest');
+    expect(err.message).toMatch(/^toBranch: branch "relase" does not exist/);
+    await expect(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', toBranch: 'release', commitSha: repo.base })).resolves.toBe(repo.base);
+  });
+
   test('a fromBranch that does not exist is an InvalidPromotionRequest about fromBranch', async () => {
     const err = await failureOf(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'no-such-branch', commitSha: repo.base }));
     expect(err.type).toBe('InvalidPromotionRequest');

@@ -17,6 +17,7 @@ afterAll(async () => {
 
 async function expectNothingChanged(): Promise<void> {
   expect(parseLedger(await h.ledger()).entries).toEqual([]);
+  expect(await h.repo.tip('relase')).toBeNull();
   expect(existsSync(`${h.ledgerPath}.reservations`)).toBe(false);
   expect(await h.repo.tip('release')).toBe(releaseTip);
   expect(h.staging.requests).toEqual([]);
@@ -45,6 +46,8 @@ const cases: Array<[string, Record<string, unknown>, string, string]> = [
   ['no repo and no registry', { repo: undefined }, 'InvalidPromotionRequest', 'repo: is required'],
   ['a repo that does not exist', { repo: '/nonexistent/repo.git' }, 'InvalidPromotionRequest', 'repo:'],
   ['a source branch that does not exist', { fromBranch: 'trunk' }, 'InvalidPromotionRequest', 'fromBranch:'],
+  // Pushing would create the branch and record a "promotion" nobody deploys from.
+  ['a release branch that does not exist', { toBranch: 'relase' }, 'InvalidPromotionRequest', 'toBranch: branch "relase" does not exist'],
   ['a commit that does not exist', { commitSha: 'deadbeefdeadbeef' }, 'CommitNotOnSourceBranch', 'deadbeefdeadbeef'],
 ];
 

@@ -106,14 +106,17 @@ export async function withCacheClone<T>(cacheDir: string, repo: string, work: (d
   }
 }
 
-async function fetchBranch(dir: string, repo: string, branch: string | string[], field: string): Promise<void> {
-  const branches = typeof branch === 'string' ? [branch] : branch;
+/** Fetches the branches into the cache in one call; `field` names the request field a missing branch came from. */
+async function fetchBranches(dir: string, repo: string, wanted: Array<{ field: string; branch: string }>): Promise<void> {
+  const branches = [...new Set(wanted.map((w) => w.branch))];
   try {
     await git(['fetch', '--quiet', '--no-tags', '--force', '--', repo, ...branches.map((b) => `+refs/heads/${b}:refs/remotes/cache/${b}`)], { cwd: dir });
   } catch (err) {
     const stderr = err instanceof GitError ? err.stderr : '';
-    if (/couldn't find remote ref/i.test(stderr)) {
-      throw failure('InvalidPromotionRequest', `${field}: branch "${branch}" does not exist in ${repo}; name an existing branch`);
+    const missing = /couldn't find remote ref (?:refs\/heads\/)?(\S+)/i.exec(stderr)?.[1];
+    if (missing !== undefined) {
+      const { field, branch } = wanted.find((w) => w.branch === missing) ?? (wanted[0] as { field: string; branch: string });
+      throw failure('InvalidPromotionRequest', `${field}: branch "${branch}" does not exist in ${repo}; name an existing branch (a new release branch is created by hand first, e.g. git push <repo> <sha>:refs/heads/${branch})`);
     }
     if (NO_SUCH_REPO.test(stderr)) {
       throw failure('InvalidPromotionRequest', `repo: cannot read ${repo} (${stderr.trim().split('\n')[0]}); check the path or URL and the worker's git credentials`);
@@ -144,12 +147,14 @@ async function isAncestor(dir: string, ancestor: string, descendant: string): Pr
 }
 
 /**
- * Resolves a 7–40 hex sha to the full commit and checks it is reachable from `fromBranch`.
- * Throws CommitNotOnSourceBranch, InvalidPromotionRequest (repo or branch unreadable, ambiguous sha).
+ * Resolves a 7–40 hex sha to the full commit and checks it is reachable from `fromBranch`, and
+ * that `toBranch` (the branch a promotion will move) exists: a mistyped name must be refused,
+ * not pushed as a new branch. Throws CommitNotOnSourceBranch, InvalidPromotionRequest (repo or
+ * branch unreadable, ambiguous sha).
  */
-export async function resolveCommit(cacheDir: string, args: { repo: string; fromBranch: string; commitSha: string }): Promise<string> {
+export async function resolveCommit(cacheDir: string, args: { repo: string; fromBranch: string; toBranch?: string; commitSha: string }): Promise<string> {
   return withCacheClone(cacheDir, args.repo, async (dir) => {
-    await fetchBranch(dir, args.repo, args.fromBranch, 'fromBranch');
+    await fetchBranches(dir, args.repo, [{ field: 'fromBranch', branch: args.fromBranch }, ...(args.toBranch ? [{ field: 'toBranch', branch: args.toBranch }] : [])]);
     // One git call answers both questions: the merge base of the commit and the branch is the
     // commit itself (its full sha, starting with the given prefix) exactly when the branch
     // contains it. An unknown or ambiguous sha is an error instead.
@@ -214,7 +219,7 @@ export interface MoveBranchResult {
  */
 export async function moveBranch(cacheDir: string, args: MoveBranchArgs): Promise<MoveBranchResult> {
   return withCacheClone(cacheDir, args.repo, async (dir) => {
-    const fetchBoth = () => fetchBranch(dir, args.repo, [...new Set([args.sourceBranch, args.branch])], 'toBranch');
+    const fetchBoth = () => fetchBranches(dir, args.repo, [{ field: 'toBranch', branch: args.branch }, { field: 'fromBranch', branch: args.sourceBranch }]);
     let downgrade = false;
     if (args.expectedTip === null) {
       if (!(await objectExists(dir, args.targetSha))) await fetchBoth();

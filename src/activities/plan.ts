@@ -87,7 +87,7 @@ export async function planPromotion(config: Config, request: PromotionRequest): 
     }
   }
   const approval = approvalPolicy(config, { ...request, changeClass: request.changeClass });
-  const commitSha = await resolveCommit(config.gitCacheDir, { repo: where.repo, fromBranch: where.fromBranch, commitSha: request.commitSha });
+  const commitSha = await resolveCommit(config.gitCacheDir, { repo: where.repo, fromBranch: where.fromBranch, toBranch: where.toBranch, commitSha: request.commitSha });
   return {
     ...where,
     commitSha,
