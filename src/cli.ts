@@ -279,7 +279,7 @@ program
     if (!repo) throw new ConfigError('--repo is required (no environment registry): the git remote holding the release branch');
     const fromSha = await readBranchTip({ repo, branch: toBranch });
     if (!fromSha) throw new ConfigError(`${toBranch} does not exist in ${repo}`);
-    const toSha = o.to ?? lastKnownGood(await readFile(ledgerPath, 'utf8'), o.environment, fromSha);
+    const toSha = o.to ?? lastKnownGood(await readFile(ledgerPath, 'utf8'), o.environment, toBranch, fromSha);
     if (!toSha) throw new ConfigError(`no last known good for ${o.environment} in ${ledgerPath}; pass --to <sha>`);
     const request = { environment: o.environment, repo: o.repo, toBranch: registered ? undefined : toBranch, fromSha, toSha, productionBase: o.productionBase, trigger: o.trigger, operator: identity() };
     process.exitCode = await withClient(async (client, c) => {
@@ -289,9 +289,13 @@ program
     });
   });
 
-/** The newest tip the ledger recorded after a good outcome that differs from the current tip. */
-export function lastKnownGood(ledger: string, environment: string, currentTip: string): string | undefined {
-  const entries = parseLedger(ledger).entries.filter((e) => fieldText(e, 'environment') === environment);
+/**
+ * The newest tip the ledger recorded for this environment's branch after a good outcome that
+ * differs from the current tip. Entries without `to_branch` (hand-written, the seed's) count
+ * for any branch, as the drift check reads them.
+ */
+export function lastKnownGood(ledger: string, environment: string, branch: string, currentTip: string): string | undefined {
+  const entries = parseLedger(ledger).entries.filter((e) => fieldText(e, 'environment') === environment && (fieldText(e, 'to_branch') ?? branch) === branch);
   for (let i = entries.length - 1; i >= 0; i--) {
     const e = entries[i]!;
     const good = fieldText(e, 'result') === 'pass' || fieldText(e, 'result') === 'completed';

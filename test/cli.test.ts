@@ -86,6 +86,10 @@ test('rollback defaults to the last known good from the ledger and writes its en
   expect((await (await h.start(h.request(good))).result()).stage).toBe('promoted');
   const regret = await h.repo.commit('feature: regret');
   expect((await (await h.start(h.request(regret))).result()).stage).toBe('promoted');
+  // A newer good entry of the same environment but another branch is not release's last known good.
+  await h.repo.forcePush('canary', h.repo.base);
+  const canary = await h.repo.commit('feature: canary only');
+  expect((await (await h.start(h.request(canary, { toBranch: 'canary' }))).result()).stage).toBe('promoted');
   const out = await cli(['rollback', '--repo', h.repo.bare, '--production-base', h.production.url, '--trigger', 'error rate up', '--json']);
   expect(out.code).toBe(0);
   expect(await h.repo.tip('release')).toBe(good);
