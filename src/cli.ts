@@ -9,6 +9,7 @@ import pc from 'picocolors';
 import { newProbeAgent, runGates } from './activities/gates';
 import { readBranchTip } from './activities/git';
 import { Config, ConfigError, loadConfig } from './config';
+import { failureMessageOf } from './failures';
 import type { GateResult, PromotionStatus, RollbackStatus } from './domain';
 import { productionGateNames, stagingGateNames } from './gates/catalog';
 import { fieldText, parseLedger } from './ledger/format';
@@ -17,6 +18,7 @@ import { liveView } from './live-view';
 import { connectClient } from './worker';
 import { promotionWorkflow, rollbackWorkflow } from './workflows';
 import { decideUpdate, statusQuery } from './workflows/messages';
+import { parsePromotionRequest } from './workflows/request';
 
 function identity(): string {
   return process.env.RELEASE_PROMOTER_IDENTITY || os.userInfo().username;
@@ -164,16 +166,38 @@ program
       allowDowngrade: o.allowDowngrade,
       notes: o.notes,
     };
+    const input: unknown = JSON.parse(JSON.stringify(request));
+    // The workflow parses the same schema first thing; a typo is cheaper to report here, before
+    // a workflow exists. (Whether the repo, branches and commit exist only the worker can tell.)
+    try {
+      parsePromotionRequest(input);
+    } catch (err) {
+      throw new ConfigError(failureMessageOf(err));
+    }
     process.exitCode = await withClient(async (client, cfg) => {
       const workflowId = o.workflowId ?? `promotion-${o.environment}-${o.commit.slice(0, 7)}-${Date.now().toString(36)}`;
-      const handle = await client.workflow.start(promotionWorkflow, { taskQueue: cfg.taskQueue, workflowId, args: [JSON.parse(JSON.stringify(request))] });
-      if (!o.wait) {
-        print(!!o.json, { workflowId, runId: handle.firstExecutionRunId }, () => console.log(`started ${workflowId}`));
-        return 0;
-      }
-      return follow(handle, !!o.json);
+      const handle = await client.workflow.start(promotionWorkflow, { taskQueue: cfg.taskQueue, workflowId, args: [input as never] });
+      if (o.wait) return follow(handle, !!o.json);
+      // Started is not admitted: wait (briefly) for the worker's verdict on repo, branches and commit.
+      const admitted = await pastValidation(handle);
+      if (admitted?.stage === 'invalid') return follow(handle, !!o.json);
+      print(!!o.json, { workflowId, runId: handle.firstExecutionRunId, releaseId: admitted?.releaseId, stage: admitted?.stage }, () =>
+        console.log(admitted ? `started ${workflowId}: ${admitted.releaseId ?? ''} admitted, now ${admitted.stage}` : `started ${workflowId}; no worker has checked it yet (see: release-promoter status ${workflowId})`),
+      );
+      return 0;
     });
   });
+
+/** The status once the promotion has left `validating`, or undefined when no answer came within 15 s. */
+async function pastValidation(handle: WorkflowHandle): Promise<PromotionStatus | undefined> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const status = (await handle.query(statusQuery).catch(() => undefined)) as PromotionStatus | undefined;
+    if (status && status.stage !== 'validating') return status;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return undefined;
+}
 
 async function decide(workflowId: string, decision: 'approve' | 'reject', o: { comment?: string; reason?: string; commit?: string; json?: boolean }): Promise<number> {
   return withClient(async (client) => {

@@ -137,6 +137,26 @@ test('watch redraws the status in place on a terminal, prints the outcome below 
   expect(piped.stdout + piped.stderr).not.toContain(`${ESC}[`);
 });
 
+test('start checks the request before it returns: a typo exits 2 before any workflow, a refusal by the worker exits 1', async () => {
+  const target = ['--repo', h.repo.bare, '--staging-base', h.staging.url, '--production-base', h.production.url];
+  const typo = await cli(['start', '--commit', 'xyz123', '--class', 'A', ...target, '--workflow-id', 'cli-typo']);
+  expect(typo.code).toBe(2);
+  expect(typo.stderr).toContain('commitSha:');
+  await expect(h.env.client.workflow.getHandle('cli-typo').describe()).rejects.toThrow(/not found/i);
+
+  const unknown = await cli(['start', '--commit', 'deadbeefdeadbeef', '--class', 'A', ...target]);
+  expect(unknown.code).toBe(1);
+  expect(unknown.stdout).toContain('CommitNotOnSourceBranch');
+
+  const sha = await h.repo.commit('feature: started, not waited for');
+  const started = await cli(['start', '--commit', sha, '--class', 'B', ...target, '--workflow-id', 'cli-admitted', '--json']);
+  expect(started.code).toBe(0);
+  const answer = JSON.parse(started.stdout) as { releaseId: string; stage: string };
+  expect(answer.releaseId).toMatch(/-rc\d+$/);
+  expect(answer.stage).not.toBe('validating');
+  await h.env.client.workflow.getHandle('cli-admitted').terminate('test cleanup');
+});
+
 test('a usage error exits 2 and names the problem', async () => {
   const out = await cli(['start', '--commit', 'abc1234']);
   expect(out.code).toBe(2);
