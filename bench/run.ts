@@ -4,7 +4,6 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -12,6 +11,7 @@ import Table from 'cli-table3';
 import { generateLedger } from './generate-ledger';
 import { verifyLedger } from '../src/ledger/verify';
 import type { PromotionStatus } from '../src/domain';
+import { freeLoopbackPort } from '../src/free-port';
 import { resolveTemporalCli } from '../src/temporal-cli';
 import { WORKER_NODE_ARGS } from '../src/worker-command';
 import { createSampleRepo } from '../sample/repo';
@@ -34,15 +34,6 @@ const workersOverride = argv.includes('--workers') ? [Number(argv[argv.indexOf('
 
 const children: ChildProcess[] = [];
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function run(file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; ms: number; stdout: string }> {
   const started = performance.now();
@@ -92,7 +83,7 @@ function peakRssMiB(pid: number): number {
 }
 
 async function startServer(cli: string, dir: string): Promise<{ address: string; version: string; pid: number }> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const server = spawn(
     cli,
     ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', path.join(dir, 'bench.db'), '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal', '--log-level', 'error'],

@@ -1,7 +1,6 @@
 // The worker: connect, make sure the search attributes exist, run promotions until stopped.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { temporal } from '@temporalio/proto';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { Config, ConfigError, loadConfig } from './config';
+import { freeLoopbackPort } from './free-port';
 import { createLogger } from './logger';
 import { serveMetrics } from './metrics';
 import { SEARCH_ATTRIBUTE_KEYS } from './workflows/messages';
@@ -133,16 +133,6 @@ async function main(): Promise<void> {
   }
   // Shutdown is complete (in-flight tasks finished or handed back); do not wait on idle handles.
   process.exit(0);
-}
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 if (require.main === module) {

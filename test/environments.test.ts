@@ -3,11 +3,11 @@
 // elsewhere, approval policy is the stricter of both, and the secret is sent yet recorded nowhere.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, loadEnvironments } from '../src/config';
 import type { PromotionStatus } from '../src/domain';
+import { freeLoopbackPort } from '../src/free-port';
 import { parseLedger } from '../src/ledger/format';
 import { rejectSignal, statusQuery } from '../src/workflows/messages';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
@@ -24,14 +24,6 @@ let configFile: string;
 let stagingUrl: string;
 let productionUrl: string;
 const previousSecret = process.env.CHAT_GATE_AUTH;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function registry(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -59,7 +51,7 @@ beforeAll(async () => {
   process.env.CHAT_GATE_AUTH = SECRET;
   tmp = await mkdtemp(path.join(os.tmpdir(), 'environments-test-'));
   repo = await createSampleRepo(path.join(tmp, 'repo'));
-  const [stagingPort, productionPort] = [await freePort(), await freePort()];
+  const [stagingPort, productionPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
   stagingUrl = `http://127.0.0.1:${stagingPort}`;
   productionUrl = `http://127.0.0.1:${productionPort}`;
   configFile = path.join(tmp, 'environments.json');

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { request } from 'undici';
+import { freeLoopbackPort } from '../src/free-port';
 import { registry, serveMetrics } from '../src/metrics';
 import { failureTypeOf } from '../src/failures';
 import { promotionWorkflow } from '../src/workflows';
@@ -16,15 +17,6 @@ import { createSampleRepo } from '../sample/repo';
 import { startSampleService } from '../sample/service';
 import { uniqueId } from './helpers';
 import { killWorker, runningWorkers, startWorker } from './worker-process';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function scrape(url: string): Promise<{ status: number; type: string; text: string }> {
   const res = await request(url);
@@ -52,7 +44,7 @@ describe('serveMetrics', () => {
 
   test('serves our metrics followed by the upstream Temporal exporter, on GET /metrics only', async () => {
     const upstream = await listen((_req, res) => res.end('# TYPE temporal_worker_start counter\ntemporal_worker_start 1\n'));
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     servers.push(await serveMetrics(`127.0.0.1:${port}`, upstream));
 
     const res = await scrape(`http://127.0.0.1:${port}/metrics`);
@@ -67,8 +59,8 @@ describe('serveMetrics', () => {
   });
 
   test('a scrape still answers with ours when the Temporal exporter is down, and says so', async () => {
-    const port = await freePort();
-    const gone = `http://127.0.0.1:${await freePort()}/metrics`;
+    const port = await freeLoopbackPort();
+    const gone = `http://127.0.0.1:${await freeLoopbackPort()}/metrics`;
     servers.push(await serveMetrics(`127.0.0.1:${port}`, gone));
     const res = await scrape(`http://127.0.0.1:${port}/metrics`);
     expect(res.status).toBe(200);
@@ -103,7 +95,7 @@ describe('a worker started with METRICS_ADDRESS and LOG_LEVEL=INFO', () => {
     const staging = await startSampleService({ name: 'staging', rateLimit: { limit: 20, windowMs: 150 } });
     const production = await startSampleService({ name: 'production' });
     const taskQueue = uniqueId('metrics-tq');
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const metricsUrl = `http://127.0.0.1:${port}/metrics`;
     const handles: string[] = [];
     try {
