@@ -1,5 +1,6 @@
 // A TCP port on 127.0.0.1 that was free a moment ago: for the SDK's internal metrics exporter,
-// the bench's servers and tests. (Another process could take it in between; nothing here races.)
+// the bench's dev server and tests. Another process could take it before the caller binds it;
+// the caller then fails to listen, with an error, rather than sharing it.
 import net from 'node:net';
 
 export function freeLoopbackPort(): Promise<number> {
