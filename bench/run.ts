@@ -14,8 +14,8 @@ import type { PromotionStatus } from '../src/domain';
 import { freeLoopbackPort } from '../src/free-port';
 import { resolveTemporalCli } from '../src/temporal-cli';
 import { WORKER_NODE_ARGS } from '../src/worker-command';
-import { createSampleRepo } from '../sample/repo';
-import { startSampleService } from '../sample/service';
+import { createSampleRepo, SampleRepo } from '../sample/repo';
+import { SampleService, startSampleService } from '../sample/service';
 
 const root = path.resolve(__dirname, '..');
 const argv = process.argv.slice(2);
@@ -26,7 +26,7 @@ const SCALE_DEFAULT = quick ? [50] : [50, 200];
 const LEDGER_SIZES = quick ? [10_000, 100_000] : [10_000, 100_000];
 const APPENDS_PER_PROCESS = quick ? 100 : 300;
 const RATE_WINDOW_MS = 500;
-// --only side,scale,ledger runs a subset (for profiling one part); the default runs everything.
+// --only side,scale,shared,ledger runs a subset (for profiling one part); the default runs everything.
 const only = argv.includes('--only') ? new Set((argv[argv.indexOf('--only') + 1] ?? '').split(',')) : undefined;
 const wants = (part: string) => !only || only.has(part);
 const scaleOverride = argv.includes('--n') ? [Number(argv[argv.indexOf('--n') + 1])] : undefined;
@@ -161,6 +161,7 @@ interface Results {
   settings: Record<string, unknown>;
   sideBySide: Record<string, number>;
   scale: Array<Record<string, number>>;
+  shared: Record<string, number>;
   ledger: Record<string, number>;
   targets: Record<string, { value: number; target: string; holds: boolean }>;
 }
@@ -218,16 +219,23 @@ async function sideBySide({ dir, address, client, results }: BenchContext): Prom
   });
 }
 
-/** 3. N concurrent promotions on distinct targets (own repo, own rate-limit tenant each). */
+/** Targets that share nothing: each its own repo, staging service and production service. */
+async function distinctTargets(dir: string, n: number): Promise<Array<{ repo: SampleRepo; staging: SampleService; production: SampleService; sha: string }>> {
+  const targets = [];
+  for (let i = 0; i < n; i++) {
+    const repo = await createSampleRepo(path.join(dir, `t${i}`));
+    const [staging, production] = [await startSampleService({ name: `staging-${i}`, latencyMs }), await startSampleService({ name: `production-${i}`, latencyMs })];
+    targets.push({ repo, staging, production, sha: await repo.commit(`change ${i}`) });
+  }
+  return targets;
+}
+
+/** 3. N concurrent promotions on distinct targets: nothing shared but the worker and the server. */
 async function scale({ dir, address, serverPid, client, results }: BenchContext, workers: number, n: number): Promise<void> {
   log(`scale: ${n} concurrent promotions, ${workers} worker(s)`);
   const scaleDir = path.join(dir, `scale-${workers}-${n}`);
   await mkdir(scaleDir, { recursive: true });
-  const staging = await startSampleService({ name: 'staging-n', latencyMs, rateLimit: { limit: 20, windowMs: 1000 } });
-  const production = await startSampleService({ name: 'production-n', latencyMs });
-  const repos = [];
-  for (let i = 0; i < n; i++) repos.push(await createSampleRepo(path.join(scaleDir, `t${i}`)));
-  const shas = await Promise.all(repos.map((r, i) => r.commit(`scale change ${i}`)));
+  const targets = await distinctTargets(scaleDir, n);
   const taskQueue = `bench-scale-${workers}-${n}`;
   const env = { TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, RELEASE_LEDGER_PATH: path.join(scaleDir, 'RELEASE_LOG.md'), GIT_CACHE_DIR: path.join(scaleDir, 'cache') };
   const procs: ChildProcess[] = [];
@@ -243,8 +251,8 @@ async function scale({ dir, address, serverPid, client, results }: BenchContext,
   const cpu0 = cpu();
   const t0 = performance.now();
   const outcomes = await Promise.all(
-    repos.map((r, i) =>
-      promote(client, taskQueue, { commitSha: shas[i], changeClass: 'A', operator: 'bench', environment: `env-${i}`, repo: r.bare, stagingBase: `${staging.url}/t/t${i}`, productionBase: `${production.url}/t/t${i}` }, `bench-scale-${workers}-${n}-${i}-${Date.now()}`),
+    targets.map((t, i) =>
+      promote(client, taskQueue, { commitSha: t.sha, changeClass: 'A', operator: 'bench', environment: `env-${i}`, repo: t.repo.bare, stagingBase: t.staging.url, productionBase: t.production.url }, `bench-scale-${workers}-${n}-${i}-${Date.now()}`),
     ),
   );
   const wallS = (performance.now() - t0) / 1000;
@@ -254,13 +262,75 @@ async function scale({ dir, address, serverPid, client, results }: BenchContext,
   const cpuS = (key: keyof typeof cpu0) => Number((cpu1[key] - cpu0[key]).toFixed(1));
   if (process.env.BENCH_STAGES) log(stageBreakdown(outcomes.map((o) => o.status)));
   for (const p of procs) await stop(p);
-  await staging.close();
-  await production.close();
+  for (const t of targets) await Promise.all([t.staging.close(), t.production.close()]);
   // With every core busy, n promotions cannot finish sooner than all their CPU divided by the
   // cores: the floor under p99 that no scheduling or worker option can go below.
   const cpuFloorS = Number(((cpuS('server') + cpuS('worker') + cpuS('git') + cpuS('bench')) / os.cpus().length).toFixed(1));
   results.scale.push({ workers, n, p50Ms: Math.round(quantile(latencies, 0.5)), p99Ms: Math.round(quantile(latencies, 0.99)), perSecond: Number((n / wallS).toFixed(1)), peakRssMiB: Math.max(...rss), wallS: Number(wallS.toFixed(1)), cpuServerS: cpuS('server'), cpuWorkerS: cpuS('worker'), cpuGitS: cpuS('git'), cpuBenchS: cpuS('bench'), cpuFloorS });
   await rm(scaleDir, { recursive: true, force: true });
+}
+
+/** What sharing the staging service cost a promotion: its wait for the turn plus its probes' throttled waits. */
+function addedWaitMs(status: PromotionStatus): number {
+  const turn = stageMs(status, 'waiting_for_staging');
+  return (Number.isNaN(turn) ? 0 : turn) + status.gates.reduce((sum, g) => sum + (g.throttled?.waitedMs ?? 0), 0);
+}
+
+/**
+ * 5. One staging service shared, as the seed's governed chat API is: one rate window (20 chat
+ * requests per second) for every caller. 20 promotions back to back, then 8 environments at once.
+ */
+async function sharedStaging({ dir, address, client, results }: BenchContext): Promise<void> {
+  const sharedDir = path.join(dir, 'shared');
+  const staging = await startSampleService({ name: 'shared-staging', latencyMs });
+  const taskQueue = 'bench-shared';
+  const worker = await startWorker({ TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, RELEASE_LEDGER_PATH: path.join(sharedDir, 'RELEASE_LOG.md'), GIT_CACHE_DIR: path.join(sharedDir, 'cache') });
+  const passed = (outcomes: Array<{ status: PromotionStatus } | Error>) => outcomes.filter((o) => !(o instanceof Error) && o.status.stage === 'promoted').length;
+  const attempt = (input: Record<string, unknown>, id: string) => promote(client, taskQueue, input, id).catch((err: Error) => err);
+
+  const BACK_TO_BACK = 20;
+  log(`shared staging: ${BACK_TO_BACK} promotions back to back`);
+  const repo = await createSampleRepo(path.join(sharedDir, 'one'));
+  const production = await startSampleService({ name: 'shared-production', latencyMs, follow: { gitDir: repo.bare, branch: 'release' } });
+  const sequential: Array<{ ms: number; status: PromotionStatus } | Error> = [];
+  for (let i = 0; i < BACK_TO_BACK; i++) {
+    const input = { commitSha: await repo.commit(`back to back ${i}`), changeClass: 'A', operator: 'bench', repo: repo.bare, stagingBase: staging.url, productionBase: production.url };
+    sequential.push(await attempt(input, `bench-shared-seq-${i}-${Date.now()}`));
+  }
+  const seqDone = sequential.filter((o): o is { ms: number; status: PromotionStatus } => !(o instanceof Error));
+  if (process.env.BENCH_STAGES) for (const o of seqDone.slice(0, 5)) log(`timeline ${o.status.timeline.map((t) => `${t.stage}@${t.at.slice(17, 23)}`).join(' ')}`);
+  await production.close();
+
+  const CONCURRENT = 8;
+  log(`shared staging: ${CONCURRENT} environments at once`);
+  const targets = [];
+  for (let i = 0; i < CONCURRENT; i++) {
+    const r = await createSampleRepo(path.join(sharedDir, `env-${i}`));
+    targets.push({ repo: r, production: await startSampleService({ name: `production-${i}`, latencyMs }), sha: await r.commit(`env ${i} change`) });
+  }
+  await new Promise((r) => setTimeout(r, 1_100)); // the last back-to-back burst's window
+  const t0 = performance.now();
+  const concurrent = await Promise.all(
+    targets.map((t, i) => attempt({ commitSha: t.sha, changeClass: 'A', operator: 'bench', environment: `env-${i}`, repo: t.repo.bare, stagingBase: staging.url, productionBase: t.production.url }, `bench-shared-par-${i}-${Date.now()}`)),
+  );
+  const wallMs = performance.now() - t0;
+  await stop(worker);
+  await staging.close();
+  for (const t of targets) await t.production.close();
+
+  const stagingStageMs = median(seqDone.map((o) => stageMs(o.status, 'staging_gates')));
+  const failures = [...sequential, ...concurrent].filter((o): o is Error => o instanceof Error);
+  for (const f of failures.slice(0, 3)) log(`  failed: ${f.message}`);
+  Object.assign(results.shared, {
+    backToBack: BACK_TO_BACK,
+    backToBackPassed: passed(sequential),
+    backToBackAddedWaitMedianMs: Math.round(median(seqDone.map((o) => addedWaitMs(o.status)))),
+    backToBackStagingStageMedianMs: Math.round(stagingStageMs),
+    concurrent: CONCURRENT,
+    concurrentPassed: passed(concurrent),
+    concurrentWallMs: Math.round(wallMs),
+    concurrentVsStagingStages: Number((wallMs / (CONCURRENT * stagingStageMs)).toFixed(2)),
+  });
 }
 
 /** Where the time of concurrent promotions goes, stage by stage (BENCH_STAGES=1). */
@@ -311,6 +381,7 @@ async function main(): Promise<void> {
     settings: { quick, latencyMs, runs: RUNS },
     sideBySide: {},
     scale: [],
+    shared: {},
     ledger: {},
     targets: {},
   };
@@ -319,6 +390,7 @@ async function main(): Promise<void> {
   const ctx: BenchContext = { dir, address, serverPid, client, results };
   if (wants('side')) await sideBySide(ctx);
   for (const workers of wants('scale') ? (workersOverride ?? [1, 2]) : []) for (const n of SCALE) await scale(ctx, workers, n);
+  if (wants('shared')) await sharedStaging(ctx);
   if (wants('ledger')) await ledgerBench(ctx);
 
   const big = results.scale.filter((s) => s.n === Math.max(...SCALE));
@@ -330,6 +402,12 @@ async function main(): Promise<void> {
     [`scale${Math.max(...SCALE)}PeakRssMiB`]: { value: worst('peakRssMiB'), target: '≤ 350', holds: worst('peakRssMiB') <= 350 },
     verify100kMs: { value: results.ledger.verify100kMs as number, target: '≤ 2000', holds: (results.ledger.verify100kMs as number) <= 2000 },
     appendsPerSecond: { value: results.ledger.appendsPerSecond as number, target: '≥ 200', holds: (results.ledger.appendsPerSecond as number) >= 200 },
+    ...(results.shared.backToBack === undefined
+      ? {}
+      : {
+          sharedBackToBackPassed: { value: results.shared.backToBackPassed as number, target: `${results.shared.backToBack} of ${results.shared.backToBack}`, holds: results.shared.backToBackPassed === results.shared.backToBack },
+          sharedConcurrentPassed: { value: results.shared.concurrentPassed as number, target: `${results.shared.concurrent} of ${results.shared.concurrent}`, holds: results.shared.concurrentPassed === results.shared.concurrent },
+        }),
   };
   results.settings.wallSeconds = Math.round((Date.now() - started) / 1000);
 
@@ -362,6 +440,15 @@ function print(r: Results): void {
     table.push([`  CPU s in ${row.wallS} s: server / worker / git / sample services`, `${row.cpuServerS} / ${row.cpuWorkerS} / ${row.cpuGitS} / ${row.cpuBenchS}`, '', '']);
     const perPromotion = [row.cpuServerS, row.cpuWorkerS, row.cpuGitS, row.cpuBenchS].map((s) => Math.round(((s as number) * 1000) / (row.n as number)));
     table.push([`  CPU ms per promotion (same order); all CPU ÷ ${r.machine.cores} cores`, `${perPromotion.join(' / ')} ms; ${row.cpuFloorS} s`, '', '']);
+  }
+  const sh = r.shared;
+  if (sh.backToBack !== undefined) {
+    table.push(
+      [`one staging service: ${sh.backToBack} promotions back to back, passed`, `${sh.backToBackPassed} of ${sh.backToBack}`, r.targets.sharedBackToBackPassed!.target, r.targets.sharedBackToBackPassed!.holds ? 'yes' : 'NO'],
+      ['  median added wait (turn + throttled probes)', `${sh.backToBackAddedWaitMedianMs} ms`, '', ''],
+      [`one staging service: ${sh.concurrent} environments at once, passed`, `${sh.concurrentPassed} of ${sh.concurrent}`, r.targets.sharedConcurrentPassed!.target, r.targets.sharedConcurrentPassed!.holds ? 'yes' : 'NO'],
+      [`  wall vs ${sh.concurrent} × one staging stage (${sh.backToBackStagingStageMedianMs} ms)`, `${sh.concurrentWallMs} ms = ${sh.concurrentVsStagingStages} ×`, '', ''],
+    );
   }
   for (const [key, value] of Object.entries(r.ledger)) table.push([`ledger ${key}`, String(value), r.targets[key]?.target ?? '', r.targets[key] ? (r.targets[key].holds ? 'yes' : 'NO') : '']);
   console.log(table.toString());

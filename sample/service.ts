@@ -16,8 +16,17 @@ export interface SampleBehaviour {
   chatStatus?: number;
   /** Accept any content type (breaks chat_415). */
   no415: boolean;
-  /** Fixed-window rate limit on /api/chat. */
+  /**
+   * Fixed-window rate limit on /api/chat: one window for every caller, as the seed's governed
+   * chat API keeps it (so one caller's burst throttles the next caller).
+   */
   rateLimit?: { limit: number; windowMs: number };
+  /**
+   * What a rate-limited 429 says about when to come back: nothing (the default), `Retry-After`
+   * as seconds or as an HTTP-date, the IETF `RateLimit` field (draft 7+: `"chat";r=0;t=1`,
+   * with `RateLimit-Policy`), or `RateLimit-Limit/-Remaining/-Reset` (drafts 1–2).
+   */
+  rateLimitHeaders: 'none' | 'retry-after-seconds' | 'retry-after-date' | 'ratelimit' | 'ratelimit-reset';
   /** Tokens the whole service may spend (≈ chars / 4) before answering 429 BUDGET_EXCEEDED. */
   globalBudgetTokens?: number;
   /** Per-request token cap (COST_REQUEST_MAX_TOKENS in the seed). */
@@ -37,7 +46,10 @@ export interface SampleOptions extends Partial<SampleBehaviour> {
 }
 
 export interface LoggedRequest {
+  /** When the request arrived (ms since epoch). */
   at: number;
+  /** When its answer was written (after the added latency). */
+  doneAt?: number;
   method: string;
   path: string;
   status: number;
@@ -58,8 +70,27 @@ const DEFAULTS: SampleBehaviour = {
   dbDown: false,
   no415: false,
   rateLimit: { limit: 20, windowMs: 1_000 },
+  rateLimitHeaders: 'none',
   echoHeaders: false,
 };
+
+/** The headers a 429 carries for a window that ends at `windowEndMs`. */
+function rateLimitHeaders(mode: SampleBehaviour['rateLimitHeaders'], { limit, windowMs }: { limit: number; windowMs: number }, windowEndMs: number, now: number): Record<string, string> {
+  // Delta-seconds round up, so a caller that honours them arrives after the window, not in it.
+  const seconds = String(Math.max(1, Math.ceil((windowEndMs - now) / 1000)));
+  switch (mode) {
+    case 'none':
+      return {};
+    case 'retry-after-seconds':
+      return { 'retry-after': seconds };
+    case 'retry-after-date':
+      return { 'retry-after': new Date(Math.ceil(windowEndMs / 1000) * 1000).toUTCString() };
+    case 'ratelimit':
+      return { 'ratelimit-policy': `"chat";q=${limit};w=${Math.max(1, Math.round(windowMs / 1000))}`, ratelimit: `"chat";r=0;t=${seconds}` };
+    case 'ratelimit-reset':
+      return { 'ratelimit-limit': String(limit), 'ratelimit-remaining': '0', 'ratelimit-reset': seconds };
+  }
+}
 
 function gitOut(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -107,29 +138,27 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
   let behaviour: SampleBehaviour = { ...DEFAULTS, ...stripUndefined(options) };
   const requests: LoggedRequest[] = [];
   const readDeployment = deploymentReader(options.follow);
-  const windows = new Map<string, { start: number; count: number }>();
+  let window: { start: number; count: number } | undefined;
   let spentTokens = 0;
 
   const server = http.createServer((req, res) => {
+    const arrivedAt = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       void (async () => {
         const deployment = await readDeployment();
         const b: SampleBehaviour = { ...behaviour, ...deployment.faults };
-        // `/t/<tenant>/…` serves the same API with its own rate-limit window, so many promotions
-        // (the bench's distinct targets) can share one process without spending each other's limit.
-        const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
-        const tenantMatch = /^\/t\/([A-Za-z0-9_-]{1,64})(\/.*)$/.exec(rawPath);
-        const tenant = tenantMatch?.[1] ?? '';
-        const urlPath = tenantMatch?.[2] ?? rawPath;
+        const urlPath = (req.url ?? '/').split('?')[0] ?? '/';
         const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
-        const send = (status: number, body: unknown) => {
-          requests.push({ at: Date.now(), method: req.method ?? 'GET', path: urlPath, status, headers, version: deployment.sha ?? b.version });
+        const send = (status: number, body: unknown, extraHeaders: Record<string, string> = {}) => {
+          const logged: LoggedRequest = { at: arrivedAt, method: req.method ?? 'GET', path: urlPath, status, headers, version: deployment.sha ?? b.version };
+          requests.push(logged);
           const text = JSON.stringify(b.echoHeaders ? { ...(body as object), echo: headers } : body);
           setTimeout(() => {
-            res.writeHead(status, { 'content-type': 'application/json' });
+            res.writeHead(status, { 'content-type': 'application/json', ...extraHeaders });
             res.end(text);
+            logged.doneAt = Date.now();
           }, b.latencyMs);
         };
         if (req.method === 'GET' && urlPath === '/health') return send(200, { status: 'ok', service: options.name ?? 'sample-chat', version: deployment.sha ?? b.version ?? 'unknown' });
@@ -140,13 +169,11 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
           if (b.chatStatus) return send(b.chatStatus, { error: 'INTERNAL', detail: 'injected fault' });
           const now = Date.now();
           if (b.rateLimit) {
-            let window = windows.get(tenant);
-            if (!window || now - window.start >= b.rateLimit.windowMs) {
-              window = { start: now, count: 0 };
-              windows.set(tenant, window);
-            }
+            if (!window || now - window.start >= b.rateLimit.windowMs) window = { start: now, count: 0 };
             window.count++;
-            if (window.count > b.rateLimit.limit) return send(429, { error: 'RATE_LIMITED', failureType: 'FailureType.RATE_LIMITED' });
+            if (window.count > b.rateLimit.limit) {
+              return send(429, { error: 'RATE_LIMITED', failureType: 'FailureType.RATE_LIMITED' }, rateLimitHeaders(b.rateLimitHeaders, b.rateLimit, window.start + b.rateLimit.windowMs, now));
+            }
           }
           let message: unknown;
           try {
@@ -179,7 +206,7 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
     requests,
     configure(change) {
       behaviour = { ...behaviour, ...change };
-      windows.clear();
+      window = undefined;
     },
     close: () =>
       new Promise<void>((resolve) => {

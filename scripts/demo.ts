@@ -184,7 +184,7 @@ async function main(): Promise<void> {
   const connection = await startServer(cli);
   const client = new Client({ connection });
   const repo = await createSampleRepo(work);
-  const staging = await startSampleService({ name: 'staging', latencyMs: 20, rateLimit: { limit: 20, windowMs: 200 } });
+  const staging = await startSampleService({ name: 'staging', latencyMs: 20 });
   const production = await startSampleService({ name: 'production', latencyMs: 20, follow: { gitDir: repo.bare, branch: 'release' } });
   say(`${pc.dim('•')} sample repo ${repo.bare} (main and release at ${repo.base.slice(0, 7)})`);
   say(`${pc.dim('•')} staging ${staging.url}, production ${production.url} (serves release's tip)`);

@@ -10,7 +10,8 @@ import { newProbeAgent, runGates } from './activities/gates';
 import { readBranchTip } from './activities/git';
 import { Config, ConfigError, loadConfig } from './config';
 import { failureMessageOf } from './failures';
-import type { GateResult, PromotionStatus, RollbackStatus } from './domain';
+import type { GateResult, LockSpot, PromotionStatus, RollbackStatus } from './domain';
+import { describeThrottling } from './gates/throttle';
 import { productionGateNames, stagingGateNames } from './gates/catalog';
 import { fieldText, parseLedger } from './ledger/format';
 import { verifyLedger } from './ledger/verify';
@@ -45,7 +46,7 @@ function print(json: boolean, value: unknown, human: () => void): void {
 
 function gateTable(results: GateResult[]): string {
   const table = new Table({ head: ['gate', 'result', 'status', 'latency', 'tries', 'detail'], style: { head: [], border: [] }, colWidths: [24, 8, 8, 9, 7, 60], wordWrap: true });
-  for (const r of results) table.push([r.name, r.pass ? pc.green('pass') : pc.red('fail'), r.status ?? '—', `${r.latencyMs} ms`, r.attempts, r.detail]);
+  for (const r of results) table.push([r.name, r.pass ? pc.green('pass') : pc.red('fail'), r.status ?? '—', `${r.latencyMs} ms`, r.attempts, r.throttled ? `${describeThrottling(r.throttled)}; ${r.detail}` : r.detail]);
   return table.toString();
 }
 
@@ -61,11 +62,20 @@ function gateSummary(results: GateResult[]): string {
   return failed.length ? `${passed}; ${pc.red(`failed: ${failed.join(', ')}`)}` : pc.green(passed);
 }
 
+/** "waiting for staging service http://…:8080: 2nd in line, promotion-… runs now" */
+function waitingLine(what: string, spot: LockSpot): string {
+  const place = spot.position ? `#${spot.position} in line` : 'asking for a turn';
+  const who = spot.holder ? `, ${spot.holder} holds it` : spot.availableAt ? `, free once the last run's rate window ends at ${spot.availableAt}` : '';
+  return pc.yellow(`waiting for ${what}: ${place}${who}`);
+}
+
 /** The status as text; `compact` gives each gate set one line (the live view of `watch`). */
 function describeStatus(status: PromotionStatus | RollbackStatus, compact = false): string {
   const gates = (title: string, results: GateResult[]) => (compact ? [`${title}: ${gateSummary(results)}`] : [`${title}:`, gateTable(results)]);
   const lines = [`${pc.bold(status.workflowId)}  ${status.releaseId ?? '(no release id)'}  stage ${pc.cyan(status.stage)}`];
   if ('commitSha' in status) lines.push(`commit ${status.commitSha}  class ${status.changeClass}  environment ${status.environment}  operator ${status.operator}`);
+  if (status.stage === 'waiting_for_staging' && 'stagingTurn' in status && status.stagingTurn) lines.push(waitingLine(`staging service ${status.stagingTurn.service}`, status.stagingTurn));
+  if (status.stage === 'waiting_for_lock' && status.lock) lines.push(waitingLine(`target ${status.lock.target}`, status.lock));
   if ('gates' in status && status.gates.length) lines.push(...gates('staging gates', status.gates));
   if ('approval' in status && status.approval.required) lines.push(approvalLine(status.approval));
   if ('prodVerification' in status && status.prodVerification.length) lines.push(...gates('production verification', status.prodVerification));

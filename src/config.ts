@@ -139,6 +139,8 @@ export const EnvironmentsFile = z.strictObject({
       fromBranch: BranchName.default('main'),
       toBranch: BranchName.default('release'),
       stagingBase: BaseUrl,
+      /** Environments whose staging bases name one service take turns on it under this name (SPEC §5). */
+      stagingService: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'must be 1–100 characters of a-z 0-9 . _ - (a name, not a URL)').optional(),
       productionBase: BaseUrl,
       deployWait: DeployWait.optional(),
       approval: z

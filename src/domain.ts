@@ -143,11 +143,13 @@ export interface PromotionPlan {
   fromBranch: string;
   toBranch: string;
   stagingBase: string;
+  /** The service the staging gates spend state of (rate window, budget): one gate run on it at a time. */
+  stagingService: string;
   productionBase: string;
   deployWait?: { path: string; field: string; timeoutMs: number };
   stagingGates: string[];
-  /** The optional gates the request named (part of stagingGates); absent in plans recorded before it existed. */
-  optionalGates?: string[];
+  /** The optional gates the request named (part of stagingGates). */
+  optionalGates: string[];
   expectBudgetBlock: boolean;
   approval: { required: boolean; approvers?: string[]; minApprovals: number; timeoutMs: number };
   acceptDrift: boolean;
@@ -168,10 +170,15 @@ export interface GateResult {
   detail: string;
   /** Burst gates: how many answers of each status class. */
   counts?: Record<string, number>;
+  /** The target throttled this probe (429, not a budget block) this often before its verdict, and it waited this long. */
+  throttled?: { count: number; waitedMs: number };
+  /** Burst gates: the longest wait the 429s asked for (Retry-After, RateLimit), when any said. */
+  rateLimitResetMs?: number;
 }
 
 export const WORKING_STAGES = [
   'validating',
+  'waiting_for_staging',
   'staging_gates',
   'awaiting_approval',
   'waiting_for_lock',
@@ -204,6 +211,13 @@ export interface ApprovalDecision {
   commitSha?: string;
 }
 
+/** A place in a lock's line: `holder` runs now (this workflow, once granted); `availableAt`: the holder's spent window ends. */
+export interface LockSpot {
+  position?: number;
+  holder?: string;
+  availableAt?: string;
+}
+
 /** Where a promotion or rollback is, and when it got to each stage. */
 export interface StageTrack {
   stage: Stage;
@@ -227,7 +241,9 @@ export interface PromotionStatus {
     decisions: ApprovalDecision[];
     ignored: Array<ApprovalDecision & { why: string }>;
   };
-  lock?: { target: string; position?: number; holder?: string };
+  /** The staging service's turn (SPEC §5): who runs its gates now, and this promotion's place in line. */
+  stagingTurn?: { service: string } & LockSpot;
+  lock?: { target: string } & LockSpot;
   lastKnownGood?: string;
   pushed: boolean;
   /** The push was not a fast-forward (only with allowDowngrade). */
@@ -300,7 +316,7 @@ export interface RollbackStatus {
   actions: string[];
   verification: GateResult[];
   result?: 'completed' | 'partial';
-  lock?: { target: string; position?: number; holder?: string };
+  lock?: { target: string } & LockSpot;
   timeline: Array<{ stage: Stage; at: string }>;
   failure?: { type: string; message: string };
   ledgerChainHead?: string;

@@ -49,7 +49,7 @@ beforeEach(async () => {
   t = {
     tmp,
     repo,
-    staging: await startSampleService({ name: 'staging', rateLimit: { limit: 20, windowMs: 150 } }),
+    staging: await startSampleService({ name: 'staging' }),
     production: await startSampleService({ name: 'production', follow: { gitDir: repo.bare, branch: 'release' } }),
     taskQueue: uniqueId('crash-tq'),
     ledgerPath: path.join(tmp, 'RELEASE_LOG.md'),

@@ -61,8 +61,8 @@ export async function createHarness(options: { staging?: SampleOptions; producti
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address });
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'release-promoter-test-'));
   const repo = await createSampleRepo(tmp);
-  // A short rate-limit window: one promotion's burst must not spill into the next one's gates.
-  const staging = await startSampleService({ name: 'staging', rateLimit: { limit: 20, windowMs: 150 }, ...options.staging });
+  // The sample's own limiter (one 1 s window for every caller): promotions on this staging take turns.
+  const staging = await startSampleService({ name: 'staging', ...options.staging });
   const production = await startSampleService({ name: 'production', follow: { gitDir: repo.bare, branch: 'release' }, ...options.production });
   const taskQueue = uniqueId('tq');
   const ledgerPath = path.join(tmp, 'RELEASE_LOG.md');
@@ -117,6 +117,12 @@ export async function createHarness(options: { staging?: SampleOptions; producti
       }
     },
     close: async () => {
+      // Lock workflows this worker started (a staging turn still cooling, say) would outlive it
+      // on a task queue nobody polls; a later harness whose sample service reuses the port would
+      // queue behind them forever.
+      for await (const wf of env.client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
+        await env.client.workflow.getHandle(wf.workflowId).terminate('test harness closed').catch(() => undefined);
+      }
       worker.shutdown();
       await running;
       await staging.close();

@@ -59,7 +59,7 @@ test('three promotions of one target started together never overlap: pushes and 
   // Each promotion gets its own staging service, slower for each: they reach the lock in commit
   // order (so none is a downgrade) while the one before still holds it.
   const stagings: SampleService[] = [];
-  for (const latencyMs of [100, 500, 900]) stagings.push(await startSampleService({ name: 'staging', rateLimit: { limit: 20, windowMs: 150 }, latencyMs }));
+  for (const latencyMs of [100, 500, 900]) stagings.push(await startSampleService({ name: 'staging', latencyMs }));
   h.production.configure({ latencyMs: PROD_LATENCY });
   try {
     const commits = [await h.repo.commit('feature: one'), await h.repo.commit('feature: two'), await h.repo.commit('feature: three')];

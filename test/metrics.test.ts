@@ -92,7 +92,7 @@ describe('a worker started with METRICS_ADDRESS and LOG_LEVEL=INFO', () => {
 
   test('counts what really happened: one entry, one push, every gate, and a refusal by type, beside Temporal’s own metrics', async () => {
     const repo = await createSampleRepo(tmp);
-    const staging = await startSampleService({ name: 'staging', rateLimit: { limit: 20, windowMs: 150 } });
+    const staging = await startSampleService({ name: 'staging' });
     const production = await startSampleService({ name: 'production' });
     const taskQueue = uniqueId('metrics-tq');
     const port = await freeLoopbackPort();

@@ -32,7 +32,7 @@ test('a passing promotion moves the release branch and writes one pass entry wit
     ['burst_429', true],
   ]);
   expect(status.prodVerification.map((g) => g.name)).toEqual(['health', 'db_health', 'chat_happy', 'chat_415']);
-  expect(status.timeline.map((t) => t.stage)).toEqual(['validating', 'staging_gates', 'waiting_for_lock', 'promoting', 'verifying', 'promoted']);
+  expect(status.timeline.map((t) => t.stage)).toEqual(['validating', 'waiting_for_staging', 'staging_gates', 'waiting_for_lock', 'promoting', 'verifying', 'promoted']);
 
   const ledger = await h.ledger();
   expect(ledger.startsWith('# Release Log (Append-Only)\n')).toBe(true);

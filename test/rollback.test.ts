@@ -49,7 +49,7 @@ test('a bad deploy is rolled back: branch on the last known good, two entries, p
   expect(message).toContain('rolled back to');
   expect(status.stage).toBe('rolled_back');
   expect(status.rollback?.result).toBe('completed');
-  expect(status.timeline.map((t) => t.stage)).toEqual(['validating', 'staging_gates', 'waiting_for_lock', 'promoting', 'verifying', 'rolling_back', 'rolled_back']);
+  expect(status.timeline.map((t) => t.stage)).toEqual(['validating', 'waiting_for_staging', 'staging_gates', 'waiting_for_lock', 'promoting', 'verifying', 'rolling_back', 'rolled_back']);
   expect(await h.repo.tip('release')).toBe(good);
   // Outside evidence: production really served the bad commit, then the good one again.
   const versions = h.production.requests.filter((r) => r.path === '/db/health').map((r) => r.version);
@@ -126,7 +126,7 @@ test('a deploy wait passes as soon as production reports the commit', async () =
   const sha = await h.repo.commit('feature: observed deploy');
   const status = await (await h.start(h.request(sha, { deployWait: { path: '/health', field: 'version', timeout: '30s' } }))).result();
   expect(status.stage).toBe('promoted');
-  expect(status.timeline.map((t) => t.stage)).toEqual(['validating', 'staging_gates', 'waiting_for_lock', 'promoting', 'awaiting_deploy', 'verifying', 'promoted']);
+  expect(status.timeline.map((t) => t.stage)).toEqual(['validating', 'waiting_for_staging', 'staging_gates', 'waiting_for_lock', 'promoting', 'awaiting_deploy', 'verifying', 'promoted']);
   expect(fieldText(await entryOf(status.releaseId), 'notes')).not.toContain('not confirmed');
 });
 

@@ -4,6 +4,7 @@ import { Agent, Dispatcher, request } from 'undici';
 import type { GateResult } from '../domain';
 import type { GateCatalog, GateDefinition, HttpExpectation, HttpProbe } from '../gates/catalog';
 import { redactValues } from '../redact';
+import { describeThrottling, isRateLimited, THROTTLE_HEADER_NAMES, ThrottleHeaders, throttleHintMs, throttleWaitMs } from '../gates/throttle';
 
 export interface GateRunContext {
   base: string;
@@ -53,6 +54,8 @@ interface ProbeAnswer {
   latencyMs: number;
   attempts: number;
   error?: string;
+  /** What a 429 said about when to come back (ms), read when the answer arrived. */
+  retryHintMs?: number;
 }
 
 function secretsOf(ctx: GateRunContext): string[] {
@@ -78,7 +81,9 @@ async function sendProbe(probe: HttpProbe, timeoutMs: number, ctx: GateRunContex
         signal: AbortSignal.timeout(timeoutMs),
       });
       const body = await readLimited(answer.body);
-      return { status: answer.statusCode, body, latencyMs: Math.round(performance.now() - started), attempts: attempt };
+      const latencyMs = Math.round(performance.now() - started);
+      const retryHintMs = answer.statusCode === 429 ? throttleHintMs(throttleHeaders(answer.headers), Date.now()) : undefined;
+      return { status: answer.statusCode, body, latencyMs, attempts: attempt, retryHintMs };
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
       lastError = `${code || (err as Error).name}: ${(err as Error).message}`;
@@ -89,6 +94,15 @@ async function sendProbe(probe: HttpProbe, timeoutMs: number, ctx: GateRunContex
     }
   }
   return { body: '', latencyMs: 0, attempts: attemptsAllowed, error: lastError };
+}
+
+function throttleHeaders(headers: Dispatcher.ResponseData['headers']): ThrottleHeaders {
+  const picked: ThrottleHeaders = {};
+  for (const name of THROTTLE_HEADER_NAMES) {
+    const value = headers[name];
+    if (value !== undefined) picked[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return picked;
 }
 
 async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string> {
@@ -127,14 +141,35 @@ function excerpt(text: string, ctx: GateRunContext): string {
 
 async function runHttpGate(name: string, gate: Extract<GateDefinition, { kind: 'http' }>, ctx: GateRunContext): Promise<GateResult> {
   const expect = ctx.expectBudgetBlock && gate.expectWhenBudgetBlocked ? gate.expectWhenBudgetBlocked : gate.expect;
-  const answer = await sendProbe(gate.request, gate.timeoutMs ?? ctx.catalog.defaults.timeoutMs, ctx);
+  const timeoutMs = gate.timeoutMs ?? ctx.catalog.defaults.timeoutMs;
+  const waitBoundMs = ctx.catalog.defaults.rateLimitWaitMs;
   const target = `${gate.request.method} ${ctx.base}${gate.request.path}`;
-  if (answer.error !== undefined) {
-    return { name, target, pass: false, latencyMs: answer.latencyMs, attempts: answer.attempts, detail: excerpt(`no answer: ${answer.error}`, ctx) };
+  let attempts = 0;
+  const throttled = { count: 0, waitedMs: 0 };
+  for (;;) {
+    const answer = await sendProbe(gate.request, timeoutMs, ctx);
+    attempts += answer.attempts;
+    const evidence = { name, target, latencyMs: answer.latencyMs, attempts, ...(throttled.count ? { throttled: { ...throttled } } : {}) };
+    if (answer.error !== undefined) return { ...evidence, pass: false, detail: excerpt(`no answer: ${answer.error}`, ctx) };
+    const verdict = meets(expect, answer);
+    if (verdict.pass || !isRateLimited(answer.status, answer.body)) {
+      const detail = verdict.pass ? excerpt(answer.body, ctx) : excerpt(`${verdict.why ?? ''}; body: ${answer.body}`, ctx);
+      return { ...evidence, pass: verdict.pass, status: answer.status, detail };
+    }
+    // Busy, not broken: wait it out within the bound, then try again.
+    throttled.count++;
+    const waitMs = throttleWaitMs(answer.retryHintMs, throttled.count);
+    const leftMs = waitBoundMs - throttled.waitedMs;
+    if (leftMs <= 0 || (answer.retryHintMs !== undefined && waitMs > leftMs)) {
+      const asked = answer.retryHintMs !== undefined && waitMs > leftMs ? `; it asked to come back in ${(answer.retryHintMs / 1000).toFixed(1)} s` : '';
+      // Short enough that the excerpt keeps it whole; what to do next is the promotion's message.
+      const why = `kept throttling: ${describeThrottling(throttled)} of defaults.rateLimitWaitMs ${(waitBoundMs / 1000).toFixed(1)} s${asked}`;
+      return { ...evidence, throttled: { ...throttled }, pass: false, status: answer.status, detail: excerpt(`${why}; body: ${answer.body}`, ctx) };
+    }
+    const sleepMs = Math.min(waitMs, leftMs);
+    await new Promise((resolve) => setTimeout(resolve, sleepMs));
+    throttled.waitedMs += sleepMs;
   }
-  const verdict = meets(expect, answer);
-  const detail = verdict.pass ? excerpt(answer.body, ctx) : excerpt(`${verdict.why ?? ''}; body: ${answer.body}`, ctx);
-  return { name, target, pass: verdict.pass, status: answer.status, latencyMs: answer.latencyMs, attempts: answer.attempts, detail };
 }
 
 async function runBurstGate(name: string, gate: Extract<GateDefinition, { kind: 'burst' }>, ctx: GateRunContext): Promise<GateResult> {
@@ -147,6 +182,7 @@ async function runBurstGate(name: string, gate: Extract<GateDefinition, { kind: 
     counts[key] = (counts[key] ?? 0) + 1;
   }
   const limited = counts['429'] ?? 0;
+  const hints = answers.map((a) => a.retryHintMs).filter((ms): ms is number => ms !== undefined);
   const serverErrors = answers.filter((a) => (a.status ?? 0) >= 500).length;
   const noAnswer = counts['error'] ?? 0;
   const others = Object.entries(counts)
@@ -163,7 +199,21 @@ async function runBurstGate(name: string, gate: Extract<GateDefinition, { kind: 
     attempts: 1,
     detail,
     counts,
+    ...(hints.length ? { rateLimitResetMs: Math.max(...hints) } : {}),
   };
+}
+
+/** A spent rate window is not waited for longer than this, whatever a target's headers say. */
+const MAX_COOLDOWN_MS = 60_000;
+
+/**
+ * How long the next gate run on this staging service should wait after this one: the window its
+ * burst spent, as the 429s told it, else `defaults.burstCooldownMs`; nothing when no burst ran.
+ */
+export function stagingCooldownMs(results: GateResult[], defaults: GateCatalog['defaults']): number {
+  const burst = results.find((r) => r.counts !== undefined);
+  if (!burst) return 0;
+  return Math.min(MAX_COOLDOWN_MS, burst.rateLimitResetMs ?? defaults.burstCooldownMs);
 }
 
 async function runCommandGate(name: string, gate: Extract<GateDefinition, { kind: 'command' }>, ctx: GateRunContext): Promise<GateResult> {

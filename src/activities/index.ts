@@ -4,10 +4,10 @@ import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
 import type { GateResult, PromotionPlan, PromotionRequest, RollbackPlan, RollbackRequest } from '../domain';
 import { productionGateNames } from '../gates/catalog';
-import { newProbeAgent, readDeployedVersion, runGates } from './gates';
+import { newProbeAgent, readDeployedVersion, runGates, stagingCooldownMs } from './gates';
 import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
 import { planPromotion, planRollback, probeHeaders } from './plan';
-import { AppendResult, appendLedgerEntry, lastRecordedTip, LedgerRecord, reserveReleaseId, ReserveArgs } from './ledger';
+import { AppendResult, appendLedgerEntry, LedgerRecord, reserveReleaseId, ReserveArgs } from './ledger';
 import { PromoteArgs, promoteCommit, PromoteResult } from './promote';
 import { countGates, countLedgerEntry, countPush, countRefusal } from '../metrics';
 
@@ -32,11 +32,12 @@ export function createActivities(config: Config, client: Client) {
       return reserveReleaseId({ ...args, ledgerPath: config.ledgerPath });
     },
 
-    async runStagingGates(plan: PromotionPlan): Promise<GateResult[]> {
+    /** The staging gates, and how long the next run on this staging service must wait for the window they spent. */
+    async runStagingGates(plan: PromotionPlan): Promise<{ gates: GateResult[]; cooldownMs: number }> {
       const headers = probeHeaders(config, plan.environment, plan.stagingBase);
-      const results = await runGates(plan.stagingGates, { base: plan.stagingBase, mode: 'staging', expectBudgetBlock: plan.expectBudgetBlock, catalog: config.gates, dispatcher, headers });
-      countGates(results, 'staging');
-      return results;
+      const gates = await runGates(plan.stagingGates, { base: plan.stagingBase, mode: 'staging', expectBudgetBlock: plan.expectBudgetBlock, catalog: config.gates, dispatcher, headers });
+      countGates(gates, 'staging');
+      return { gates, cooldownMs: stagingCooldownMs(gates, config.gates.defaults) };
     },
 
     /** The production smoke checks (after a promotion's push, and after a rollback). */
@@ -54,18 +55,6 @@ export function createActivities(config: Config, client: Client) {
     /** Resolves a rollback's settings. Throws InvalidRollbackRequest naming the field. */
     async planRollback(request: RollbackRequest): Promise<RollbackPlan> {
       return planRollback(config, request);
-    },
-
-    // Still called by promotions started before the 'one-activity-per-step' patch (see
-    // promotion.ts); remove with that patch.
-    async planPromotion(request: PromotionRequest): Promise<PromotionPlan> {
-      return planPromotion(config, request);
-    },
-    async readBranchTip(args: { repo: string; branch: string }): Promise<string | null> {
-      return readBranchTip(args);
-    },
-    async readRecordedTip(args: { environment: string; toBranch: string }): Promise<{ releaseId: string; tip: string } | null> {
-      return lastRecordedTip(config.ledgerPath, args.environment, args.toBranch);
     },
 
     /** Drift check, downgrade check and push (SPEC §3 step 6). Throws ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved. */

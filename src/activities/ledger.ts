@@ -5,6 +5,7 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { GateResult } from '../domain';
 import { failure } from '../failures';
+import { describeThrottling } from '../gates/throttle';
 import { LEDGER_HEADING, LedgerFields, renderBlock } from '../ledger/format';
 import { ledgerIndex, recordedTip } from '../ledger/ledger-index';
 import { redact } from '../redact';
@@ -62,7 +63,7 @@ export function gateLine(gate: GateResult): string {
   const verdict = gate.pass ? 'pass' : 'fail';
   if (gate.counts) return `${gate.name}: ${verdict} (${gate.detail})`;
   const status = gate.status === undefined ? 'no answer' : String(gate.status);
-  return `${gate.name}: ${verdict} (${status}, ${gate.latencyMs} ms)`;
+  return `${gate.name}: ${verdict} (${status}, ${gate.latencyMs} ms${gate.throttled ? `, ${describeThrottling(gate.throttled)}` : ''})`;
 }
 
 function evidence(record: LedgerRecord): string {

@@ -7,7 +7,17 @@ import { failure, FailureType } from '../failures';
 import { stagingGateNames } from '../gates/catalog';
 import { resolveCommit } from './git';
 
-type Settings = Pick<PromotionPlan, 'repo' | 'fromBranch' | 'toBranch' | 'stagingBase' | 'productionBase' | 'deployWait'>;
+type Settings = Pick<PromotionPlan, 'repo' | 'fromBranch' | 'toBranch' | 'stagingBase' | 'stagingService' | 'productionBase' | 'deployWait'>;
+
+/**
+ * The staging service a base belongs to: scheme, lowercased host and port with its default
+ * filled in. The path is left out on purpose: two bases on one host share its rate limit.
+ */
+export function stagingServiceOf(base: string): string {
+  const url = new URL(base);
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return `${url.protocol}//${url.hostname.toLowerCase()}:${port}`;
+}
 
 function registered(config: Config, environment: string, type: FailureType): RegisteredEnvironment | undefined {
   if (!config.environments) return undefined;
@@ -35,7 +45,8 @@ function settings(config: Config, request: PromotionRequest): Settings {
       if (value === undefined) throw failure('InvalidPromotionRequest', `${field}: is required (the worker has no environment registry to take it from); add "${field}" to the request`);
       return value;
     };
-    return { repo: need('repo'), fromBranch: request.fromBranch ?? 'main', toBranch: request.toBranch ?? 'release', stagingBase: need('stagingBase'), productionBase: need('productionBase'), deployWait };
+    const stagingBase = need('stagingBase');
+    return { repo: need('repo'), fromBranch: request.fromBranch ?? 'main', toBranch: request.toBranch ?? 'release', stagingBase, stagingService: stagingServiceOf(stagingBase), productionBase: need('productionBase'), deployWait };
   }
   const e = request.environment;
   const registeredWait = env.deployWait ? { path: env.deployWait.path, field: env.deployWait.field, timeoutMs: env.deployWait.timeout } : undefined;
@@ -44,6 +55,8 @@ function settings(config: Config, request: PromotionRequest): Settings {
     fromBranch: same('fromBranch', request.fromBranch, env.fromBranch, e, 'InvalidPromotionRequest'),
     toBranch: same('toBranch', request.toBranch, env.toBranch, e, 'InvalidPromotionRequest'),
     stagingBase: same('stagingBase', request.stagingBase, env.stagingBase, e, 'InvalidPromotionRequest'),
+    // Two bases (a path or a host alias apart) may be one service: the registry says so by name.
+    stagingService: env.stagingService ?? stagingServiceOf(env.stagingBase),
     productionBase: same('productionBase', request.productionBase, env.productionBase, e, 'InvalidPromotionRequest'),
     deployWait: deployWait === undefined ? registeredWait : same('deployWait', deployWait, registeredWait, e, 'InvalidPromotionRequest'),
   };

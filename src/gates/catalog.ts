@@ -58,6 +58,13 @@ export const GateDefaults = z.strictObject({
   costMessageChars: z.number().int().min(1).max(1_000_000).default(4_000),
   /** Connection errors are retried inside a probe this many times in all; HTTP answers never are. */
   connectAttempts: z.number().int().min(1).max(10).default(3),
+  /**
+   * How long one probe may wait out a target that throttles it (429 that is not a budget
+   * block) before the gate fails saying the target kept throttling.
+   */
+  rateLimitWaitMs: z.number().int().min(0).max(600_000).default(10_000),
+  /** After a staging run's burst, how long the next run on that service waits when the 429s named no reset time. */
+  burstCooldownMs: z.number().int().min(0).max(600_000).default(1_000),
 });
 export type GateDefaults = z.infer<typeof GateDefaults>;
 

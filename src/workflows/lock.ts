@@ -1,8 +1,9 @@
 // targetLockWorkflow: one per target (repo + release branch), so two promotions of one target
-// never interleave. First come first served, rollbacks ahead of promotions. No lease that can
+// never interleave, and one per staging service, so two gate runs never spend one rate window
+// (a holder may hand over with a cooldown). First come first served, rollbacks ahead of promotions. No lease that can
 // expire under a working holder: the lock checks instead whether its holder still runs, and
 // frees it only when the holder's workflow has closed (terminated, timed out, crashed out).
-import { condition, continueAsNew, getExternalWorkflowHandle, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import { localActivities } from './activity-proxies';
 import { workflowNow, workflowTimeMs } from './clock';
 import { acquireLockSignal, LockRequest, rollbackChildId, lockGrantedSignal, lockPositionSignal, lockStateQuery, LockState, releaseLockSignal } from './messages';
@@ -23,11 +24,8 @@ export interface TargetLockInput {
 
 export async function targetLockWorkflow(input: TargetLockInput): Promise<void> {
   const state: LockState = input.state ?? { target: input.target, queue: [], nextToken: 1 };
+  const idleMs = input.idleMs ?? 0;
   let changed = true;
-  // Lock workflows started before this change idle for 5 minutes and check for that only after
-  // waiting; they keep doing so, or their replay would fail and wedge the target.
-  const endsWhenIdle = patched('lock-ends-when-idle');
-  const idleMs = input.idleMs ?? (endsWhenIdle ? 0 : 300_000);
 
   setHandler(acquireLockSignal, (request) => {
     // Signal-with-start may deliver a request twice (an activity retry): the first one stands.
@@ -37,9 +35,11 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
     state.queue.splice(at, 0, { ...request, requestedAt: workflowNow() });
     changed = true;
   });
-  setHandler(releaseLockSignal, ({ workflowId, token }) => {
-    if (state.holder?.workflowId === workflowId && (token === undefined || token === state.holder.token)) state.holder = undefined;
-    else state.queue = state.queue.filter((q) => q.workflowId !== workflowId);
+  setHandler(releaseLockSignal, ({ workflowId, token, cooldownMs }) => {
+    if (state.holder?.workflowId === workflowId && (token === undefined || token === state.holder.token)) {
+      state.holder = undefined;
+      if (cooldownMs) state.availableAtMs = Math.max(state.availableAtMs ?? 0, workflowTimeMs() + cooldownMs);
+    } else state.queue = state.queue.filter((q) => q.workflowId !== workflowId);
     changed = true;
   });
   setHandler(lockStateQuery, () => state);
@@ -47,7 +47,8 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
   let idleSince = workflowTimeMs();
   let lastCheck = workflowTimeMs();
   for (;;) {
-    if (!state.holder && state.queue.length > 0) {
+    const coolingMs = (state.availableAtMs ?? 0) - workflowTimeMs();
+    if (!state.holder && state.queue.length > 0 && coolingMs <= 0) {
       const next = state.queue.shift() as LockRequest;
       const token = state.nextToken++;
       state.holder = { workflowId: next.workflowId, token, since: workflowNow() };
@@ -63,14 +64,16 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
       changed = false;
       await tellWaiters(state);
     }
-    const busy = state.holder !== undefined || state.queue.length > 0;
+    // A cooling lock stays up: a new one would not know the window is still spent.
+    const busy = state.holder !== undefined || state.queue.length > 0 || coolingMs > 0;
     if (busy) idleSince = workflowTimeMs();
     const idleLeft = idleMs - (workflowTimeMs() - idleSince);
     // A request that reaches a lock as it returns is not lost: the server refuses the
     // completion, and the workflow task runs again with the request in it.
-    if (endsWhenIdle && !busy && !changed && idleLeft <= 0) return;
+    if (!busy && !changed && idleLeft <= 0) return;
     const untilCheck = input.checkIntervalMs - (workflowTimeMs() - lastCheck);
-    await condition(() => changed, Math.max(1, endsWhenIdle && !busy ? Math.min(untilCheck, idleLeft) : untilCheck));
+    const untilCooled = coolingMs > 0 ? coolingMs : Infinity;
+    await condition(() => changed, Math.max(1, Math.min(untilCheck, untilCooled, busy ? Infinity : idleLeft)));
     // Checked on schedule even while signals keep arriving, so a steady stream of requests
     // cannot keep a dead holder in place.
     if (workflowTimeMs() - lastCheck >= input.checkIntervalMs) {
@@ -80,7 +83,6 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
         changed = true;
       }
     }
-    if (!endsWhenIdle && !state.holder && state.queue.length === 0 && !changed && workflowTimeMs() - idleSince >= idleMs) return;
     if (workflowInfo().continueAsNewSuggested && !changed) {
       await continueAsNew<typeof targetLockWorkflow>({ ...input, state });
     }
@@ -92,10 +94,16 @@ async function tellWaiters(state: LockState): Promise<void> {
   await Promise.all(
     state.queue.map((waiter, index) =>
       getExternalWorkflowHandle(waiter.workflowId)
-        .signal(lockPositionSignal, { target: state.target, position: index + 1, holder: state.holder?.workflowId })
+        .signal(lockPositionSignal, { target: state.target, position: index + 1, holder: state.holder?.workflowId, availableAt: availableAt(state) })
         .catch(() => undefined),
     ),
   );
+}
+
+/** When the last holder's spent window ends, while it has not. */
+function availableAt(state: LockState): string | undefined {
+  if (state.availableAtMs === undefined || state.availableAtMs <= workflowTimeMs()) return undefined;
+  return new Date(state.availableAtMs).toISOString();
 }
 
 /**

@@ -34,18 +34,15 @@ export interface LockState {
   holder?: { workflowId: string; token: number; since: string };
   queue: LockRequest[];
   nextToken: number;
+  /** Workflow time (ms) before which nobody is granted: the last holder's spent rate window. */
+  availableAtMs?: number;
 }
 export const acquireLockSignal = defineSignal<[LockRequest]>('acquireLock');
-export const releaseLockSignal = defineSignal<[{ workflowId: string; token?: number }]>('releaseLock');
+/** `cooldownMs`: the next holder may start only this long after the release (a staging service's spent window). */
+export const releaseLockSignal = defineSignal<[{ workflowId: string; token?: number; cooldownMs?: number }]>('releaseLock');
 export const lockGrantedSignal = defineSignal<[{ target: string; token: number }]>('lockGranted');
-export const lockPositionSignal = defineSignal<[{ target: string; position: number; holder?: string }]>('lockPosition');
+export const lockPositionSignal = defineSignal<[{ target: string; position: number; holder?: string; availableAt?: string }]>('lockPosition');
 export const lockStateQuery = defineQuery<LockState>('lockState');
-
-/**
- * The patch that made validation + reservation and drift check + push one activity each, with
- * validation's search attributes sent along with the next stage change (promotion and rollback).
- */
-export const ONE_ACTIVITY_PER_STEP = 'one-activity-per-step';
 
 /** The compensating rollback of a promotion: one per promotion, found by name (the lock checks it). */
 export function rollbackChildId(promotionWorkflowId: string): string {
@@ -55,4 +52,9 @@ export function rollbackChildId(promotionWorkflowId: string): string {
 /** One lock workflow per target; the id names the target so operators can find it. */
 export function lockWorkflowId(repo: string, branch: string): string {
   return `release-lock:${branch}@${repo}`;
+}
+
+/** One lock workflow per staging service: whose gates run on it now, and who waits. */
+export function stagingTurnWorkflowId(service: string): string {
+  return `staging-turn:${service}`;
 }

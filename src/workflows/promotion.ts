@@ -7,28 +7,26 @@ import {
   executeChild,
   isCancellation,
   ParentClosePolicy,
-  patched,
   setHandler,
   sleep,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PromotionRecord } from '../activities/ledger';
 import type { RefusalDetails } from '../activities/promote';
 import type { PromotionPlan, PromotionStatus, Stage } from '../domain';
-import { driftMessage, failure, failureDetailsOf, FailureType, failureMessageOf, failureTypeOf } from '../failures';
+import { failure, failureDetailsOf, FailureType, failureMessageOf, failureTypeOf } from '../failures';
 import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
 import { workflowNow, workflowTimeMs } from './clock';
-import { ChangeClassKey, CommitShaKey, ONE_ACTIVITY_PER_STEP, ReleaseEnvironmentKey, ReleaseIdKey, rollbackChildId, statusQuery } from './messages';
+import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackChildId, stagingTurnWorkflowId, statusQuery } from './messages';
 import { parsePromotionRequest } from './request';
 import { rollbackWorkflow } from './rollback';
-import { allPassed, describeFailures, enter, ledgerAuthor, rawField } from './stages';
+import { allPassed, describeFailures, enter, ledgerAuthor, rawField, stagingFailureMessage } from './stages';
 import { ApprovalDesk, registerApprovalDesk } from './approval';
-import { registerTargetLock, TargetLock } from './target-lock';
+import { Locks, registerLocks, targetLock } from './target-lock';
 
-const { admitPromotion, promoteCommit, planPromotion, readBranchTip, moveReleaseBranch } = gitActivities;
+const { admitPromotion, promoteCommit } = gitActivities;
 const { runStagingGates, verifyProduction, readDeployedVersion } = probeActivities;
-const { appendLedgerEntry, reserveReleaseId, readRecordedTip } = ledgerActivities;
+const { appendLedgerEntry } = ledgerActivities;
 
 /**
  * Runs one promotion. Completes with the final status when promoted; otherwise fails with a
@@ -38,37 +36,35 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
   const status = newStatus(input);
   setHandler(statusQuery, () => status);
   const desk = registerApprovalDesk(status);
-  const lock = registerTargetLock(status);
-  // Promotions started before this patch run steps 1–2 and 6 as they did then (see the end of this file).
-  const current = patched(ONE_ACTIVITY_PER_STEP);
+  const locks = registerLocks();
   try {
-    return await promote(status, input, desk, lock, current);
+    return await promote(status, input, desk, locks);
   } finally {
     // Every decision sent meanwhile gets its answer before the workflow closes.
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   }
 }
 
-async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDesk, lock: TargetLock, current: boolean): Promise<PromotionStatus> {
+async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDesk, locks: Locks): Promise<PromotionStatus> {
   enter(status, 'validating');
-  const plan = current ? await admit(status, input, desk) : await admitAsBefore(status, input, desk);
+  const plan = await admit(status, input, desk);
   desk.open(plan);
+  const lock = targetLock(locks, { repo: plan.repo, branch: plan.toBranch }, status);
 
   try {
-    enter(status, 'staging_gates', current ? admittedAttributes(status, plan) : []);
-    status.gates = await runStagingGates(plan);
+    await runStagingGatesInTurn(status, plan, locks);
     if (!allPassed(status.gates)) {
-      throw await failed(status, plan, 'gates_failed', 'StagingGatesFailed', `${describeFailures(status.gates)} on staging ${plan.stagingBase}; fix staging and start a new promotion`);
+      throw await failed(status, plan, 'gates_failed', 'StagingGatesFailed', stagingFailureMessage(status.gates, plan.stagingBase));
     }
 
     if (plan.approval.required) await awaitApproval(status, plan);
 
     // From the drift check to the last ledger entry, nobody else touches this target.
     enter(status, 'waiting_for_lock');
-    await lock.acquire({ repo: plan.repo, branch: plan.toBranch }, 'promotion');
+    await lock.acquire('promotion');
 
     enter(status, 'promoting');
-    await (current ? pushCommit(status, plan) : pushCommitAsBefore(status, plan));
+    await pushCommit(status, plan);
 
     if (plan.deployWait && !(await deployObserved(status, plan, plan.deployWait))) {
       throw await rolledBack(status, plan, 'DeployNotObserved', `production never reported ${plan.commitSha} at ${plan.deployWait.path} (${plan.deployWait.field}) within ${plan.deployWait.timeoutMs / 1000} s`);
@@ -97,6 +93,28 @@ async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDe
     throw cancelled ? err : ending;
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * The staging gates, one run per staging service at a time (SPEC §5): the burst and the cost
+ * gate spend what every caller of the service shares, so runs take turns, and the next run
+ * starts only once the window this run's burst spent has passed.
+ */
+async function runStagingGatesInTurn(status: PromotionStatus, plan: PromotionPlan, locks: Locks): Promise<void> {
+  const service = plan.stagingService;
+  const turn = locks.lock(stagingTurnWorkflowId(service), `staging:${service}`, (spot) => (status.stagingTurn = { service, ...spot }));
+  enter(status, 'waiting_for_staging', admittedAttributes(status, plan));
+  let cooldownMs = 0;
+  try {
+    await turn.acquire('promotion');
+    enter(status, 'staging_gates');
+    const run = await runStagingGates(plan);
+    status.gates = run.gates;
+    cooldownMs = run.cooldownMs;
+  } finally {
+    await turn.release({ cooldownMs });
+    status.stagingTurn = { service };
   }
 }
 
@@ -337,45 +355,9 @@ function stagingGateCommand(plan: PromotionPlan): string {
   return [
     'release-promoter gates --mode staging --base',
     plan.stagingBase,
-    plan.optionalGates?.length ? `--gates ${plan.stagingGates.join(',')}` : '',
+    plan.optionalGates.length ? `--gates ${plan.stagingGates.join(',')}` : '',
     plan.expectBudgetBlock ? '--expect-budget-block' : '',
   ]
     .filter(Boolean)
     .join(' ');
-}
-
-// Promotions started before the ONE_ACTIVITY_PER_STEP patch replay these steps exactly as they
-// ran them: validation and the reservation as two activities with their own upserts, the tip,
-// the recorded tip and the push as three. Remove (with the three activities index.ts keeps for
-// them) once no such promotion runs: `temporal workflow list --query "ExecutionStatus='Running'"`.
-
-async function admitAsBefore(status: PromotionStatus, input: unknown, desk: ApprovalDesk): Promise<PromotionPlan> {
-  try {
-    const plan = admitted(status, await planPromotion(parsePromotionRequest(input)));
-    upsertSearchAttributes(admittedAttributes(status, plan).slice(1));
-    status.releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rc', at: workflowNow(), requested: plan.releaseId });
-    upsertSearchAttributes([{ key: ReleaseIdKey, value: status.releaseId }]);
-    return plan;
-  } catch (err) {
-    throw refuse(status, err, desk);
-  }
-}
-
-async function pushCommitAsBefore(status: PromotionStatus, plan: PromotionPlan): Promise<void> {
-  const tip = await readBranchTip({ repo: plan.repo, branch: plan.toBranch });
-  status.lastKnownGood = tip ?? undefined;
-  const recordedTip = await readRecordedTip({ environment: plan.environment, toBranch: plan.toBranch });
-  if (recordedTip && recordedTip.tip !== tip) {
-    status.drift = { expected: recordedTip.tip, found: tip, accepted: plan.acceptDrift };
-    if (!plan.acceptDrift) {
-      throw await failed(status, plan, 'drifted', 'ReleaseBranchDrifted', driftMessage({ branch: plan.toBranch, found: tip, environment: plan.environment, releaseId: recordedTip.releaseId, recordedTip: recordedTip.tip }));
-    }
-  }
-  try {
-    const moved = await moveReleaseBranch({ repo: plan.repo, branch: plan.toBranch, expectedTip: tip, targetSha: plan.commitSha, sourceBranch: plan.fromBranch, allowDowngrade: plan.allowDowngrade });
-    status.pushed = true;
-    status.downgrade = moved.downgrade;
-  } catch (err) {
-    throw await refusedAtPush(status, plan, err);
-  }
 }

@@ -1,14 +1,14 @@
 // rollbackWorkflow: put the release branch back on the last known good and prove it (SPEC §4).
 // Started by a failed promotion as its child, or by hand from the Temporal CLI.
-import { patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { setHandler, workflowInfo } from '@temporalio/workflow';
 import type { RollbackRecord } from '../activities/ledger';
 import { describeIssues, RollbackPlan, RollbackRequest, RollbackStatus } from '../domain';
 import { failure, failureMessageOf, failureTypeOf } from '../failures';
 import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
 import { workflowNow } from './clock';
-import { CommitShaKey, ONE_ACTIVITY_PER_STEP, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
+import { CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
 import { allPassed, describeFailures, enter, ledgerAuthor, rawField } from './stages';
-import { registerTargetLock } from './target-lock';
+import { registerLocks, targetLock } from './target-lock';
 
 const { planRollback, moveReleaseBranch } = gitActivities;
 const { verifyProduction } = probeActivities;
@@ -22,28 +22,24 @@ const { reserveReleaseId, appendLedgerEntry } = ledgerActivities;
 export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> {
   const status = newRollbackStatus(input);
   setHandler(rollbackStatusQuery, () => status);
-  const lock = registerTargetLock(status);
-  // Rollbacks started before this patch upserted what validation learnt at once, not with the next stage.
-  const current = patched(ONE_ACTIVITY_PER_STEP);
+  const locks = registerLocks();
 
   const plan = await validate(status, input);
-  const learnt = [
+  status.releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rb', at: workflowNow(), requested: plan.releaseId });
+  // Not yet upserted; they go with the next stage change.
+  let admitted = [
+    { key: ReleaseIdKey, value: status.releaseId },
     { key: CommitShaKey, value: plan.toSha },
     { key: ReleaseEnvironmentKey, value: plan.environment },
   ];
-  if (!current) upsertSearchAttributes(learnt);
-  status.releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rb', at: workflowNow(), requested: plan.releaseId });
-  const releaseId = { key: ReleaseIdKey, value: status.releaseId };
-  if (!current) upsertSearchAttributes([releaseId]);
-  // Not yet upserted; they go with the next stage change.
-  let admitted = current ? [releaseId, ...learnt] : [];
+  const lock = targetLock(locks, { repo: plan.repo, branch: plan.toBranch }, status);
   try {
     // A compensating child runs under its parent promotion's lock; a manual rollback takes the
     // lock itself, ahead of every waiting promotion.
     if (!workflowInfo().parent) {
       enter(status, 'waiting_for_lock', admitted);
       admitted = [];
-      await lock.acquire({ repo: plan.repo, branch: plan.toBranch }, 'rollback');
+      await lock.acquire('rollback');
     }
     enter(status, 'rolling_back', admitted);
     await restoreBranch(status, plan);
