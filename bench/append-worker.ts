@@ -12,7 +12,7 @@ async function main(): Promise<void> {
     const releaseId = await reserveReleaseId({ ledgerPath: file, workflowId, kind: 'rc', at: new Date().toISOString() });
     const record: PromotionRecord = {
       type: 'promotion', releaseId, workflowId, evidenceRef: `temporal:default/${workflowId}/run`, commitSha: sha, environment: 'production',
-      fromBranch: 'main', toBranch: 'release', stagingBase: 'https://staging.example.com', stagingGateCommand: 'release-promoter gates --mode staging --base https://staging.example.com',
+      repo: '/srv/git/chat.git', fromBranch: 'main', toBranch: 'release', stagingBase: 'https://staging.example.com', stagingGateCommand: 'release-promoter gates --mode staging --base https://staging.example.com',
       stagingGateResult: 'pass', gatesRun: [], changeClass: 'A', prodVerification: [], result: 'pass', rollbackPlan: 'rollbackWorkflow', notes: `append bench ${i}`,
       operator: 'bench', approvals: [], extras: [],
     };

@@ -12,7 +12,7 @@ import { generateLedger } from './generate-ledger';
 import { verifyLedger } from '../src/ledger/verify';
 import type { PromotionStatus } from '../src/domain';
 import { freeLoopbackPort } from '../src/free-port';
-import { resolveTemporalCli } from '../src/temporal-cli';
+import { DEV_SERVER_LIMITS, resolveTemporalCli } from '../src/temporal-cli';
 import { WORKER_NODE_ARGS } from '../src/worker-command';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleService, startSampleService } from '../sample/service';
@@ -86,7 +86,7 @@ async function startServer(cli: string, dir: string): Promise<{ address: string;
   const port = await freeLoopbackPort();
   const server = spawn(
     cli,
-    ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', path.join(dir, 'bench.db'), '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal', '--log-level', 'error'],
+    ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', path.join(dir, 'bench.db'), '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal', '--log-level', 'error', ...DEV_SERVER_LIMITS],
     // The server's shutdown chatter ("context canceled") is not the bench's business.
     { stdio: ['ignore', 'ignore', 'ignore'] },
   );

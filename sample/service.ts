@@ -33,8 +33,50 @@ export interface SampleBehaviour {
   requestMaxTokens?: number;
   /** Echo the request headers in /api/chat and /health answers (for secret-leak tests). */
   echoHeaders: boolean;
+  /**
+   * How the echo spells the header values, as real services do: JSON strings, JSON with `\/`
+   * for every slash (PHP's json_encode), each value base64 / upper-cased base64 / base64url /
+   * hex / upper-cased hex / URL-encoded, or the whole header object as JSON, base64-encoded
+   * (`base64-json`: the values sit at any offset of that base64). Unset: the original echo, the
+   * headers as JSON after the answer's own fields. Set: the echo comes first in the body, so a
+   * gate's excerpt (the first 160 characters) holds it.
+   */
+  echoEncoding?: EchoEncoding;
+  /** Echo only these headers (lower-case names), e.g. the secret ones, so the echo stays short. */
+  echoOnly?: string[];
   /** Fixed version reported by /health when not following a branch. */
   version?: string;
+}
+
+export type EchoEncoding = 'json' | 'json-escaped-slashes' | 'base64' | 'base64-upper' | 'base64url' | 'base64-json' | 'hex' | 'hex-upper' | 'url';
+
+const ECHO_VALUE: Record<Exclude<EchoEncoding, 'json' | 'json-escaped-slashes' | 'base64-json'>, (value: string) => string> = {
+  base64: (v) => Buffer.from(v).toString('base64'),
+  'base64-upper': (v) => Buffer.from(v).toString('base64').toUpperCase(),
+  base64url: (v) => Buffer.from(v).toString('base64url'),
+  hex: (v) => Buffer.from(v).toString('hex'),
+  'hex-upper': (v) => Buffer.from(v).toString('hex').toUpperCase(),
+  url: (v) => encodeURIComponent(v),
+};
+
+/** The answer's body text with the request headers echoed as `b` says. */
+function withEcho(body: unknown, headers: Record<string, string>, b: SampleBehaviour): string {
+  if (!b.echoHeaders) return JSON.stringify(body);
+  if (b.echoEncoding === undefined) return JSON.stringify({ ...(body as object), echo: headers });
+  const only = b.echoOnly;
+  const picked = only ? Object.fromEntries(Object.entries(headers).filter(([name]) => only.includes(name))) : headers;
+  switch (b.echoEncoding) {
+    case 'json':
+      return JSON.stringify({ echo: picked, ...(body as object) });
+    case 'json-escaped-slashes':
+      return JSON.stringify({ echo: picked, ...(body as object) }).replace(/\//g, '\\/');
+    case 'base64-json':
+      return JSON.stringify({ echo: Buffer.from(JSON.stringify(picked)).toString('base64'), ...(body as object) });
+    default: {
+      const encode = ECHO_VALUE[b.echoEncoding];
+      return JSON.stringify({ echo: Object.fromEntries(Object.entries(picked).map(([name, value]) => [name, encode(value)])), ...(body as object) });
+    }
+  }
 }
 
 export interface SampleOptions extends Partial<SampleBehaviour> {
@@ -154,7 +196,7 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
         const send = (status: number, body: unknown, extraHeaders: Record<string, string> = {}) => {
           const logged: LoggedRequest = { at: arrivedAt, method: req.method ?? 'GET', path: urlPath, status, headers, version: deployment.sha ?? b.version };
           requests.push(logged);
-          const text = JSON.stringify(b.echoHeaders ? { ...(body as object), echo: headers } : body);
+          const text = withEcho(body, headers, b);
           setTimeout(() => {
             res.writeHead(status, { 'content-type': 'application/json', ...extraHeaders });
             res.end(text);

@@ -10,7 +10,7 @@ import pc from 'picocolors';
 import type { PromotionStatus } from '../src/domain';
 import { parseLedger } from '../src/ledger/format';
 import { verifyLedger } from '../src/ledger/verify';
-import { resolveTemporalCli } from '../src/temporal-cli';
+import { DEV_SERVER_LIMITS, resolveTemporalCli } from '../src/temporal-cli';
 import { WORKER_NODE_ARGS } from '../src/worker-command';
 import { statusQuery } from '../src/workflows/messages';
 import { BROKEN_SERVICE, createSampleRepo } from '../sample/repo';
@@ -69,6 +69,7 @@ async function startServer(cli: string): Promise<Connection> {
       // WAL: the dev server's SQLite writes stop being the bottleneck.
       '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal',
       '--log-level', 'error',
+      ...DEV_SERVER_LIMITS,
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );

@@ -7,13 +7,14 @@ import { Client, WorkflowFailedError, WorkflowHandle, WorkflowUpdateFailedError 
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import { newProbeAgent, runGates } from './activities/gates';
-import { readBranchTip } from './activities/git';
+import { canonicalRepo, readBranchTip } from './activities/git';
 import { Config, ConfigError, loadConfig } from './config';
 import { failureMessageOf } from './failures';
-import type { GateResult, LockSpot, PromotionStatus, RollbackStatus } from './domain';
+import { parseBaseUrl, type GateResult, type LockSpot, type PromotionStatus, type RollbackStatus } from './domain';
 import { describeThrottling } from './gates/throttle';
 import { productionGateNames, stagingGateNames } from './gates/catalog';
 import { fieldText, parseLedger } from './ledger/format';
+import { lastKnownGood, ledgerIndex } from './ledger/ledger-index';
 import { verifyLedger } from './ledger/verify';
 import { liveView } from './live-view';
 import { connectClient } from './worker';
@@ -313,8 +314,7 @@ program
     if (!repo) throw new ConfigError('--repo is required (no environment registry): the git remote holding the release branch');
     const fromSha = await readBranchTip({ repo, branch: toBranch });
     if (!fromSha) throw new ConfigError(`${toBranch} does not exist in ${repo}`);
-    const toSha = o.to ?? lastKnownGood(await readFile(ledgerPath, 'utf8'), o.environment, toBranch, fromSha);
-    if (!toSha) throw new ConfigError(`no last known good for ${o.environment} in ${ledgerPath}; pass --to <sha>`);
+    const toSha = o.to ?? (await defaultRollbackTarget(ledgerPath, repo, toBranch, o.environment, fromSha));
     const request = { environment: o.environment, repo: o.repo, toBranch: registered ? undefined : toBranch, fromSha, toSha, productionBase: o.productionBase, trigger: o.trigger, operator: identity() };
     process.exitCode = await withClient(async (client, c) => {
       const handle = await client.workflow.start(rollbackWorkflow, { taskQueue: c.taskQueue, workflowId: `rollback-${o.environment}-${toSha.slice(0, 7)}-${Date.now().toString(36)}`, args: [request] });
@@ -324,19 +324,20 @@ program
   });
 
 /**
- * The newest tip the ledger recorded for this environment's branch after a good outcome that
- * differs from the current tip. Entries without `to_branch` (hand-written, the seed's) count
- * for any branch, as the drift check reads them.
+ * A manual rollback's default: the target's last known good (lastKnownGood, the one definition)
+ * that differs from where the branch is now. Read only from a ledger that verifies: a torn or
+ * edited one could name the wrong commit.
  */
-export function lastKnownGood(ledger: string, environment: string, branch: string, currentTip: string): string | undefined {
-  const entries = parseLedger(ledger).entries.filter((e) => fieldText(e, 'environment') === environment && (fieldText(e, 'to_branch') ?? branch) === branch);
-  for (let i = entries.length - 1; i >= 0; i--) {
-    const e = entries[i]!;
-    const good = fieldText(e, 'result') === 'pass' || fieldText(e, 'result') === 'completed';
-    const tip = fieldText(e, 'branch_tip_after');
-    if (good && tip && /^[0-9a-f]{40}$/.test(tip) && tip !== currentTip) return tip;
+async function defaultRollbackTarget(ledgerPath: string, repo: string, branch: string, environment: string, currentTip: string): Promise<string> {
+  const index = await ledgerIndex(ledgerPath).catch((err: unknown) => {
+    throw new ConfigError(`cannot read the ledger ${ledgerPath} (${(err as Error).message}); pass --to <sha>`);
+  });
+  if (index.problem) {
+    throw new ConfigError(`the ledger ${ledgerPath} does not verify at line ${index.problem.line}: ${index.problem.message}; its last known good cannot be trusted. Run release-promoter ledger verify ${ledgerPath}, or pass --to <sha>`);
   }
-  return undefined;
+  const good = lastKnownGood(index, await canonicalRepo(repo, 'InvalidRollbackRequest'), branch, environment, { unlike: currentTip });
+  if (!good) throw new ConfigError(`no last known good for ${repo} ${branch} (${environment}) in ${ledgerPath}; pass --to <sha>`);
+  return good.tip;
 }
 
 program
@@ -348,13 +349,17 @@ program
   .option('--expect-budget-block', 'the cost gate expects 429 BUDGET_EXCEEDED')
   .option('--json')
   .action(async (o) => {
+    // The same rule as a promotion's bases: a base that is not a URL (or reads as another host)
+    // is a usage error, not six failed gates; the canonical form is what gets probed.
+    const base = parseBaseUrl(o.base);
+    if (!base.ok) throw new ConfigError(`--base: ${base.message}`);
     const cfg = config();
     const names = o.gates ? o.gates.split(',').filter(Boolean) : o.mode === 'staging' ? stagingGateNames(cfg.gates, []) : productionGateNames(cfg.gates);
     const unknown = names.filter((n) => !cfg.gates.gates[n]);
     if (unknown.length) throw new ConfigError(`--gates: unknown gate(s) ${unknown.join(', ')}; known: ${Object.keys(cfg.gates.gates).join(', ')}`);
     const dispatcher = newProbeAgent();
     try {
-      const results = await runGates(names, { base: o.base.replace(/\/+$/, ''), mode: o.mode as 'staging' | 'production', expectBudgetBlock: !!o.expectBudgetBlock, catalog: cfg.gates, dispatcher });
+      const results = await runGates(names, { base: base.value, mode: o.mode as 'staging' | 'production', expectBudgetBlock: !!o.expectBudgetBlock, catalog: cfg.gates, dispatcher });
       print(!!o.json, results, () => console.log(gateTable(results)));
       process.exitCode = results.every((r) => r.pass) ? 0 : 1;
     } finally {

@@ -1,6 +1,6 @@
 // The worker's configuration (SPEC §7): environment variables and the gate catalog file,
 // parsed once with zod. A bad value stops the worker with a message naming the variable.
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { BaseUrl, BranchName, DeployWait, EnvironmentName, Identity, RepoLocation } from './domain';
@@ -169,6 +169,27 @@ export function loadEnvironments(file: string, env: NodeJS.ProcessEnv = process.
   return data.environments;
 }
 
+/**
+ * A ledger path that is a symlink would write into whatever it points at: refused, naming the
+ * variable. (The worker also opens the files with O_NOFOLLOW, for a symlink swapped in later.)
+ */
+function refuseSymlink(variable: string, file: string): void {
+  let isLink: boolean;
+  try {
+    isLink = lstatSync(file).isSymbolicLink();
+  } catch {
+    return; // missing: the worker creates it
+  }
+  if (!isLink) return;
+  let target = '';
+  try {
+    target = ` (to ${readlinkSync(file)})`;
+  } catch {
+    // gone in between; refused all the same
+  }
+  throw new ConfigError(`${variable}: ${file} is a symbolic link${target}; the worker refuses symlinked ledger files so writes cannot be redirected. Point ${variable} at the file itself`);
+}
+
 /** Parses the worker's environment once. Throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const cleaned: Record<string, string> = Object.fromEntries(Object.entries(env).filter((pair): pair is [string, string] => pair[1] !== undefined && pair[1] !== ''));
@@ -181,6 +202,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new ConfigError(`invalid worker configuration: ${describeIssues(parsed.error, (p) => String(p[0] ?? 'environment'))}`);
   }
   const e = parsed.data;
+  const ledgerPath = path.resolve(cwd, e.RELEASE_LEDGER_PATH);
+  refuseSymlink('RELEASE_LEDGER_PATH', ledgerPath);
+  refuseSymlink('RELEASE_LEDGER_PATH', `${ledgerPath}.reservations`);
   const tlsWanted = e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_TLS_SERVER_NAME;
   return {
     temporal: {
@@ -192,7 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
         : undefined,
     },
     taskQueue: e.TEMPORAL_TASK_QUEUE,
-    ledgerPath: path.resolve(cwd, e.RELEASE_LEDGER_PATH),
+    ledgerPath,
     gitCacheDir: path.resolve(cwd, e.GIT_CACHE_DIR),
     metricsAddress: e.METRICS_ADDRESS,
     logLevel: e.LOG_LEVEL,

@@ -16,6 +16,12 @@ export const FAILURE_TYPES = [
   'ProductionVerificationFailed',
   'ReleaseIdConflict',
   'InvalidRollbackRequest',
+  // The repo could not be read or written (git's own refusal, or a transport failure): non-retryable
+  // when retrying cannot help (missing repo, protocol not allowed, refused credentials), else retryable.
+  'RepoUnreachable',
+  // Retryable (see retryableFailure): the ledger cannot be read or written, or does not verify.
+  'LedgerUnwritable',
+  'LedgerDoesNotVerify',
 ] as const;
 export type FailureType = (typeof FAILURE_TYPES)[number];
 
@@ -25,6 +31,14 @@ export type FailureType = (typeof FAILURE_TYPES)[number];
  */
 export function failure(type: FailureType, message: string, ...details: unknown[]): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true, details });
+}
+
+/**
+ * A retryable ApplicationFailure with a readable `type`: a condition an operator fixes while the
+ * caller waits (a ledger that cannot be written or does not verify), so retrying is the point.
+ */
+export function retryableFailure(type: FailureType, message: string, ...details: unknown[]): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: false, details });
 }
 
 /** The typed failure in an error chain (ActivityFailure and ChildWorkflowFailure wrap ApplicationFailure). */

@@ -45,6 +45,17 @@ const refusals = new Counter({
   registers: [registry],
 });
 
+const ledgerAppendFailures = new Counter({
+  name: 'release_promoter_ledger_append_failures_total',
+  help: 'Failed attempts to append a ledger entry, by failure type. A promotion keeps retrying its last entry in stage recording, holding its target: a rising count needs someone to look at the ledger.',
+  labelNames: ['type'] as const,
+  registers: [registry],
+});
+
+export function countLedgerAppendFailure(err: unknown): void {
+  ledgerAppendFailures.inc({ type: err instanceof ApplicationFailure ? (err.type ?? 'ApplicationFailure') : ((err as Error)?.name ?? 'Error') });
+}
+
 export function countGates(results: readonly GateResult[], stage: 'staging' | 'production'): void {
   for (const gate of results) {
     gateProbes.inc({ gate: gate.name, stage, result: gate.pass ? 'pass' : 'fail' });

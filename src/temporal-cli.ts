@@ -7,3 +7,13 @@ export function resolveTemporalCli(): string {
   const script = path.join(__dirname, '..', 'scripts', 'ensure-temporal.sh');
   return execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 }
+
+/**
+ * Server limits the dev server runs with (demo, tests, bench); a cluster sets the same in its
+ * dynamic config (docker-compose.yml does). Every signal's payload stays in a workflow's
+ * history, so a 1.9 MB `approve` repeated 28 times would take a promotion past the 50 MB
+ * history limit, and the server terminates it with its entry unwritten. No payload of ours
+ * comes near 256 KiB (a promotion's status is bounded), so the server refuses anything larger
+ * before it reaches a history.
+ */
+export const DEV_SERVER_LIMITS = ['--dynamic-config-value', 'limit.blobSize.error=262144', '--dynamic-config-value', 'limit.blobSize.warn=65536'];

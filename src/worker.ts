@@ -9,6 +9,7 @@ import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { ledgerStartupProblem } from './activities/ledger';
 import { Config, ConfigError, loadConfig } from './config';
 import { freeLoopbackPort } from './free-port';
 import { createLogger } from './logger';
@@ -125,6 +126,12 @@ async function main(): Promise<void> {
     });
   }
   const { worker, close } = await createWorker(config);
+  // The worker starts on a ledger it cannot trust, and says so: appends stop with a typed
+  // retryable failure naming the line (promotions wait; nothing is rolled back) until the file
+  // is repaired, while the rest (gates, approvals, queries) goes on. Refusing to start would stop
+  // those too and fix nothing.
+  const ledgerProblem = await ledgerStartupProblem(config.ledgerPath);
+  if (ledgerProblem) console.error(`release-promoter worker: WARNING: appends to the ledger are stopped: ${ledgerProblem}`);
   console.error(`release-promoter worker: polling ${config.taskQueue} on ${config.temporal.address} (${config.temporal.namespace}); ledger ${config.ledgerPath}`);
   try {
     await worker.run();

@@ -145,8 +145,11 @@ test('a worker killed between the push and the ledger append, then restarted, le
   expect(releaseId).toMatch(/-rc\d+$/);
   expect((await ledgerEntries()).map((e) => e.releaseId)).not.toContain(releaseId);
 
-  // Verified and promoted; the entry, written right after entering `promoted`, waits for the lock.
-  await waitFor('stage promoted', async () => (await statusOf(handle)).stage === 'promoted', 60_000);
+  // Verified; the entry (written before the stage becomes `promoted`) waits for the lock.
+  await waitFor('production verification to pass', async () => {
+    const s = await statusOf(handle);
+    return s.prodVerification.length === 4 && s.prodVerification.every((g) => g.pass) && s.stage !== 'promoted';
+  }, 60_000);
   expect((await ledgerEntries()).map((e) => e.releaseId)).not.toContain(releaseId);
 
   // The test holds the ledger's lock through the kill: the old worker cannot have written.

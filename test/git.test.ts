@@ -1,11 +1,14 @@
 // Git on real repositories: resolving commits through the cache clone, reading tips, and moving
 // the release branch with a lease (no clobbering, no silent downgrade, safe to retry).
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { moveBranch, readBranchTip, resolveCommit } from '../src/activities/git';
+import { canonicalRepo, moveBranch, readBranchTip, resolveCommit } from '../src/activities/git';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { failureOf } from './records';
 
@@ -253,5 +256,136 @@ describe('moveBranch', () => {
 
     expect(result).toEqual({ pushed: true, downgrade: true });
     expect(await repo.tip('release')).toBe(older);
+  });
+});
+
+describe('canonicalRepo', () => {
+  test('a bare repo spelled as a path, a file:// URL, with a ".." and through a symlink is one canonical path', async () => {
+    const alias = path.join(tmp, 'alias.git');
+    await symlink(repo.bare, alias);
+    const spellings = [repo.bare, `file://${repo.bare}`, `${repo.bare}/../${path.basename(repo.bare)}`, `${repo.bare}/`, alias, `file://${alias}`];
+    const canonical = await Promise.all(spellings.map((spelling) => canonicalRepo(spelling, 'InvalidPromotionRequest')));
+    expect(new Set(canonical)).toEqual(new Set([repo.bare]));
+  });
+
+  test('the canonical path is what git is given: resolving through an alias leaves one cache clone', async () => {
+    const alias = path.join(tmp, 'alias.git');
+    await symlink(repo.bare, alias);
+    // "alias.git/.." is the symlink target's parent, as the file system (and git) read it.
+    for (const spelling of [repo.bare, `file://${alias}`, `${alias}/../${path.basename(repo.bare)}`]) {
+      const canonical = await canonicalRepo(spelling, 'InvalidPromotionRequest');
+      await expect(resolveCommit(cacheDir, { repo: canonical, fromBranch: 'main', commitSha: repo.base })).resolves.toBe(repo.base);
+    }
+    expect((await readdir(cacheDir)).filter((name) => name.endsWith('.git'))).toHaveLength(1);
+  });
+
+  test('remote URLs are normalized: scheme and host lowercased, default port and trailing slash dropped, ssh:// and scp-style with an absolute path alike', async () => {
+    const cases: Array<[string, string]> = [
+      ['HTTPS://Git.Example.COM:443/Acme/chat.git/', 'https://git.example.com/Acme/chat.git'],
+      ['https://git.example.com:8443/acme/chat.git', 'https://git.example.com:8443/acme/chat.git'],
+      ['ssh://git@Git.Example.com:22/srv//git/chat.git', 'ssh://git@git.example.com/srv/git/chat.git'],
+      ['git@GIT.example.com:/srv/git/chat.git', 'ssh://git@git.example.com/srv/git/chat.git'],
+      ['ssh://git@git.example.com:2222/srv/chat.git', 'ssh://git@git.example.com:2222/srv/chat.git'],
+      ['git@git.example.com:~/chat.git', 'ssh://git@git.example.com/~/chat.git'],
+      // Relative to the login directory: no ssh:// spelling every server accepts, so kept scp-style.
+      ['git@GitHub.com:acme/chat.git', 'git@github.com:acme/chat.git'],
+      // Kept as given: whether "chat" and "chat.git" are one repo is the server's business.
+      ['https://git.example.com/acme/chat', 'https://git.example.com/acme/chat'],
+    ];
+    for (const [given, canonical] of cases) await expect(canonicalRepo(given, 'InvalidPromotionRequest')).resolves.toBe(canonical);
+  });
+
+  test('a local repo that does not exist is refused naming repo, with the failure type the caller asks for', async () => {
+    const missing = path.join(tmp, 'no-such-repo.git');
+    const promotion = await failureOf(canonicalRepo(missing, 'InvalidPromotionRequest'));
+    expect(promotion.type).toBe('InvalidPromotionRequest');
+    expect(promotion.nonRetryable).toBe(true);
+    expect(promotion.message).toBe(`repo: ${missing} does not exist on the worker; check the path`);
+    expect((await failureOf(canonicalRepo(`file://${missing}`, 'InvalidRollbackRequest'))).type).toBe('InvalidRollbackRequest');
+  });
+
+  test('a form validation refuses is refused here too, so no caller can skip the check', async () => {
+    const err = await failureOf(canonicalRepo('ext::sh -c id', 'InvalidPromotionRequest'));
+    expect(err.type).toBe('InvalidPromotionRequest');
+    expect(err.message).toMatch(/^repo: must not/);
+  });
+});
+
+/** A listening server that counts what reached it; `close` ends it. */
+async function listening(server: Server | ReturnType<typeof createHttpServer>): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+describe('git runs with only file, https and ssh allowed', () => {
+  test('an http:// remote is refused by git itself before any request is sent (validation bypassed)', async () => {
+    let requests = 0;
+    const server = createHttpServer((_req, res) => {
+      requests++;
+      res.statusCode = 404;
+      res.end();
+    });
+    const port = await listening(server);
+    try {
+      const err = await failureOf(readBranchTip({ repo: `http://127.0.0.1:${port}/acme/chat.git`, branch: 'release' }));
+      expect(err.type).toBe('RepoUnreachable');
+      expect(err.nonRetryable).toBe(true);
+      expect(err.message).toContain("transport 'http' not allowed");
+      expect(requests).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a git:// remote is refused without a connection, and at admission it is an InvalidPromotionRequest about repo', async () => {
+    let connections = 0;
+    const server = createTcpServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    const port = await listening(server);
+    try {
+      const err = await failureOf(resolveCommit(cacheDir, { repo: `git://127.0.0.1:${port}/chat.git`, fromBranch: 'main', commitSha: repo.base }));
+      expect(err.type).toBe('InvalidPromotionRequest');
+      expect(err.nonRetryable).toBe(true);
+      expect(err.message).toMatch(/^repo: git refused the transport/);
+      expect(connections).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('an ext:: remote never runs its command', async () => {
+    const marker = path.join(tmp, 'pwned');
+    const err = await failureOf(readBranchTip({ repo: `ext::touch ${marker}`, branch: 'release' }));
+    expect(err.type).toBe('RepoUnreachable');
+    expect(err.nonRetryable).toBe(true);
+    expect(existsSync(marker)).toBe(false);
+  });
+});
+
+describe('git failures are typed and carry no credential', () => {
+  const SECRET = 'tok3n-s3cr3t-value';
+
+  test('an unreachable https remote is a retryable RepoUnreachable whose message masks the user info and the query', async () => {
+    const server = createTcpServer((socket) => socket.destroy());
+    const port = await listening(server);
+    server.close(); // a port nobody listens on: connection refused
+    const repoUrl = `https://x-access-token:${SECRET}@127.0.0.1:${port}/acme/chat.git?access_token=${SECRET}`;
+    const err = await failureOf(readBranchTip({ repo: repoUrl, branch: 'release' }));
+    expect(err.type).toBe('RepoUnreachable');
+    expect(err.nonRetryable).toBe(false);
+    expect(err.message).toContain(`127.0.0.1:${port}`);
+    expect(err.message).not.toContain(SECRET);
+    expect(JSON.stringify(err.details ?? [])).not.toContain(SECRET);
+    expect(err.cause).toBeUndefined();
+  });
+
+  test('a missing remote repo under the lock is a non-retryable RepoUnreachable, not a request error', async () => {
+    const missing = path.join(tmp, 'gone.git');
+    const err = await failureOf(moveBranch(cacheDir, { repo: missing, branch: 'release', expectedTip: null, targetSha: repo.base, sourceBranch: 'main', allowDowngrade: false }));
+    expect(err.type).toBe('RepoUnreachable');
+    expect(err.nonRetryable).toBe(true);
+    expect(err.message).toContain(missing);
   });
 });

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflows } from '../src/bundle';
-import { resolveTemporalCli } from '../src/temporal-cli';
+import { DEV_SERVER_LIMITS, resolveTemporalCli } from '../src/temporal-cli';
 import { SEARCH_ATTRIBUTE_KEYS } from '../src/workflows/messages';
 
 export default async function globalSetup(): Promise<void> {
@@ -13,7 +13,7 @@ export default async function globalSetup(): Promise<void> {
       executable: { type: 'existing-path', path: cli },
       ip: '127.0.0.1',
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
-      extraArgs: ['--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true'],
+      extraArgs: ['--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true', ...DEV_SERVER_LIMITS],
     },
   });
   (globalThis as { __temporalEnv?: TestWorkflowEnvironment }).__temporalEnv = env;

@@ -11,6 +11,7 @@ import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
 import { Config, loadConfig } from '../src/config';
 import type { PromotionStatus } from '../src/domain';
+import type { LedgerFiles } from '../src/ledger/ledger-index';
 import { promotionWorkflow } from '../src/workflows';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleOptions, SampleService, startSampleService } from '../sample/service';
@@ -54,7 +55,7 @@ export function uniqueId(prefix: string): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${sequence}`;
 }
 
-export async function createHarness(options: { staging?: SampleOptions; production?: SampleOptions; env?: Record<string, string> } = {}): Promise<Harness> {
+export async function createHarness(options: { staging?: SampleOptions; production?: SampleOptions; env?: Record<string, string>; ledgerFiles?: LedgerFiles } = {}): Promise<Harness> {
   quietRuntime();
   const address = process.env.TEMPORAL_TEST_ADDRESS;
   if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is unset: run the tests through jest (globalSetup starts the dev server)');
@@ -86,7 +87,7 @@ export async function createHarness(options: { staging?: SampleOptions; producti
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: workflowBundle(),
-    activities: createActivities({ ...config, lockCheckIntervalMs: 1_000 }, env.client),
+    activities: createActivities({ ...config, lockCheckIntervalMs: 1_000 }, env.client, { ledgerFiles: options.ledgerFiles }),
   });
   const running = worker.run();
   return {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { appendLedgerEntry, reservationsPath, reserveReleaseId } from '../src/activities/ledger';
 import { LEDGER_HEADING, parseLedger } from '../src/ledger/format';
-import { failureOf, promotion } from './records';
+import { failureOf, promotion, rollback } from './records';
 
 const ROOT = path.resolve(__dirname, '..');
 // A copy of the seed release log (../shared/seed/) kept in the repo so CI on a fresh clone has it.
@@ -81,6 +81,35 @@ function expectChainValid(text: string): string {
     previous = block.chain;
   }
   return previous;
+}
+
+/**
+ * A promotion entry as a person writes one: every template key (the worker appends only to a
+ * ledger that verifies, and `ledger verify` wants them all), no workflow_id, no chain.
+ */
+function handWrittenEntry(releaseId: string): string[] {
+  return [
+    '```',
+    `- release_id: ${releaseId}`,
+    '  type: promotion',
+    `  commit_sha: ${'c'.repeat(40)}`,
+    '  environment: production',
+    '  from_branch: main',
+    '  to_branch: release',
+    '  staging_base: https://staging.example.com',
+    '  staging_gate_command: ./scripts/promotion_gate.sh',
+    '  staging_gate_result: pass',
+    '  gates_run: []',
+    '  change_class: A',
+    '  prod_verification: []',
+    '  result: pass',
+    '  rollback_plan: "revert release by hand"',
+    '  notes: "written by hand"',
+    '  operator: bob',
+    '  evidence_refs: "ticket 42"',
+    '  cost_control_evidence: []',
+    '```',
+  ];
 }
 
 describe('appending entries', () => {
@@ -181,18 +210,7 @@ describe('reserving release ids', () => {
   });
 
   test('ids in entries written by hand count as taken', async () => {
-    const handWritten = [
-      LEDGER_HEADING,
-      '```',
-      '- release_id: 20261124-2231-rc1',
-      '  type: promotion',
-      '  commit_sha: ' + 'c'.repeat(40),
-      '  environment: production',
-      '  result: pass',
-      '  operator: bob',
-      '```',
-      '',
-    ].join('\n');
+    const handWritten = [LEDGER_HEADING, ...handWrittenEntry('20261124-2231-rc1'), ''].join('\n');
     await writeFile(ledgerPath, handWritten);
 
     expect(await reserveReleaseId({ ledgerPath, workflowId: 'wf-a', kind: 'rc', at: AT })).toBe('20261124-2231-rc2');
@@ -261,7 +279,7 @@ describe('the chain', () => {
 
   test('entries written by hand without a chain come before the first chained entry, which starts at 64 zeros', async () => {
     await copyFile(SEED, ledgerPath);
-    await writeFile(ledgerPath, ['', '```', '- release_id: 20261101-0900-rc1', '  type: promotion', '  result: pass', '```', ''].join('\n'), { flag: 'a' });
+    await writeFile(ledgerPath, ['', ...handWrittenEntry('20261101-0900-rc1'), ''].join('\n'), { flag: 'a' });
 
     await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc1', 'wf-one'), readTip);
 
@@ -353,4 +371,63 @@ describe('two processes', () => {
     expect(chainedBlocks(text)).toHaveLength(100);
     expectChainValid(text);
   }, 30_000);
+});
+
+describe('text that could forge or reorder lines (issue 13)', () => {
+  /** Lines as a reader that honours every Unicode line terminator splits them. */
+  const unicodeLines = (text: string): string[] => text.split(/\r\n|\r|\n|\u2028|\u2029|\u0085/);
+  // eslint-disable-next-line no-control-regex -- exactly what must not be written raw
+  const RAW_BREAKING = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+
+  test('quoted free text escapes line and paragraph separators, NEL, C1 and bidi controls as \\u escapes and reads back unchanged', async () => {
+    const notes = 'a\u2028  result: pass\u2028b\u2029c\u0085d\u009be\u007ff\u202eg\u202ch\u2066i\u2069j\u200ek\u200fl\u061cm\n  result: pass';
+    const trigger = 'spike\u2028  result: completed\u2028\u202e';
+    await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc1', 'wf-one', { notes, rollbackPlan: notes, evidenceRefs: 'ref\u0085  result: pass' }), readTip);
+    await appendLedgerEntry(ledgerPath, rollback('20261124-2231-rb1', 'wf-two', { trigger }), readTip);
+    const text = await readFile(ledgerPath, 'utf8');
+
+    expect(text).not.toMatch(RAW_BREAKING);
+    expect(unicodeLines(text)).toEqual(text.split('\n'));
+    expect(unicodeLines(text).filter((l) => l === '  result: pass')).toHaveLength(1);
+    expect(text).toContain('\\u2028  result: pass\\u2028b\\u2029c\\u0085d\\u009be\\u007ff\\u202eg\\u202ch\\u2066i\\u2069j\\u200ek\\u200fl\\u061cm\\n');
+    const parsed = parseLedger(text);
+    expect(parsed.problems).toEqual([]);
+    const [promoted, rolledBack] = parsed.entries;
+    expect(promoted?.fields.get('notes')?.value).toBe(notes);
+    expect(promoted?.fields.get('rollback_plan')?.value).toBe(notes);
+    expect(rolledBack?.fields.get('trigger')?.value).toBe(trigger);
+    expectChainValid(text);
+  });
+
+  test('plain values (approval comments, actions, extras) collapse C1, NEL, separators and bidi controls to a space', async () => {
+    const hostile = 'x\u0085  result: pass\u2028y\u202ez\u009bw\u2066v';
+    await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc1', 'wf-one', { approvals: [`bob: approved "${hostile}"`], extras: [['drift', hostile]] }), readTip);
+    await appendLedgerEntry(ledgerPath, rollback('20261124-2231-rb1', 'wf-two', { actions: [hostile] }), readTip);
+    const text = await readFile(ledgerPath, 'utf8');
+    expect(text).not.toMatch(RAW_BREAKING);
+    expect(unicodeLines(text).filter((l) => l.trim() === 'result: pass')).toHaveLength(1);
+    expect(text).toContain('    - bob: approved "x   result: pass y z w v"');
+    expect(text).toContain('  drift: x   result: pass y z w v');
+    expect(text).toContain('    - x   result: pass y z w v');
+    expect(parseLedger(text).problems).toEqual([]);
+    expectChainValid(text);
+  });
+
+  test('an entry written before the escapes (a raw U+2028 in its notes) keeps its bytes and its chain when the next entry is appended', async () => {
+    await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc1', 'wf-one', { notes: 'before\u2028after' }), readTip);
+    // Rewrite it as the earlier renderer wrote it: the separator raw, the chain over that text.
+    const escaped = await readFile(ledgerPath, 'utf8');
+    const [block] = chainedBlocks(escaped);
+    const oldBody = (block as ChainedBlock).body.replace('\\u2028', '\u2028');
+    const old = escaped.replace((block as ChainedBlock).body, oldBody).replace((block as ChainedBlock).chain, sha256Hex(`${'0'.repeat(64)}\n${oldBody}`));
+    expect(old).toContain('before\u2028after');
+    await writeFile(ledgerPath, old);
+
+    await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc2', 'wf-two', { notes: 'next\u2028one' }), readTip);
+    const text = await readFile(ledgerPath, 'utf8');
+    expect(text.startsWith(old)).toBe(true);
+    expect(text.slice(old.length)).toContain('"next\\u2028one"');
+    expect(parseLedger(text).entries.map((e) => e.fields.get('notes')?.value)).toEqual(['before\u2028after', 'next\u2028one']);
+    expectChainValid(text);
+  });
 });

@@ -166,8 +166,8 @@ test('the lock is freed within 60 s after its holder is terminated, and the wait
   try {
     const holder = await h.start(h.request(first));
     await waitFor('the first promotion to hold the lock', async () => (await statusOf(holder)).lock?.holder === holder.workflowId);
-    // Branch left on `first` with no ledger entry for it: the second sees drift and accepts it.
-    const waiter = await h.start(h.request(second, { acceptDrift: true }));
+    // The lock writes the terminated holder's entry before it grants the target: no drift.
+    const waiter = await h.start(h.request(second));
     await waitFor('the second promotion to wait behind the first', async () => {
       const s = await statusOf(waiter);
       return s.stage === 'waiting_for_lock' && s.lock?.position === 1 && s.lock.holder === holder.workflowId;
@@ -186,7 +186,12 @@ test('the lock is freed within 60 s after its holder is terminated, and the wait
     expect(status.stage).toBe('promoted');
     const promotingAt = Date.parse(status.timeline.find((t) => t.stage === 'promoting')?.at ?? '');
     expect(promotingAt - terminatedAt).toBeLessThan(60_000);
-    expect(status.drift).toEqual({ expected: before, found: first, accepted: true });
+    expect(status.drift).toBeUndefined();
+    const closedEntry = parseLedger(await h.ledger()).entries.find((e) => fieldText(e, 'workflow_id') === holder.workflowId);
+    expect(fieldText(closedEntry!, 'result')).toBe('fail');
+    expect(fieldText(closedEntry!, 'branch_tip_after')).toBe(first);
+    expect(fieldText(closedEntry!, 'notes')).toContain('PromotionClosed');
+    expect(before).not.toBe(first);
 
     expect((await holder.describe()).status.name).toBe('TERMINATED');
     expect(await h.repo.tip('release')).toBe(second);

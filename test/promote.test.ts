@@ -38,7 +38,7 @@ const args = (targetSha: string, overrides: Partial<PromoteArgs> = {}): PromoteA
 
 /** A pass entry that left `release` on `tip`, as the previous promotion would have written it. */
 async function recordTip(tip: string, releaseId = '20261125-0100-rc1'): Promise<void> {
-  await appendLedgerEntry(ledgerPath, promotion(releaseId, `wf-${releaseId}`, { commitSha: tip }), async () => tip);
+  await appendLedgerEntry(ledgerPath, promotion(releaseId, `wf-${releaseId}`, { commitSha: tip, repo: repo.bare }), async () => tip);
 }
 
 test('the recorded tip is the lease: the branch moves and the recorded tip is the last known good', async () => {

@@ -42,7 +42,7 @@ test('a passing promotion moves the release branch and writes one pass entry wit
   const entry = parsed.entries[0]!;
   expect(entry.releaseId).toBe(status.releaseId);
   expect(entry.keys.slice(0, PROMOTION_KEYS.length)).toEqual([...PROMOTION_KEYS]);
-  expect(entry.keys.slice(PROMOTION_KEYS.length)).toEqual(['approvals', 'workflow_id', 'branch_tip_after']);
+  expect(entry.keys.slice(PROMOTION_KEYS.length)).toEqual(['repo', 'approvals', 'workflow_id', 'branch_tip_after']);
   expect(entry.fields.get('result')?.value).toBe('pass');
   expect(entry.fields.get('branch_tip_after')?.value).toBe(sha);
   expect(entry.chain).toBe(status.ledgerChainHead);

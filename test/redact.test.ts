@@ -54,9 +54,9 @@ const authorizationHeader: fc.Arbitrary<Secret> = fc
   });
 
 const bareBearer: fc.Arbitrary<Secret> = fc
-  // A lowercase word after "bearer" reads as English and is left alone by design; tokens have
-  // digits, symbols or capitals.
-  .record({ scheme: fc.constantFrom('Bearer', 'bearer', 'BEARER'), token: chars(`${ALNUM}._~+/=-`, 8, 40).filter((t) => !/^[A-Za-z][a-z]*$/.test(t)) })
+  // A lowercase word after "bearer" (maybe ending a sentence) reads as English and is left alone
+  // by design; tokens have digits, symbols or capitals.
+  .record({ scheme: fc.constantFrom('Bearer', 'bearer', 'BEARER'), token: chars(`${ALNUM}._~+/=-`, 8, 40).filter((t) => !/^[A-Za-z][a-z]*\.*$/.test(t)) })
   .map(({ scheme, token }) => ({ kind: 'bearer value', text: `${scheme} ${token}`, secrets: [token] }));
 
 const secretPair: fc.Arbitrary<Secret> = fc
@@ -108,7 +108,88 @@ const pemKey: fc.Arbitrary<Secret> = fc
     return { kind: 'pem private key', text, secrets: body };
   });
 
-const anySecret = fc.oneof(urlCredentials, urlToken, authorizationHeader, bareBearer, secretPair, githubToken, awsKey, slackToken, npmToken, jwt, pemKey);
+/** 40 base64 characters with both letter cases and a digit, as AWS issues secret access keys. */
+const awsSecretKey: fc.Arbitrary<Secret> = chars(`${ALNUM}/+`, 40)
+  .filter((key) => /[a-z]/.test(key) && /[A-Z]/.test(key) && /[0-9]/.test(key))
+  .map((key) => ({ kind: 'aws secret access key', text: key, secrets: [key] }));
+
+const pgpKey: fc.Arbitrary<Secret> = fc
+  .record({ lines: fc.array(chars(BASE64, 64), { minLength: 1, maxLength: 4 }), checksum: chars(BASE64, 4), eol: fc.constantFrom('\n', '\r\n') })
+  .map(({ lines, checksum, eol }) => ({
+    kind: 'pgp private key',
+    text: ['-----BEGIN PGP PRIVATE KEY BLOCK-----', '', ...lines, `=${checksum}`, '-----END PGP PRIVATE KEY BLOCK-----'].join(eol),
+    secrets: lines,
+  }));
+
+const signedUrl: fc.Arbitrary<Secret> = fc.oneof(
+  // Azure SAS: the signature is URL-encoded base64.
+  chars(BASE64, 43).map((sig) => {
+    const encoded = encodeURIComponent(`${sig}=`);
+    return { kind: 'azure sas', text: `https://acct.blob.core.windows.net/c/b.txt?sv=2022-11-02&se=2026-01-01&sp=r&sig=${encoded}`, secrets: [encoded, sig.slice(0, 20)] };
+  }),
+  chars('0123456789abcdef', 64).map((sig) => ({
+    kind: 's3 presigned',
+    text: `https://bucket.s3.amazonaws.com/key?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261124T223100Z&X-Amz-Signature=${sig}`,
+    secrets: [sig],
+  })),
+);
+
+const googleKey: fc.Arbitrary<Secret> = chars(`${ALNUM}_-`, 35).map((body) => ({ kind: 'google api key', text: `AIza${body}`, secrets: [`AIza${body}`, body] }));
+
+const stripeKey: fc.Arbitrary<Secret> = fc
+  .tuple(fc.constantFrom('sk_live_', 'rk_live_', 'sk_test_', 'rk_test_'), chars(ALNUM, 16, 99))
+  .map(([prefix, body]) => ({ kind: 'stripe key', text: `${prefix}${body}`, secrets: [body] }));
+
+const gitlabToken: fc.Arbitrary<Secret> = chars(`${ALNUM}_-`, 20).map((body) => ({ kind: 'gitlab token', text: `glpat-${body}`, secrets: [body] }));
+
+const pwdPair: fc.Arbitrary<Secret> = fc
+  .record({
+    key: fc.constantFrom('pwd', 'Pwd', 'PWD', 'pass', 'PASS', 'db_pass', 'mysql-pwd'),
+    value: chars(`${ALNUM}._~+!*-`, 6, 24),
+    shape: fc.constantFrom('<k>=<v>', 'Server=db;Database=app;User Id=sa;<k>=<v>;', '"<k>": "<v>"', '?user=ops&<k>=<v>&page=2', '<k> = <v>'),
+  })
+  .map(({ key, value, shape }) => ({ kind: 'pwd/pass pair', text: shape.replace('<k>', key).replace('<v>', value), secrets: [value] }));
+
+const passwordElement: fc.Arbitrary<Secret> = fc
+  .record({ tag: fc.constantFrom('password', 'Password', 'db_password', 'pwd', 'clientSecret', 'pass'), value: fc.array(chars(`${ALNUM}!#$%*-`, 4, 12), { minLength: 1, maxLength: 4 }) })
+  .map(({ tag, value }) => ({ kind: 'password element', text: `<${tag}>${value.join(' ')}</${tag}>`, secrets: [value.join(' ')] }));
+
+/** A quoted multi-word passphrase: the words after the first one leaked before. */
+const quotedPassphrase: fc.Arbitrary<Secret> = fc
+  .record({
+    key: fc.constantFrom('password', 'passphrase', 'PASSPHRASE', 'db_password', 'secret', 'pass_phrase', 'api_key'),
+    words: fc.array(fc.stringMatching(/^[a-z0-9]{4,10}$/), { minLength: 2, maxLength: 5 }),
+    quote: fc.constantFrom('"', "'"),
+    sep: fc.constantFrom(': ', '=', ' = ', '": '),
+  })
+  .map(({ key, words, quote, sep }) => {
+    const phrase = words.join(' ');
+    const text = sep === '": ' ? `"${key}": "${phrase}"` : `${key}${sep}${quote}${phrase}${quote}`;
+    return { kind: 'quoted passphrase', text, secrets: [phrase, words.slice(1).join(' ')] };
+  });
+
+const anySecret = fc.oneof(
+  urlCredentials,
+  urlToken,
+  authorizationHeader,
+  bareBearer,
+  secretPair,
+  githubToken,
+  awsKey,
+  slackToken,
+  npmToken,
+  jwt,
+  pemKey,
+  awsSecretKey,
+  pgpKey,
+  signedUrl,
+  googleKey,
+  stripeKey,
+  gitlabToken,
+  pwdPair,
+  passwordElement,
+  quotedPassphrase,
+);
 
 /** Arbitrary surrounding text: printable ASCII, full Unicode, or lines of words. */
 const surrounding = fc.oneof(
@@ -138,6 +219,15 @@ describe('no generated secret survives', () => {
     ['npm tokens', npmToken],
     ['JWT-shaped tokens', jwt],
     ['PEM private keys', pemKey],
+    ['bare AWS secret access keys', awsSecretKey],
+    ['PGP private key blocks', pgpKey],
+    ['Azure SAS sig= and S3 X-Amz-Signature= URL parameters', signedUrl],
+    ['Google API keys', googleKey],
+    ['Stripe secret and restricted keys', stripeKey],
+    ['GitLab tokens', gitlabToken],
+    ['pwd= and pass= pairs', pwdPair],
+    ['<password> elements', passwordElement],
+    ['quoted multi-word passphrases', quotedPassphrase],
   ] as Array<[string, fc.Arbitrary<Secret>]>)('%s on their own are masked entirely', (_name, arbitrary) => {
     fc.assert(
       fc.property(arbitrary, (secret) => {
@@ -205,6 +295,21 @@ const nearMiss = fc.constantFrom(
   'COST_REQUEST_MAX_TOKENS',
   '429 BUDGET_EXCEEDED',
   'secrets are redacted',
+  'basic authentication',
+  'tests pass: 12',
+  'all gates pass',
+  'bypass mode',
+  'compass=north',
+  'PWD=/home/alice',
+  'signature verified',
+  'sigma=3',
+  'AIza alone',
+  'sk_live is a prefix',
+  'glpat is a prefix',
+  '-----BEGIN PGP PUBLIC KEY BLOCK-----',
+  'passphrase prompt',
+  '3f9c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b',
+  'release_id: 20261124-2231-rb2',
 );
 const punctuation = fc.constantFrom('', '', '', ',', '.', '!', '?', ';', ')', '...');
 const ordinaryText = fc
@@ -223,9 +328,19 @@ describe('ordinary text comes back unchanged', () => {
 
   test('a redacted ordinary line around a secret keeps everything but the secret', () => {
     fc.assert(
-      fc.property(ordinaryText, fc.oneof(githubToken, awsKey, npmToken, jwt, slackToken), ordinaryText, (left, secret, right) => {
+      fc.property(ordinaryText, fc.oneof(githubToken, awsKey, npmToken, jwt, slackToken, awsSecretKey, pgpKey, googleKey, stripeKey, gitlabToken), ordinaryText, (left, secret, right) => {
         const out = redact(`${left} ${secret.text} ${right}`);
         expect(out).toBe(`${left} ${MASK} ${right}`);
+      }),
+      RUNS,
+    );
+  });
+
+  test('40-hex git shas in either case, release ids and workflow ids stay readable', () => {
+    fc.assert(
+      fc.property(chars('0123456789abcdef', 40), fc.boolean(), ordinaryText, (sha, upper, around) => {
+        const text = `rollback to ${upper ? sha.toUpperCase() : sha} (20261124-2231-rc1, promotion-production-${sha.slice(0, 7)}) ${around}`;
+        expect(redact(text)).toBe(text);
       }),
       RUNS,
     );
@@ -277,6 +392,22 @@ const fragment = fc.oneof(
     ']',
     '-----BEGIN PRIVATE KEY-----',
     '-----END PRIVATE KEY-----',
+    '-----BEGIN PGP PRIVATE KEY BLOCK-----',
+    '-----END PGP PRIVATE KEY BLOCK-----',
+    "'",
+    'pwd=',
+    'pass=',
+    '<password>',
+    '</password>',
+    'sig=',
+    'X-Amz-Signature=',
+    'AIza',
+    'sk_live_',
+    'glpat-',
+    'passphrase: "',
+    '\\',
+    '/',
+    '+',
   ),
   fc.string({ maxLength: 6 }),
   chars(ALNUM, 8, 40),
@@ -349,5 +480,100 @@ describe('redactValues', () => {
 
   test('values shorter than four characters are left alone rather than masking every match', () => {
     expect(redactValues('abc abc', ['abc'])).toBe('abc abc');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+/** How an echoing target may spell a header value it got (SPEC §7: masked "also when a target echoes it back"). */
+const ENCODINGS: Array<[string, (value: string) => string]> = [
+  ['raw', (v) => v],
+  ['upper-cased', (v) => v.toUpperCase()],
+  ['JSON-escaped', (v) => JSON.stringify(v).slice(1, -1)],
+  ['JSON-escaped with \\/ for slashes', (v) => JSON.stringify(v).slice(1, -1).replace(/\//g, '\\/')],
+  ['JSON-escaped as \\u escapes', (v) => [...v].map((c) => (/[A-Za-z0-9]/.test(c) ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)).join('')],
+  ['URL-encoded', (v) => encodeURIComponent(v)],
+  ['URL-encoded with lower-case hex', (v) => encodeURIComponent(v).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())],
+  ['form-encoded', (v) => new URLSearchParams({ v }).toString().slice(2)],
+  ['base64', (v) => Buffer.from(v).toString('base64')],
+  ['base64 without padding', (v) => Buffer.from(v).toString('base64').replace(/=+$/, '')],
+  ['base64 upper-cased', (v) => Buffer.from(v).toString('base64').toUpperCase()],
+  ['base64 lower-cased', (v) => Buffer.from(v).toString('base64').toLowerCase()],
+  ['base64url', (v) => Buffer.from(v).toString('base64url')],
+  ['base64url with padding', (v) => Buffer.from(v).toString('base64').replace(/\+/g, '-').replace(/\//g, '_')],
+  ['base64 URL-encoded', (v) => encodeURIComponent(Buffer.from(v).toString('base64'))],
+  ['hex', (v) => Buffer.from(v).toString('hex')],
+  ['hex upper-cased', (v) => Buffer.from(v).toString('hex').toUpperCase()],
+  ['hex with colons', (v) => (Buffer.from(v).toString('hex').match(/../g) ?? []).join(':')],
+  ['HTML-escaped', (v) => v.replace(/[&<>"'/]/g, (c) => `&#${c.charCodeAt(0)};`)],
+];
+
+/** Header values as registries hold them: tokens with slashes, pluses, spaces, quotes and colons. */
+const headerValue = fc.oneof(
+  fc.constantFrom('plain/secret+value/42', 'Bearer s3cr3t-gate-token-123456', 'Basic b3BzOmh1bnRlcjI=', 'k=v; other="x/y"'),
+  chars(`${ALNUM}/+=-_.~:!*" `, 8, 40).filter((v) => v.trim() === v && !/\s\s/.test(v) && /[A-Za-z0-9]{3}/.test(v)),
+);
+
+/** Lower-cased windows of `text`, `size` long: none may survive (a cut-off piece of a secret is a leak too). */
+function windows(text: string, size: number): string[] {
+  const lower = text.toLowerCase();
+  if (lower.length <= size) return [lower];
+  return Array.from({ length: lower.length - size + 1 }, (_, i) => lower.slice(i, i + size));
+}
+
+describe('redactValues knows encodings', () => {
+  test.each(ENCODINGS)('a header value echoed %s is masked whole', (_name, encode) => {
+    fc.assert(
+      fc.property(headerValue, ordinaryText, ordinaryText, (value, left, right) => {
+        const echoed = encode(value);
+        const out = redactValues(`${left} "echo": "${echoed}" ${right}`, [value]);
+        expect(out).toContain(MASK);
+        for (const piece of windows(echoed, 10)) expect({ echoed, out, survived: out.toLowerCase().includes(piece) }).toMatchObject({ survived: false });
+      }),
+      { ...RUNS, examples: [['plain/secret+value/42', 'status ok', 'end'], ['Bearer s3cr3t-gate-token-123456', '', '']] },
+    );
+  });
+
+  // An echo that base64-encodes a whole body puts the value at any offset: the characters that
+  // encode only the value's bytes are the same in every such body and must go.
+  test.each([
+    ['the value after a prefix', (v: string, pad: string) => `${pad}${v}`],
+    ['a JSON object holding the value', (v: string, pad: string) => JSON.stringify({ [`x-${pad}`]: 'a', authorization: v, host: '127.0.0.1' })],
+    ['a JSON object with escaped slashes', (v: string, pad: string) => JSON.stringify({ pad, authorization: v }).replace(/\//g, '\\/')],
+    ['an Authorization header line', (v: string, pad: string) => `GET / HTTP/1.1\r\nX-Pad: ${pad}\r\nAuthorization: ${v}\r\n`],
+  ])('base64 of %s does not keep the value at any alignment', (_name, wrap) => {
+    fc.assert(
+      fc.property(headerValue, chars(LOWER, 0, 5), fc.constantFrom('base64', 'base64url'), fc.boolean(), (value, pad, alphabet, upper) => {
+        const wrapped = wrap(value, pad);
+        let encoded = Buffer.from(wrapped).toString(alphabet as BufferEncoding);
+        if (upper) encoded = encoded.toUpperCase();
+        const out = redactValues(`body: ${encoded}`, [value]);
+        // The spelling of the value inside the wrapping, and the base64 characters only its bytes decide.
+        const inner = [value, JSON.stringify(value).slice(1, -1), JSON.stringify(value).slice(1, -1).replace(/\//g, '\\/')].find((form) => wrapped.includes(form)) as string;
+        const start = Buffer.byteLength(wrapped.slice(0, wrapped.indexOf(inner)));
+        const end = start + Buffer.byteLength(inner);
+        const core = encoded.slice(Math.ceil((start * 8) / 6), Math.floor((end * 8) / 6));
+        expect(core.length).toBeGreaterThanOrEqual(8);
+        for (const piece of windows(core, 8)) expect({ wrapped, out, piece, survived: out.toLowerCase().includes(piece) }).toMatchObject({ survived: false });
+      }),
+      RUNS,
+    );
+  });
+
+  test('the values the security review used are masked in the echoes it saw', () => {
+    expect(redactValues('{"echo":{"x-gate-secret":"plain\\/secret+value\\/42"}}', ['plain/secret+value/42'])).toBe(`{"echo":{"x-gate-secret":"${MASK}"}}`);
+    const upper = Buffer.from('Bearer s3cr3t-gate-token-123456').toString('base64').toUpperCase();
+    expect(redactValues(`{"echo":"${upper}"}`, ['Bearer s3cr3t-gate-token-123456'])).toBe(`{"echo":"${MASK}"}`);
+  });
+
+  test('text around a masked value, shas and ordinary words included, comes back unchanged', () => {
+    fc.assert(
+      fc.property(headerValue, fc.constantFrom(...ENCODINGS.map(([, encode]) => encode)), ordinaryText, chars('0123456789abcdef', 40), (value, encode, words, sha) => {
+        const left = `${words} ${sha} `;
+        const out = redactValues(`${left}${encode(value)} tail`, [value]);
+        expect(out).toBe(`${left}${MASK} tail`);
+      }),
+      RUNS,
+    );
   });
 });

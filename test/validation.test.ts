@@ -1,5 +1,6 @@
 // Bad input gets a typed failure naming the field and changes nothing: no entry, no reservation, no push.
 import { existsSync } from 'node:fs';
+import { BaseUrl, Duration, RepoLocation } from '../src/domain';
 import { parseLedger } from '../src/ledger/format';
 import { createHarness, failureOf, Harness, recordHistory } from './helpers';
 
@@ -84,4 +85,91 @@ test('a request that is not an object is refused', async () => {
   const failure = await failureOf(handle);
   expect(failure.type).toBe('InvalidPromotionRequest');
   await expectNothingChanged();
+});
+
+// A token the hostile forms carry: it must appear in neither the failure nor the status.
+const SECRET = 'ghs_s3cr3tT0kenValue1234567890abcd';
+
+const hostileRepos: Array<[string, string]> = [
+  ['git\'s transport syntax hiding a credentialed URL', `https::https://user:${SECRET}@github.com/acme/chat.git`],
+  ['an ext:: helper running a command', 'ext::sh -c touch% /tmp/pwned'],
+  ['an fd:: helper', 'fd::0'],
+  ['an ssh host that reads as an option', 'ssh://-oProxyCommand=touch/x'],
+  ['an scp-style path that reads as an option', 'host:-x'],
+  ['a git:// URL', 'git://git.example.com/acme/chat.git'],
+  ['an http:// URL', 'http://git.example.com/acme/chat.git'],
+  ['a query carrying a token', `https://github.com/acme/chat.git?access_token=${SECRET}`],
+  ['a fragment', 'https://github.com/acme/chat.git#main'],
+  ['a token as the https user', `https://${SECRET}@github.com/acme/chat.git`],
+  ['an ssh password', `ssh://git:${SECRET}@git.example.com/srv/chat.git`],
+  ['an scp-style password', `git:${SECRET}@git.example.com:acme/chat.git`],
+  ['a relative path', 'sample-service.git'],
+  ['a dot-relative path', '../sample-service.git'],
+  ['a file:// URL with a host', 'file://otherhost/srv/git/chat.git'],
+  ['a percent-encoded path', 'https://git.example.com/acme/%2e%2e/chat.git'],
+];
+
+test.each(hostileRepos)('a repo with %s is refused at admission naming repo, with no credential in the failure or the status', async (_name, repo) => {
+  const handle = await h.start(h.request(good, { repo }));
+  const failure = await failureOf(handle);
+  expect(failure.type).toBe('InvalidPromotionRequest');
+  expect(failure.message).toMatch(/^invalid promotion request: repo: must /);
+  expect(failure.status.stage).toBe('invalid');
+  expect(failure.status.releaseId).toBeUndefined();
+  expect(failure.message).not.toContain(SECRET);
+  expect(JSON.stringify(failure.status)).not.toContain(SECRET);
+  expect(JSON.stringify(await handle.query('status'))).not.toContain(SECRET);
+  await expectNothingChanged();
+});
+
+const misleadingBases: Array<[string, string, string]> = [
+  ['a backslash before an @ (probes one host, reads as another)', 'stagingBase', 'http://127.0.0.1:19103\\@127.0.0.1:19101'],
+  ['an @ in the path', 'productionBase', 'http://127.0.0.1:19103/x@127.0.0.1:19101'],
+  ['a tab inside the host', 'stagingBase', 'http://127.0.0.1:191\t03'],
+  ['a newline', 'productionBase', 'http://127.0.0.1:19103/\nhealth'],
+  ['a percent-encoded host', 'stagingBase', 'http://%31%32%37.0.0.1:19103'],
+  ['a numeric IPv4 host', 'productionBase', 'http://2130706433:19103'],
+  ['no URL at all', 'stagingBase', 'notaurl'],
+];
+
+test.each(misleadingBases)('a base with %s is refused at admission naming the field', async (_name, field, base) => {
+  const handle = await h.start(h.request(good, { [field]: base }));
+  const failure = await failureOf(handle);
+  expect(failure.type).toBe('InvalidPromotionRequest');
+  expect(failure.message).toMatch(new RegExp(`^invalid promotion request: ${field}: must `));
+  expect(failure.status.stage).toBe('invalid');
+  await expectNothingChanged();
+});
+
+test.each([
+  ['99999d', 'approval.timeout', { approval: { timeout: '99999d' } }],
+  ['366d', 'deployWait.timeout', { deployWait: { path: '/health', field: 'version', timeout: '366d' } }],
+  ['8761h', 'approval.timeout', { approval: { timeout: '8761h' } }],
+])('a timeout of %s in %s (over 365 days) is refused naming the field, not capped', async (_value, field, overrides) => {
+  const handle = await h.start(h.request(good, overrides));
+  const failure = await failureOf(handle);
+  expect(failure.type).toBe('InvalidPromotionRequest');
+  expect(failure.message).toContain(`${field}: must be at most 365d`);
+  await expectNothingChanged();
+});
+
+describe('the schemas alone', () => {
+  test('a base is kept in its canonical form: lowercased scheme and host, no default port, no trailing slash', () => {
+    expect(BaseUrl.parse('HTTPS://Staging.Example.COM:443/api/')).toBe('https://staging.example.com/api');
+    expect(BaseUrl.parse('http://127.0.0.1:80')).toBe('http://127.0.0.1');
+    expect(BaseUrl.parse('http://[::1]:9000/')).toBe('http://[::1]:9000');
+  });
+
+  test('durations up to 365 days are accepted and longer ones refused', () => {
+    expect(Duration.parse('365d')).toBe(365 * 86_400_000);
+    expect(Duration.parse('8760h')).toBe(365 * 86_400_000);
+    expect(Duration.safeParse('366d').success).toBe(false);
+    expect(Duration.safeParse('99999d').success).toBe(false);
+  });
+
+  test('the accepted repo forms pass validation', () => {
+    for (const repo of ['/srv/git/chat.git', 'file:///srv/git/chat.git', 'https://github.com/acme/chat.git', 'ssh://git@git.example.com:2222/srv/chat.git', 'git@github.com:acme/chat.git', '/srv/git/../git/chat.git']) {
+      expect(RepoLocation.safeParse(repo).success).toBe(true);
+    }
+  });
 });

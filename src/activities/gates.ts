@@ -105,13 +105,22 @@ function throttleHeaders(headers: Dispatcher.ResponseData['headers']): ThrottleH
   return picked;
 }
 
+/**
+ * The first MAX_BODY_BYTES of the body. The rest is never read: the stream is destroyed at the
+ * bound (closing that connection), so a 100 MB or endless answer costs 64 KiB, not a drain
+ * until the probe's timeout.
+ */
 async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    if (size < MAX_BODY_BYTES) chunks.push(buf.subarray(0, MAX_BODY_BYTES - size));
+    chunks.push(buf.subarray(0, MAX_BODY_BYTES - size));
     size += buf.length;
+    if (size >= MAX_BODY_BYTES) {
+      body.destroy();
+      break;
+    }
   }
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -131,10 +140,21 @@ function meets(expect: HttpExpectation, answer: ProbeAnswer): { pass: boolean; w
 }
 
 function excerpt(text: string, ctx: GateRunContext): string {
+  // Terminal escape sequences: CSI (`ESC [ … m`, 8-bit CSI), OSC and the other string controls
+  // (ended by BEL or ST), two-character escapes; then the controls left: C0 but tab and line
+  // breaks (collapsed as whitespace below), DEL, C1, bidi controls.
+  // eslint-disable-next-line no-control-regex -- escape sequences are control characters by nature
+  const terminalEscape = /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]|(?:\u001b[\]PX^_]|[\u0090\u0098\u009d\u009e\u009f])[^\u0007\u001b\u009c]*(?:\u0007|\u001b\\|\u009c)?|\u001b[ -/]*[0-~]/g;
+  // eslint-disable-next-line no-control-regex -- as above
+  const control = /[\u0000-\u0008\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  // A target's body may color or retitle a terminal that shows the evidence, or reorder it with
+  // bidi controls: they go first, since removing them can join the pieces of an echoed secret.
+  // NEL is a line break and becomes a space.
+  const visible = text.replace(terminalEscape, '').replace(/\u0085/g, ' ').replace(control, '');
   // Mask the exact secrets first (whitespace collapsing would otherwise change them), then
   // again after, and before cutting, so no secret survives whole or in pieces.
   const secrets = secretsOf(ctx);
-  const oneLine = redactValues(text, secrets).replace(/\s+/g, ' ').trim();
+  const oneLine = redactValues(visible, secrets).replace(/\s+/g, ' ').trim();
   const clean = redactValues(oneLine, secrets);
   return clean.length > EXCERPT_CHARS ? `${clean.slice(0, EXCERPT_CHARS)}…` : clean;
 }

@@ -1,13 +1,25 @@
 // Git: resolve commits in a cache clone, read branch tips, move the release branch with a lease.
-// Every git call is execFile with an argument array (no shell), no prompts, bounded in time.
+// Every git call is execFile with an argument array (no shell), no prompts, bounded in time, and
+// allowed only the file, https and ssh transports. What leaves here is a typed ApplicationFailure
+// whose message carries no credential.
 import { ChildProcess, fork } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
 import lockfile from 'proper-lockfile';
+import { parseRepoLocation } from '../domain';
 import { failure } from '../failures';
+import { redact } from '../redact';
 
 const GIT_TIMEOUT_MS = 60_000;
+
+/**
+ * The transports git may use, whatever a repo string says: request validation refuses the rest,
+ * and this holds even if it is bypassed (a hand-edited registry, a future caller). It replaces
+ * git's protocol.allow configuration, so ext::, fd::, git:// and http:// never run.
+ */
+export const GIT_ALLOWED_PROTOCOLS = 'file:https:ssh';
 
 export class GitError extends Error {
   constructor(
@@ -41,7 +53,8 @@ function gitRunner(): ChildProcess {
     if (!call) return;
     pending.delete(reply.id);
     if (pending.size === 0) child.channel?.unref();
-    if (reply.error !== undefined) call.reject(new GitError(`git ${call.args[0]} failed: ${reply.stderr.trim() || reply.error}`, reply.stderr, reply.code));
+    // Not reply.error as the message: Node's "Command failed: git …" repeats every argument, the remote included.
+    if (reply.error !== undefined) call.reject(new GitError(`git ${call.args[0]} failed: ${reply.stderr.trim() || `exit ${reply.code ?? 'by signal or timeout'}`}`, reply.stderr, reply.code));
     else call.resolve(reply.stdout);
   });
   child.on('exit', () => {
@@ -49,7 +62,7 @@ function gitRunner(): ChildProcess {
     // Calls in flight fail as transport errors: the activity's retry policy runs them again.
     for (const [id, call] of pending) {
       pending.delete(id);
-      call.reject(new Error(`the git runner exited during git ${call.args[0]}`));
+      call.reject(new GitError(`the git runner exited during git ${call.args[0]}`, '', null));
     }
   });
   child.unref();
@@ -70,14 +83,89 @@ export function git(args: string[], options: { cwd?: string } = {}): Promise<str
       cwd: options.cwd,
       timeout: GIT_TIMEOUT_MS,
       maxBuffer: 16 * 1024 * 1024,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true', LC_ALL: 'C' },
+      env: { ...process.env, GIT_ALLOW_PROTOCOL: GIT_ALLOWED_PROTOCOLS, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true', LC_ALL: 'C' },
     });
   });
 }
 
 // Messages git prints when the remote itself is wrong, not when the network hiccups:
-// retrying those only delays the answer.
-const NO_SUCH_REPO = /does not appear to be a git repository|repository .* not found|not found|Could not read from remote repository|No such file or directory|unable to access/i;
+// retrying those only delays the answer. (A refused connection, a timeout or a 5xx is retried.)
+const NO_SUCH_REPO = /does not appear to be a git repository|repository .*not found|No such file or directory|Could not resolve host|returned error: 404/i;
+/** git refused the transport (GIT_ALLOW_PROTOCOL) or has no helper for it. */
+const PROTOCOL_REFUSED = /transport '[^']*' not allowed|protocol '[^']*' is not supported|unable to find remote helper|remote-[^ ]* is not a git command/i;
+/** The remote refused the worker's credentials: retrying sends the same ones. */
+const AUTH_REFUSED = /authentication failed|permission denied|could not read (?:username|password)|terminal prompts disabled|host key verification failed|returned error: 40[13]/i;
+
+/**
+ * Text about a remote with every credential shape masked: URL user info, scp-style
+ * `user:password@`, a query (`?access_token=…`), and whatever `redact` knows. Git prints the
+ * remote in its errors, and a repo that bypassed validation may carry any of these.
+ */
+export function redactGitText(text: string): string {
+  return redact(
+    text
+      .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/'"]*@/gi, '$1[REDACTED]@')
+      .replace(/(^|[\s'"(])([^\s'"/:@]+):[^\s'"/@]+@/g, '$1$2:[REDACTED]@')
+      .replace(/([a-z][a-z0-9+.-]*:\/\/[^\s?#'"]*)[?#][^\s'"]*/gi, '$1?[REDACTED]'),
+  );
+}
+
+/** The first line of git's complaint, redacted: enough to act on, never a credential. */
+function gitComplaint(err: GitError): string {
+  return redactGitText(err.stderr.trim().split('\n').find((line) => line.trim() !== '') ?? err.message).slice(0, 300);
+}
+
+/**
+ * A GitError from a call that talks to `repo` as a typed failure. Refusals retrying cannot fix
+ * (no such repo, transport not allowed, credentials refused) are non-retryable `refusal`s (the
+ * request's fault at admission, RepoUnreachable later); anything else (network, timeout, the git
+ * runner gone) is a retryable RepoUnreachable, so the activity's bounded policy decides and the
+ * workflow still ends typed. Typed failures pass through.
+ */
+function remoteFailure(err: unknown, repo: string, refusal: 'InvalidPromotionRequest' | 'RepoUnreachable'): unknown {
+  if (!(err instanceof GitError)) return err;
+  const shown = redactGitText(repo);
+  const complaint = gitComplaint(err);
+  const field = refusal === 'InvalidPromotionRequest' ? 'repo: ' : '';
+  if (PROTOCOL_REFUSED.test(err.stderr)) {
+    return failure(refusal, `${field}git refused the transport of ${shown} (${complaint}); only absolute paths, file://, https:// and ssh:// remotes are allowed`);
+  }
+  if (AUTH_REFUSED.test(err.stderr)) {
+    return failure(refusal, `${field}${shown} refused access (${complaint}); fix the worker's git credentials (credential helper, SSH key) or file permissions`);
+  }
+  if (NO_SUCH_REPO.test(err.stderr)) {
+    return failure(refusal, `${field}cannot read ${shown} (${complaint}); check the path or URL and the worker's git credentials`);
+  }
+  return ApplicationFailure.retryable(`could not reach ${shown} (${complaint}); a network or server problem, retried a few times before the promotion gives up`, 'RepoUnreachable');
+}
+
+/** Runs `work`, turning GitErrors from talking to `repo` into typed failures (see remoteFailure). */
+async function typedGit<T>(repo: string, refusal: 'InvalidPromotionRequest' | 'RepoUnreachable', work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw remoteFailure(err, repo, refusal);
+  }
+}
+
+/**
+ * The canonical spelling of a repo: the target's identity (its lock, cache clone, drift
+ * reference and last known good) and what git is given. A local repo (an absolute path or
+ * file:///path) is its real path, so `/srv/x.git`, `file:///srv/x.git`, `/srv/x.git/../x.git`
+ * and a symlink to it are one target; a remote is parseRepoLocation's canonical URL. Throws
+ * `refusal` (naming repo) for a repo validation refuses or a local path that does not exist.
+ */
+export async function canonicalRepo(repo: string, refusal: 'InvalidPromotionRequest' | 'InvalidRollbackRequest'): Promise<string> {
+  const form = parseRepoLocation(repo);
+  if (form.kind === 'refused') throw failure(refusal, `repo: ${form.message}`);
+  if (form.kind === 'remote') return form.canonical;
+  try {
+    return await realpath(form.path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw failure(refusal, `repo: ${redactGitText(form.path)} ${code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist on the worker' : `cannot be resolved on the worker (${code ?? 'error'})`}; check the path`);
+  }
+}
 
 /**
  * The cache clone for a remote: one bare repository per remote under `cacheDir`, used under a
@@ -91,7 +179,12 @@ export async function withCacheClone<T>(cacheDir: string, repo: string, work: (d
   } catch {
     // Build it beside and rename, so a crash never leaves a half-made cache behind.
     const partial = `${dir}.${process.pid}.${randomUUID()}.partial`; // unique even for two calls in one ms
-    await git(['init', '--bare', '--quiet', '--template=', partial]); // no sample hooks: nothing runs in the cache
+    try {
+      await git(['init', '--bare', '--quiet', '--template=', partial]); // no sample hooks: nothing runs in the cache
+    } catch (err) {
+      // The worker's own disk, not the remote: no GitError, so it is never read as the repo's refusal.
+      throw new Error(`cannot create a git cache clone in ${cacheDir} (${err instanceof GitError ? gitComplaint(err) : String(err)}); check GIT_CACHE_DIR`, { cause: err });
+    }
     try {
       await rename(partial, dir);
     } catch {
@@ -116,12 +209,9 @@ async function fetchBranches(dir: string, repo: string, wanted: Array<{ field: s
     const missing = /couldn't find remote ref (?:refs\/heads\/)?(\S+)/i.exec(stderr)?.[1];
     if (missing !== undefined) {
       const { field, branch } = wanted.find((w) => w.branch === missing) ?? (wanted[0] as { field: string; branch: string });
-      throw failure('InvalidPromotionRequest', `${field}: branch "${branch}" does not exist in ${repo}; name an existing branch (a new release branch is created by hand first, e.g. git push <repo> <sha>:refs/heads/${branch})`);
+      throw failure('InvalidPromotionRequest', `${field}: branch "${branch}" does not exist in ${redactGitText(repo)}; name an existing branch (a new release branch is created by hand first, e.g. git push <repo> <sha>:refs/heads/${branch})`);
     }
-    if (NO_SUCH_REPO.test(stderr)) {
-      throw failure('InvalidPromotionRequest', `repo: cannot read ${repo} (${stderr.trim().split('\n')[0]}); check the path or URL and the worker's git credentials`);
-    }
-    throw err; // transport trouble: the activity's bounded retry policy decides
+    throw err; // typedGit types it: a refusal, or transport trouble the activity's bounded retry policy decides
   }
 }
 
@@ -153,7 +243,8 @@ async function isAncestor(dir: string, ancestor: string, descendant: string): Pr
  * branch unreadable, ambiguous sha).
  */
 export async function resolveCommit(cacheDir: string, args: { repo: string; fromBranch: string; toBranch?: string; commitSha: string }): Promise<string> {
-  return withCacheClone(cacheDir, args.repo, async (dir) => {
+  const shown = redactGitText(args.repo);
+  return typedGit(args.repo, 'InvalidPromotionRequest', () => withCacheClone(cacheDir, args.repo, async (dir) => {
     await fetchBranches(dir, args.repo, [{ field: 'fromBranch', branch: args.fromBranch }, ...(args.toBranch ? [{ field: 'toBranch', branch: args.toBranch }] : [])]);
     // One git call answers both questions: the merge base of the commit and the branch is the
     // commit itself (its full sha, starting with the given prefix) exactly when the branch
@@ -163,35 +254,27 @@ export async function resolveCommit(cacheDir: string, args: { repo: string; from
       base = (await git(['merge-base', '--end-of-options', `${args.commitSha}^{commit}`, `refs/remotes/cache/${args.fromBranch}`], { cwd: dir })).trim();
     } catch (err) {
       if (err instanceof GitError && /ambiguous/i.test(err.stderr)) {
-        throw failure('InvalidPromotionRequest', `commitSha: "${args.commitSha}" is ambiguous in ${args.repo}; give more characters of the sha`);
+        throw failure('InvalidPromotionRequest', `commitSha: "${args.commitSha}" is ambiguous in ${shown}; give more characters of the sha`);
       }
       if (err instanceof GitError && err.exitCode === 1) base = ''; // unrelated histories: no merge base
       else {
         throw failure(
           'CommitNotOnSourceBranch',
-          `commit ${args.commitSha} is not on ${args.fromBranch} in ${args.repo}; merge it to ${args.fromBranch} first, or check the sha`,
+          `commit ${args.commitSha} is not on ${args.fromBranch} in ${shown}; merge it to ${args.fromBranch} first, or check the sha`,
         );
       }
     }
     if (!base.startsWith(args.commitSha.toLowerCase())) {
-      throw failure('CommitNotOnSourceBranch', `commit ${args.commitSha} is not reachable from ${args.fromBranch} in ${args.repo}; merge it to ${args.fromBranch} first`);
+      throw failure('CommitNotOnSourceBranch', `commit ${args.commitSha} is not reachable from ${args.fromBranch} in ${shown}; merge it to ${args.fromBranch} first`);
     }
     return base;
-  });
+  }));
 }
 
 /** The commit a branch points at in the remote, or null when the branch does not exist. */
 export async function readBranchTip(args: { repo: string; branch: string }): Promise<string | null> {
-  let out: string;
-  try {
-    out = await git(['ls-remote', '--heads', '--', args.repo, `refs/heads/${args.branch}`]);
-  } catch (err) {
-    const stderr = err instanceof GitError ? err.stderr : '';
-    if (NO_SUCH_REPO.test(stderr)) {
-      throw failure('InvalidPromotionRequest', `repo: cannot read ${args.repo} (${stderr.trim().split('\n')[0]}); check the path or URL and the worker's git credentials`);
-    }
-    throw err;
-  }
+  // Read after admission (under the lock, for the ledger, by the CLI): a refusal is no longer the request's.
+  const out = await typedGit(args.repo, 'RepoUnreachable', () => git(['ls-remote', '--heads', '--', args.repo, `refs/heads/${args.branch}`]));
   const line = out.split('\n').find((l) => l.endsWith(`\trefs/heads/${args.branch}`));
   return line ? (line.split('\t')[0] ?? null) : null;
 }
@@ -218,7 +301,7 @@ export interface MoveBranchResult {
  * on the target is success. Throws ReleaseBranchMoved (someone else moved it), DowngradeRefused.
  */
 export async function moveBranch(cacheDir: string, args: MoveBranchArgs): Promise<MoveBranchResult> {
-  return withCacheClone(cacheDir, args.repo, async (dir) => {
+  return typedGit(args.repo, 'RepoUnreachable', () => withCacheClone(cacheDir, args.repo, async (dir) => {
     const fetchBoth = () => fetchBranches(dir, args.repo, [{ field: 'toBranch', branch: args.branch }, { field: 'fromBranch', branch: args.sourceBranch }]);
     let downgrade = false;
     if (args.expectedTip === null) {
@@ -231,7 +314,7 @@ export async function moveBranch(cacheDir: string, args: MoveBranchArgs): Promis
       if (ancestor === 'missing') {
         await fetchBoth();
         ancestor = await isAncestor(dir, args.expectedTip, args.targetSha);
-        if (ancestor === 'missing') throw new GitError(`git merge-base: ${args.expectedTip} or ${args.targetSha} is not in ${args.repo}`, '', 128);
+        if (ancestor === 'missing') throw new GitError(`git merge-base: ${args.expectedTip} or ${args.targetSha} is not in ${redactGitText(args.repo)}`, '', 128);
       }
       downgrade = !ancestor;
       if (downgrade && !args.allowDowngrade) {
@@ -256,7 +339,7 @@ export async function moveBranch(cacheDir: string, args: MoveBranchArgs): Promis
           `${args.branch} moved from ${args.expectedTip ?? '(none)'} to ${now ?? '(deleted)'} while this promotion ran; nothing was overwritten. Check who moved it, then start a new promotion`,
         );
       }
-      throw err; // transport trouble: retried by the activity's policy
+      throw err; // transport trouble: typed by typedGit, retried by the activity's policy
     }
-  });
+  }));
 }

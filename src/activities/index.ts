@@ -7,12 +7,18 @@ import { productionGateNames } from '../gates/catalog';
 import { newProbeAgent, readDeployedVersion, runGates, stagingCooldownMs } from './gates';
 import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
 import { planPromotion, planRollback, probeHeaders } from './plan';
-import { AppendResult, appendLedgerEntry, LedgerRecord, reserveReleaseId, ReserveArgs } from './ledger';
+import { AppendResult, appendLedgerEntry, LedgerRecord, PromotionRecord, reserveReleaseId, ReserveArgs } from './ledger';
+import type { ClosingEntry } from '../workflows/messages';
 import { PromoteArgs, promoteCommit, PromoteResult } from './promote';
-import { countGates, countLedgerEntry, countPush, countRefusal } from '../metrics';
+import { LedgerFiles, nodeLedgerFiles } from '../ledger/ledger-index';
+import { countGates, countLedgerAppendFailure, countLedgerEntry, countPush, countRefusal } from '../metrics';
 
-/** `client` lets activities reach other workflows (the target lock) through the Temporal client. */
-export function createActivities(config: Config, client: Client) {
+/**
+ * `client` lets activities reach other workflows (the target lock) through the Temporal client.
+ * `options.ledgerFiles` replaces the ledger's file layer (tests inject failing writes with it).
+ */
+export function createActivities(config: Config, client: Client, options: { ledgerFiles?: LedgerFiles } = {}) {
+  const ledgerFiles = options.ledgerFiles ?? nodeLedgerFiles;
   // One connection pool per worker: probes reuse connections instead of paying a handshake each.
   const dispatcher = newProbeAgent();
 
@@ -24,12 +30,12 @@ export function createActivities(config: Config, client: Client) {
      */
     async admitPromotion(request: PromotionRequest, reservation: Omit<ReserveArgs, 'ledgerPath' | 'requested' | 'kind'>): Promise<{ plan: PromotionPlan; releaseId: string }> {
       const plan = await planPromotion(config, request);
-      const releaseId = await reserveReleaseId({ ...reservation, kind: 'rc', requested: plan.releaseId, ledgerPath: config.ledgerPath });
+      const releaseId = await reserveReleaseId({ ...reservation, kind: 'rc', requested: plan.releaseId, ledgerPath: config.ledgerPath }, ledgerFiles);
       return { plan, releaseId };
     },
 
     async reserveReleaseId(args: Omit<ReserveArgs, 'ledgerPath'>): Promise<string> {
-      return reserveReleaseId({ ...args, ledgerPath: config.ledgerPath });
+      return reserveReleaseId({ ...args, ledgerPath: config.ledgerPath }, ledgerFiles);
     },
 
     /** The staging gates, and how long the next run on this staging service must wait for the window they spent. */
@@ -59,7 +65,7 @@ export function createActivities(config: Config, client: Client) {
 
     /** Drift check, downgrade check and push (SPEC §3 step 6). Throws ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved. */
     async promoteCommit(args: PromoteArgs): Promise<PromoteResult> {
-      const result = await promoteCommit(config.ledgerPath, config.gitCacheDir, args);
+      const result = await promoteCommit(config.ledgerPath, config.gitCacheDir, args, ledgerFiles);
       countPush(result.pushed);
       return result;
     },
@@ -75,14 +81,36 @@ export function createActivities(config: Config, client: Client) {
      * Joins the target's lock queue: signal-with-start of its lock workflow. Safe to repeat (the
      * lock ignores a second request from the same workflow). The grant arrives as a signal.
      */
-    async requestTargetLock(args: { lockWorkflowId: string; target: string; workflowId: string; priority: 'rollback' | 'promotion' }): Promise<void> {
+    async requestTargetLock(args: { lockWorkflowId: string; target: string; workflowId: string; priority: 'rollback' | 'promotion'; closing?: ClosingEntry }): Promise<void> {
       await client.workflow.signalWithStart('targetLockWorkflow', {
         workflowId: args.lockWorkflowId,
         taskQueue: config.taskQueue,
         args: [{ target: args.target, checkIntervalMs: config.lockCheckIntervalMs }],
         signal: 'acquireLock',
-        signalArgs: [{ workflowId: args.workflowId, priority: args.priority }],
+        signalArgs: [{ workflowId: args.workflowId, priority: args.priority, closing: args.closing }],
       });
+    },
+
+    /**
+     * The entry of a promotion whose workflow closed (terminated, timed out) while it held its
+     * target's lock without writing one: a `fail` with the tip found, which stays the drift
+     * reference. A no-op when the promotion's own entry exists (same release id + workflow id).
+     */
+    async recordClosedPromotion(closing: ClosingEntry): Promise<AppendResult> {
+      const { record, repo, branch } = closing;
+      const tip = await readBranchTip({ repo, branch });
+      const pushed = tip === record.commitSha;
+      const found = `${branch} was found at ${tip ?? '(missing)'}`;
+      const entry: PromotionRecord = {
+        ...record,
+        result: 'fail',
+        notes: `PromotionClosed: the promotion's workflow closed (terminated or timed out) while it held ${repo}#${branch}, before writing its entry; ${found}${pushed ? ', its commit: it had pushed, and was neither verified nor rolled back. Check production, then promote again or roll back by hand' : '. Nothing of it was pushed'}`,
+        rollbackPlan: pushed ? 'not rolled back: roll back by hand if production is unhealthy' : 'nothing was promoted',
+        extras: [...record.extras, ['closed_while_holding', `${found}${pushed ? ' (pushed)' : ''}`]],
+      };
+      const result = await appendLedgerEntry(config.ledgerPath, entry, async () => tip, ledgerFiles);
+      countLedgerEntry(entry, result.appended);
+      return result;
     },
 
     /** Whether a workflow (a lock holder) still runs; a closed or unknown one does not. */
@@ -102,7 +130,7 @@ export function createActivities(config: Config, client: Client) {
      */
     async appendLedgerEntry(record: LedgerRecord, target: { repo: string; branch: string; tip?: string }): Promise<AppendResult> {
       const { tip } = target;
-      const result = await appendLedgerEntry(config.ledgerPath, record, tip ? async () => tip : () => readBranchTip(target));
+      const result = await appendLedgerEntry(config.ledgerPath, record, tip ? async () => tip : () => readBranchTip(target), ledgerFiles);
       countLedgerEntry(record, result.appended);
       return result;
     },
@@ -134,6 +162,10 @@ function asActivities<T extends Record<string, (...args: never[]) => Promise<unk
         return await fn(...args);
       } catch (err) {
         countRefusal(name, err);
+        if (name === 'appendLedgerEntry') {
+          countLedgerAppendFailure(err);
+          context?.log.warn('ledger append failed; the workflow retries it (without limit for the last entry, in stage recording)', { error: (err as Error)?.message, attempt: context.info.attempt });
+        }
         throw err;
       } finally {
         if (timer) clearInterval(timer);

@@ -5,7 +5,7 @@ import type { Config, RegisteredEnvironment } from '../config';
 import type { PromotionPlan, PromotionRequest, RollbackPlan, RollbackRequest } from '../domain';
 import { failure, FailureType } from '../failures';
 import { stagingGateNames } from '../gates/catalog';
-import { resolveCommit } from './git';
+import { canonicalRepo, resolveCommit } from './git';
 
 type Settings = Pick<PromotionPlan, 'repo' | 'fromBranch' | 'toBranch' | 'stagingBase' | 'stagingService' | 'productionBase' | 'deployWait'>;
 
@@ -26,6 +26,17 @@ function registered(config: Config, environment: string, type: FailureType): Reg
     throw failure(type, `environment: "${environment}" is not registered on this worker (registered: ${Object.keys(config.environments).join(', ') || 'none'}); ask the platform owner to add it to ENVIRONMENTS_CONFIG`);
   }
   return entry;
+}
+
+/**
+ * The repo a request gives, or the registry's when both name one target however spelled (the
+ * comparison below is then against the registry's own text). A repo that cannot be resolved is
+ * left as given, so the comparison reports it as different from the registered one.
+ */
+async function sameTargetAsRegistered(given: string | undefined, registeredRepo: string | undefined, type: 'InvalidPromotionRequest' | 'InvalidRollbackRequest'): Promise<string | undefined> {
+  if (given === undefined || registeredRepo === undefined || given === registeredRepo) return given;
+  const [a, b] = await Promise.all([canonicalRepo(given, type).catch(() => undefined), canonicalRepo(registeredRepo, type).catch(() => undefined)]);
+  return a !== undefined && a === b ? registeredRepo : given;
 }
 
 /** A value the request gives must equal the registry's: a caller never picks where probes (and secrets) go. */
@@ -86,7 +97,11 @@ function approvalPolicy(config: Config, request: PromotionRequest & { changeClas
  */
 export async function planPromotion(config: Config, request: PromotionRequest): Promise<PromotionPlan> {
   if (request.changeClass === 'C') throw failure('ChangeClassForbidden', 'changeClass C may not be promoted by release-promoter');
-  const where = settings(config, request);
+  const repo = await sameTargetAsRegistered(request.repo, config.environments?.[request.environment]?.repo, 'InvalidPromotionRequest');
+  const settled = settings(config, { ...request, repo });
+  // The target's identity from here on (lock, git cache, drift reference, last known good,
+  // the ledger's repo key): one spelling per real repo, resolved where the file system is.
+  const where = { ...settled, repo: await canonicalRepo(settled.repo, 'InvalidPromotionRequest') };
   if (where.fromBranch === where.toBranch) throw failure('InvalidPromotionRequest', `toBranch: must differ from fromBranch ("${where.fromBranch}")`);
   for (const name of request.optionalGates) {
     const gate = config.gates.gates[name];
@@ -120,9 +135,11 @@ export async function planPromotion(config: Config, request: PromotionRequest): 
   };
 }
 
-/** Resolves a rollback's settings. Throws InvalidRollbackRequest naming the field. */
-export function planRollback(config: Config, request: RollbackRequest): RollbackPlan {
+/** Resolves a rollback's settings, the repo to its canonical spelling (see planPromotion). Throws InvalidRollbackRequest naming the field. */
+export async function planRollback(config: Config, request: RollbackRequest): Promise<RollbackPlan> {
   const env = registered(config, request.environment, 'InvalidRollbackRequest');
+  // A compensating child passes its parent's canonical repo; the registry may spell it otherwise.
+  request = { ...request, repo: await sameTargetAsRegistered(request.repo, env?.repo, 'InvalidRollbackRequest') };
   const need = (field: 'repo' | 'productionBase'): string => {
     const value = request[field];
     if (value === undefined) throw failure('InvalidRollbackRequest', `${field}: is required (the worker has no environment registry to take it from); add "${field}" to the rollback request`);
@@ -131,7 +148,7 @@ export function planRollback(config: Config, request: RollbackRequest): Rollback
   const e = request.environment;
   return {
     environment: e,
-    repo: env ? same('repo', request.repo, env.repo, e, 'InvalidRollbackRequest') : need('repo'),
+    repo: await canonicalRepo(env ? same('repo', request.repo, env.repo, e, 'InvalidRollbackRequest') : need('repo'), 'InvalidRollbackRequest'),
     toBranch: env ? same('toBranch', request.toBranch, env.toBranch, e, 'InvalidRollbackRequest') : (request.toBranch ?? 'release'),
     productionBase: env ? same('productionBase', request.productionBase, env.productionBase, e, 'InvalidRollbackRequest') : need('productionBase'),
     fromSha: request.fromSha,

@@ -5,6 +5,7 @@
 // failed lease, or when drift is accepted.
 import { driftMessage, failure, failureTypeOf } from '../failures';
 import { moveBranch, readBranchTip } from './git';
+import type { LedgerFiles } from '../ledger/ledger-index';
 import { lastRecordedTip } from './ledger';
 
 export interface PromoteArgs {
@@ -38,8 +39,11 @@ export interface RefusalDetails {
   drift?: Drift;
 }
 
-export async function promoteCommit(ledgerPath: string, gitCacheDir: string, args: PromoteArgs): Promise<PromoteResult> {
-  const recorded = await lastRecordedTip(ledgerPath, args.environment, args.branch);
+export async function promoteCommit(ledgerPath: string, gitCacheDir: string, args: PromoteArgs, ledgerFiles?: LedgerFiles): Promise<PromoteResult> {
+  // The reference is the target's (repo + branch), not the environment's: two repos under one
+  // environment name never see each other's tips. A ledger that does not verify gives none
+  // (LedgerDoesNotVerify, retryable) rather than a wrong one.
+  const recorded = await lastRecordedTip(ledgerPath, { repo: args.repo, branch: args.branch, environment: args.environment }, ledgerFiles);
   const push = (tip: string | null) =>
     moveBranch(gitCacheDir, { repo: args.repo, branch: args.branch, expectedTip: tip, targetSha: args.targetSha, sourceBranch: args.sourceBranch, allowDowngrade: args.allowDowngrade });
 

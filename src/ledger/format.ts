@@ -26,10 +26,28 @@ export const QUOTED_KEYS = new Set(['notes', 'rollback_plan', 'evidence_refs', '
 export type LedgerValue = string | string[];
 export type LedgerFields = Array<[key: string, value: LedgerValue]>;
 
-/** Collapses anything that could break a line (control characters) in a plain value. */
+/**
+ * What a reader may take for a line break (C0 and C1 controls, DEL, U+2028, U+2029; NEL is
+ * U+0085, in C1) or what reorders a line on screen (bidi controls), so a value could forge or
+ * hide a line to a reader that is not this parser.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must go
+const LINE_BREAKING = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex -- as above, in runs
+const LINE_BREAKING_RUN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]+/g;
+
+/** Collapses anything that could break a line or reorder it in a plain value. */
 function plain(value: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
-  return value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim();
+  return value.replace(LINE_BREAKING_RUN, ' ').trim();
+}
+
+/**
+ * Free text as a JSON string in which nothing can break or reorder the line: JSON.stringify
+ * leaves DEL, C1, U+2028/U+2029 and bidi controls raw; they become \uXXXX, which JSON.parse
+ * reads back, so the value round-trips.
+ */
+function quoted(value: string): string {
+  return JSON.stringify(value).replace(LINE_BREAKING, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function renderValue(key: string, value: LedgerValue): string[] {
@@ -37,7 +55,7 @@ function renderValue(key: string, value: LedgerValue): string[] {
     if (value.length === 0) return [`  ${key}: []`];
     return [`  ${key}:`, ...value.map((item) => `    - ${plain(item)}`)];
   }
-  return [`  ${key}: ${QUOTED_KEYS.has(key) ? JSON.stringify(value) : plain(value)}`];
+  return [`  ${key}: ${QUOTED_KEYS.has(key) ? quoted(value) : plain(value)}`];
 }
 
 /**

@@ -1,5 +1,6 @@
-// `ledger verify`: every entry well-formed, ids unique, the hash chain unbroken, and (with a
-// known head) nothing cut from the end. The first problem wins, with its line number.
+// `ledger verify`: the file is a release log at all, every entry well-formed, ids unique, the hash
+// chain unbroken, and (with a known head) nothing cut from the end. The first problem wins, with
+// its line number. The worker checks appends against the same rules (LedgerVerifier).
 import { chainOf, fieldText, GENESIS_CHAIN, ParsedEntry, PROMOTION_KEYS, ROLLBACK_KEYS, scanLedger } from './format';
 
 export interface LedgerProblem {
@@ -68,53 +69,94 @@ function checkEntry(entry: ParsedEntry): LedgerProblem | undefined {
   return undefined;
 }
 
-/** Checks a ledger's text. `expectedHead` (hex) catches a truncated tail. */
-export function verifyLedger(text: string, expectedHead?: string): VerifyReport {
-  const problems: LedgerProblem[] = [];
-  const seen = new Map<string, number>();
-  const heads = new Set<string>();
-  let previous = GENESIS_CHAIN;
-  let entries = 0;
-  let chained = 0;
-  let chainBroken = false;
-  const check = (entry: ParsedEntry): void => {
-    entries++;
-    if (entry.chain) heads.add(entry.chain);
-    const first = seen.get(entry.releaseId);
-    if (first !== undefined) problems.push({ line: entry.line, message: `release id ${entry.releaseId} appears again (first at line ${first})` });
-    else seen.set(entry.releaseId, entry.line);
+/** What `ledger verify` says of a file that is neither headed as a release log nor holds an entry. */
+export const NOT_A_RELEASE_LOG = 'not a release log: no "# Release Log" heading and no entries (is this the right file?)';
+const HEADING = /^# Release Log\b/m;
+
+/**
+ * The checks of `ledger verify` (all but --head), fed the file's text in one piece or in
+ * consecutive pieces (the worker's index reads only appended bytes). Every rule lives here, so
+ * the command and the worker cannot disagree on whether a file verifies.
+ */
+export class LedgerVerifier {
+  entries = 0;
+  chained = 0;
+  /** The chain head so far (64 zeros when nothing is chained). */
+  head = GENESIS_CHAIN;
+  /** Every chain value seen, kept only when asked for (--head's message needs it). */
+  readonly heads: Set<string> | undefined;
+  private readonly problems: LedgerProblem[] = [];
+  private readonly seen = new Map<string, number>();
+  private chainBroken = false;
+  private headed = false;
+
+  constructor(options: { keepHeads?: boolean } = {}) {
+    this.heads = options.keepHeads ? new Set() : undefined;
+  }
+
+  /**
+   * Checks `text`, which starts on line `lineOffset + 1` of the file, at a line start outside any
+   * fence (the end of an earlier piece that verified). Entries also go to `onEntry`, their line
+   * numbers relative to `text`.
+   */
+  scan(text: string, lineOffset = 0, onEntry?: (entry: ParsedEntry) => void): void {
+    if (!this.headed && HEADING.test(text)) this.headed = true;
+    const found = scanLedger(text, (entry) => {
+      this.check(entry, lineOffset);
+      onEntry?.(entry);
+    });
+    for (const p of found) this.problems.push({ line: p.line + lineOffset, message: p.message });
+  }
+
+  /** The first problem by line in what was scanned, or undefined when it verifies. */
+  get problem(): LedgerProblem | undefined {
+    let first: LedgerProblem | undefined;
+    for (const p of this.problems) if (!first || p.line < first.line) first = p;
+    if (!first && !this.headed && this.entries === 0) return { line: 1, message: NOT_A_RELEASE_LOG };
+    return first;
+  }
+
+  private check(entry: ParsedEntry, offset: number): void {
+    const line = entry.line + offset;
+    this.entries++;
+    if (entry.chain) this.heads?.add(entry.chain);
+    const first = this.seen.get(entry.releaseId);
+    if (first !== undefined) this.problems.push({ line, message: `release id ${entry.releaseId} appears again (first at line ${first})` });
+    else this.seen.set(entry.releaseId, line);
     const problem = checkEntry(entry);
-    if (problem) problems.push(problem);
-    if (chainBroken) return;
+    if (problem) this.problems.push({ line: problem.line + offset, message: problem.message });
+    if (this.chainBroken) return;
     if (entry.chain === undefined) {
-      if (chained > 0) {
-        problems.push({ line: entry.line, message: `${entry.releaseId} has no chain although entries before it are chained (an edit or an insertion)` });
-        chainBroken = true;
+      if (this.chained > 0) {
+        this.problems.push({ line, message: `${entry.releaseId} has no chain although entries before it are chained (an edit or an insertion)` });
+        this.chainBroken = true;
       }
       return;
     }
-    if (entry.chain !== chainOf(previous, entry.body)) {
-      problems.push({
-        line: entry.line,
-        message: `${entry.releaseId}: chain does not match (the entry was edited, or an entry before it was removed, reordered or edited)`,
-      });
-      chainBroken = true;
+    if (entry.chain !== chainOf(this.head, entry.body)) {
+      this.problems.push({ line, message: `${entry.releaseId}: chain does not match (the entry was edited, or an entry before it was removed, reordered or edited)` });
+      this.chainBroken = true;
       return;
     }
-    previous = entry.chain;
-    chained++;
-  };
-  problems.push(...scanLedger(text, check));
-  const head = previous;
-  if (expectedHead !== undefined && problems.length === 0 && expectedHead.toLowerCase() !== head) {
+    this.head = entry.chain;
+    this.chained++;
+  }
+}
+
+/** Checks a ledger's text. `expectedHead` (hex) catches a truncated tail. */
+export function verifyLedger(text: string, expectedHead?: string): VerifyReport {
+  const verifier = new LedgerVerifier({ keepHeads: expectedHead !== undefined });
+  verifier.scan(text);
+  const { head } = verifier;
+  let problem = verifier.problem;
+  if (expectedHead !== undefined && !problem && expectedHead.toLowerCase() !== head) {
     const lastLine = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
-    problems.push({
+    problem = {
       line: lastLine,
-      message: heads.has(expectedHead.toLowerCase())
+      message: verifier.heads?.has(expectedHead.toLowerCase())
         ? `the file ends at chain ${head} but --head ${expectedHead} is an earlier entry's: entries were appended after it (pass the newer head)`
         : `the file ends at chain ${head}, not at --head ${expectedHead}: entries after line ${lastLine} are missing (the tail was truncated or rewritten)`,
-    });
+    };
   }
-  problems.sort((a, b) => a.line - b.line);
-  return { ok: problems.length === 0, entries, chained, head, problem: problems[0] };
+  return { ok: !problem, entries: verifier.entries, chained: verifier.chained, head, problem };
 }

@@ -16,6 +16,18 @@ export const probeActivities = proxyActivities<Activities>({ startToCloseTimeout
 export const ledgerActivities = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '10s', retry });
 
 /**
+ * A workflow's last ledger entry, once the bounded attempts above failed: retried without limit
+ * (SPEC §3), because nothing may move the branch before the ledger records its last move. Its
+ * ReleaseIdConflict is non-retryable and still ends the attempt.
+ */
+export const lastEntryActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10s',
+  // No maximumAttempts: unlimited.
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/**
  * Lock bookkeeping (one signal-with-start, one describe) runs as local activities: no task-queue
  * round trip through the server. Only calls that cannot queue belong here: while a local
  * activity runs, the workflow answers no query.

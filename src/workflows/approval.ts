@@ -1,6 +1,7 @@
 // The approval desk: approve/reject signals and the decide update, and the rules that decide
 // whether a decision counts (SPEC §3 "Approval"). Every well-formed decision is kept: counted
 // ones in approval.decisions, the rest in approval.ignored with the reason.
+import { ApplicationFailure } from '@temporalio/common';
 import { setHandler } from '@temporalio/workflow';
 import { ApprovalDecision, ApproveDecision, DecideInput, DecideResult, describeIssues, PromotionPlan, PromotionStatus, RejectDecision } from '../domain';
 import { workflowNow } from './clock';
@@ -13,6 +14,22 @@ export interface ApprovalDesk {
   close(): void;
 }
 
+/**
+ * Anyone who may signal can send decisions without end: the status keeps only the latest
+ * ignored ones (and how many there were), so neither it nor the workflow's result outgrows a
+ * query or a payload.
+ */
+export const IGNORED_KEPT = 20;
+/** Decisions that arrive before the gates finish wait for the plan; beyond this many they are ignored at once. */
+const HELD_MAX = 100;
+const WHY_CHARS = 300;
+
+function keepIgnored(approval: PromotionStatus['approval'], entry: PromotionStatus['approval']['ignored'][number]): void {
+  approval.ignored.push({ ...entry, why: entry.why.slice(0, WHY_CHARS) });
+  approval.ignoredCount = (approval.ignoredCount ?? 0) + 1;
+  if (approval.ignored.length > IGNORED_KEPT) approval.ignored.splice(0, approval.ignored.length - IGNORED_KEPT);
+}
+
 /** Registers the handlers (call before the first await). */
 export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
   let plan: PromotionPlan | undefined;
@@ -22,7 +39,7 @@ export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
   const evaluate = (d: ApprovalDecision): DecideResult => {
     const approval = status.approval;
     const ignore = (why: string): DecideResult => {
-      approval.ignored.push({ ...d, why });
+      keepIgnored(approval, { ...d, why });
       return { counted: false, why, approval };
     };
     if (!plan) return ignore('the promotion request was refused before approval');
@@ -42,12 +59,17 @@ export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
 
   const receive = (decision: ApprovalDecision): Promise<DecideResult> => {
     if (plan || refused) return Promise.resolve(evaluate(decision));
+    if (held.length >= HELD_MAX) {
+      const why = `more than ${HELD_MAX} decisions arrived before the staging gates finished; decide again once the promotion awaits approval`;
+      keepIgnored(status.approval, { ...decision, why });
+      return Promise.resolve({ counted: false, why, approval: status.approval });
+    }
     return new Promise((answer) => held.push({ decision, answer }));
   };
   const malformed = (kind: 'approve' | 'reject', raw: unknown, why: string): void => {
     const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
     const approver = typeof r.approver === 'string' ? r.approver.slice(0, 64) : '(unknown)';
-    status.approval.ignored.push({ decision: kind, approver, at: workflowNow(), why: `malformed ${kind} signal: ${why}` });
+    keepIgnored(status.approval, { decision: kind, approver, at: workflowNow(), why: `malformed ${kind} signal: ${why}` });
   };
 
   setHandler(approveSignal, (raw) => {
@@ -70,7 +92,8 @@ export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
       // Rejects only malformed payloads (nothing reaches history); every well-formed decision is recorded.
       validator: (raw) => {
         const parsed = DecideInput.safeParse(raw);
-        if (!parsed.success) throw new Error(`invalid decision: ${describeIssues(parsed.error)}`);
+        // Non-retryable: the same payload can never become valid.
+        if (!parsed.success) throw ApplicationFailure.create({ type: 'InvalidDecision', message: `invalid decision: ${describeIssues(parsed.error).slice(0, WHY_CHARS)}`, nonRetryable: true });
       },
     },
   );

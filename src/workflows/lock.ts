@@ -4,11 +4,12 @@
 // expire under a working holder: the lock checks instead whether its holder still runs, and
 // frees it only when the holder's workflow has closed (terminated, timed out, crashed out).
 import { condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
-import { localActivities } from './activity-proxies';
+import { lastEntryActivities, localActivities } from './activity-proxies';
 import { workflowNow, workflowTimeMs } from './clock';
 import { acquireLockSignal, LockRequest, rollbackChildId, lockGrantedSignal, lockPositionSignal, lockStateQuery, LockState, releaseLockSignal } from './messages';
 
 const { isWorkflowRunning } = localActivities;
+const { recordClosedPromotion } = lastEntryActivities;
 
 export interface TargetLockInput {
   target: string;
@@ -51,7 +52,7 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
     if (!state.holder && state.queue.length > 0 && coolingMs <= 0) {
       const next = state.queue.shift() as LockRequest;
       const token = state.nextToken++;
-      state.holder = { workflowId: next.workflowId, token, since: workflowNow() };
+      state.holder = { workflowId: next.workflowId, token, since: workflowNow(), closing: next.closing };
       try {
         await getExternalWorkflowHandle(next.workflowId).signal(lockGrantedSignal, { target: state.target, token });
       } catch {
@@ -79,6 +80,8 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
     if (workflowTimeMs() - lastCheck >= input.checkIntervalMs) {
       lastCheck = workflowTimeMs();
       if (state.holder && !(await holderRuns(state.holder.workflowId))) {
+        // Before anyone else may move the target, the ledger records how the holder left it.
+        if (state.holder.closing) await recordClosedPromotion(state.holder.closing);
         state.holder = undefined;
         changed = true;
       }

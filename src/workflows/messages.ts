@@ -1,6 +1,7 @@
 // Signals, updates, queries and search attributes: the promotion's public surface.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PromotionRecord } from '../activities/ledger';
 import type { ApproveDecision, DecideInput, DecideResult, PromotionStatus, RejectDecision, RollbackStatus } from '../domain';
 
 export const statusQuery = defineQuery<PromotionStatus>('status');
@@ -24,14 +25,24 @@ export const rejectSignal = defineSignal<[RejectDecision]>('reject');
 export const decideUpdate = defineUpdate<DecideResult, [DecideInput]>('decide');
 
 // The target lock (see lock.ts).
+/**
+ * The entry a promotion would write if it ended now: the lock writes it (with the tip it finds)
+ * when the holder's workflow closes without writing its own, so no push goes unrecorded.
+ */
+export interface ClosingEntry {
+  record: PromotionRecord;
+  repo: string;
+  branch: string;
+}
 export interface LockRequest {
   workflowId: string;
   priority: 'rollback' | 'promotion';
   requestedAt?: string;
+  closing?: ClosingEntry;
 }
 export interface LockState {
   target: string;
-  holder?: { workflowId: string; token: number; since: string };
+  holder?: { workflowId: string; token: number; since: string; closing?: ClosingEntry };
   queue: LockRequest[];
   nextToken: number;
   /** Workflow time (ms) before which nobody is granted: the last holder's spent rate window. */

@@ -4,69 +4,81 @@ import {
   allHandlersFinished,
   CancellationScope,
   condition,
+  ContinueAsNew,
   executeChild,
   isCancellation,
   ParentClosePolicy,
   setHandler,
-  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PromotionRecord } from '../activities/ledger';
 import type { RefusalDetails } from '../activities/promote';
 import type { PromotionPlan, PromotionStatus, Stage } from '../domain';
 import { failure, failureDetailsOf, FailureType, failureMessageOf, failureTypeOf } from '../failures';
-import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
+import { gitActivities, probeActivities } from './activity-proxies';
+import { writeLastEntry } from './last-entry';
 import { workflowNow, workflowTimeMs } from './clock';
 import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackChildId, stagingTurnWorkflowId, statusQuery } from './messages';
 import { parsePromotionRequest } from './request';
 import { rollbackWorkflow } from './rollback';
 import { allPassed, describeFailures, enter, ledgerAuthor, rawField, stagingFailureMessage } from './stages';
 import { ApprovalDesk, registerApprovalDesk } from './approval';
-import { Locks, registerLocks, targetLock } from './target-lock';
+import { Locks, LockSnapshot, registerLocks, targetLock } from './target-lock';
+import { Wait, waitOrContinue } from './continue';
 
 const { admitPromotion, promoteCommit } = gitActivities;
 const { runStagingGates, verifyProduction, readDeployedVersion } = probeActivities;
-const { appendLedgerEntry } = ledgerActivities;
 
 /**
  * Runs one promotion. Completes with the final status when promoted; otherwise fails with a
  * typed, non-retryable failure whose details[0] is the final status (SPEC §3 "Endings").
  */
 export async function promotionWorkflow(input: unknown): Promise<PromotionStatus> {
-  const status = newStatus(input);
+  const carried = carriedFrom(input);
+  const status = carried?.status ?? newStatus(input);
   setHandler(statusQuery, () => status);
   const desk = registerApprovalDesk(status);
-  const locks = registerLocks();
+  const locks = registerLocks(carried?.locks);
   try {
-    return await promote(status, input, desk, locks);
+    return await promote(status, input, desk, locks, carried);
   } finally {
     // Every decision sent meanwhile gets its answer before the workflow closes.
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   }
 }
 
-async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDesk, locks: Locks): Promise<PromotionStatus> {
-  enter(status, 'validating');
-  const plan = await admit(status, input, desk);
+async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDesk, locks: Locks, carried?: PromotionCarry): Promise<PromotionStatus> {
+  // A continued run (the history grew long in a wait) picks up where the last one stood: every
+  // step below checks the status for what is already done.
+  if (!carried) enter(status, 'validating');
+  const plan = carried?.plan ?? (await admit(status, input, desk));
   desk.open(plan);
   const lock = targetLock(locks, { repo: plan.repo, branch: plan.toBranch }, status);
+  const deadlines = carried?.deadlines ?? {};
+  const wait = waitOrContinue((): { continued: PromotionCarry } => ({ continued: { status, plan, locks: locks.handOver(), deadlines } }));
+  let verified = false;
 
   try {
-    await runStagingGatesInTurn(status, plan, locks);
+    if (status.gates.length === 0) await runStagingGatesInTurn(status, plan, locks, wait);
     if (!allPassed(status.gates)) {
       throw await failed(status, plan, 'gates_failed', 'StagingGatesFailed', stagingFailureMessage(status.gates, plan.stagingBase));
     }
 
-    if (plan.approval.required) await awaitApproval(status, plan);
+    if (plan.approval.required) await awaitApproval(status, plan, wait, deadlines);
 
     // From the drift check to the last ledger entry, nobody else touches this target.
-    enter(status, 'waiting_for_lock');
-    await lock.acquire('promotion');
+    if (!lock.held()) {
+      enterOnce(status, 'waiting_for_lock');
+      // Should this workflow be terminated while it holds the target, the lock writes its entry.
+      await lock.acquire('promotion', { record: promotionEntry(status, plan, 'fail'), repo: plan.repo, branch: plan.toBranch }, wait);
+    }
 
-    enter(status, 'promoting');
-    await pushCommit(status, plan);
+    if (!status.pushed) {
+      enter(status, 'promoting');
+      await pushCommit(status, plan);
+    }
 
-    if (plan.deployWait && !(await deployObserved(status, plan, plan.deployWait))) {
+    if (plan.deployWait && !(await deployObserved(status, plan, plan.deployWait, wait, deadlines))) {
       throw await rolledBack(status, plan, 'DeployNotObserved', `production never reported ${plan.commitSha} at ${plan.deployWait.path} (${plan.deployWait.field}) within ${plan.deployWait.timeoutMs / 1000} s`);
     }
 
@@ -76,18 +88,20 @@ async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDe
       throw await rolledBack(status, plan, 'ProductionVerificationFailed', `${describeFailures(status.prodVerification)} on production ${plan.productionBase}`);
     }
 
-    enter(status, 'promoted');
-    await record(status, plan, 'pass');
+    verified = true;
+    await record(status, plan, 'pass', 'promoted');
     return status;
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
     if (typeof err === 'object' && err !== null && recorded.has(err)) throw err;
     // Anything else (cancellation, an activity out of retries) still ends with exactly one
-    // entry, and a pushed commit is rolled back first; cancellation must not stop either.
+    // entry, and a pushed commit is rolled back first; cancellation must not stop either. A
+    // release that passed verification is never undone because its entry could not be written.
     const cancelled = isCancellation(err);
     const type = failureTypeOf(err) ?? (cancelled ? 'Cancelled' : 'PromotionFailed');
     const message = cancelled ? 'the promotion was cancelled' : failureMessageOf(err);
     const ending = await CancellationScope.nonCancellable(async () => {
-      if (status.pushed) await rollBack(status, plan, message);
+      if (status.pushed && !verified) await rollBack(status, plan, message);
       return failed(status, plan, cancelled ? 'cancelled' : status.rollback ? rollbackStage(status) : 'failed', type, message);
     });
     throw cancelled ? err : ending;
@@ -101,27 +115,28 @@ async function promote(status: PromotionStatus, input: unknown, desk: ApprovalDe
  * gate spend what every caller of the service shares, so runs take turns, and the next run
  * starts only once the window this run's burst spent has passed.
  */
-async function runStagingGatesInTurn(status: PromotionStatus, plan: PromotionPlan, locks: Locks): Promise<void> {
+async function runStagingGatesInTurn(status: PromotionStatus, plan: PromotionPlan, locks: Locks, wait: Wait): Promise<void> {
   const service = plan.stagingService;
   const turn = locks.lock(stagingTurnWorkflowId(service), `staging:${service}`, (spot) => (status.stagingTurn = { service, ...spot }));
-  enter(status, 'waiting_for_staging', admittedAttributes(status, plan));
+  enterOnce(status, 'waiting_for_staging', admittedAttributes(status, plan));
   let cooldownMs = 0;
   try {
-    await turn.acquire('promotion');
+    await turn.acquire('promotion', undefined, wait);
     enter(status, 'staging_gates');
     const run = await runStagingGates(plan);
     status.gates = run.gates;
     cooldownMs = run.cooldownMs;
   } finally {
     await turn.release({ cooldownMs });
-    status.stagingTurn = { service };
   }
+  status.stagingTurn = { service };
 }
 
 /** Waits for enough counted approvals; a rejection, a withdrawal or the timeout ends the promotion. */
-async function awaitApproval(status: PromotionStatus, plan: PromotionPlan): Promise<void> {
-  enter(status, 'awaiting_approval');
-  const decided = await condition(() => status.approval.state !== 'pending', plan.approval.timeoutMs);
+async function awaitApproval(status: PromotionStatus, plan: PromotionPlan, wait: Wait, deadlines: Deadlines): Promise<void> {
+  enterOnce(status, 'awaiting_approval');
+  deadlines.approvalMs ??= workflowTimeMs() + plan.approval.timeoutMs;
+  const decided = await wait(() => status.approval.state !== 'pending', Math.max(1, deadlines.approvalMs - workflowTimeMs()));
   if (!decided) {
     status.approval.state = 'expired';
     throw await failed(status, plan, 'approval_expired', 'ApprovalTimedOut', `no decision within ${humanDuration(plan.approval.timeoutMs)}; nothing was promoted. Start a new promotion when approvers are available`);
@@ -219,17 +234,21 @@ async function refusedAtPush(status: PromotionStatus, plan: PromotionPlan, err: 
   return failed(status, plan, type === 'ReleaseBranchDrifted' ? 'drifted' : 'refused', type, failureMessageOf(err));
 }
 
-/** Polls production on durable timers (no long-running activity) until it reports the commit. */
-async function deployObserved(status: PromotionStatus, plan: PromotionPlan, wait: NonNullable<PromotionPlan['deployWait']>): Promise<boolean> {
-  enter(status, 'awaiting_deploy');
-  const deadline = workflowTimeMs() + wait.timeoutMs;
-  const intervalMs = Math.min(5_000, Math.max(250, Math.floor(wait.timeoutMs / 20)));
+/**
+ * Polls production on durable timers (no long-running activity) until it reports the commit:
+ * quickly at first, then every 30 s at most, so a long deploy costs few events.
+ */
+async function deployObserved(status: PromotionStatus, plan: PromotionPlan, deploy: NonNullable<PromotionPlan['deployWait']>, wait: Wait, deadlines: Deadlines): Promise<boolean> {
+  enterOnce(status, 'awaiting_deploy');
+  deadlines.deployMs ??= workflowTimeMs() + deploy.timeoutMs;
+  let intervalMs = Math.min(5_000, Math.max(250, Math.floor(deploy.timeoutMs / 20)));
   for (;;) {
-    const version = await readDeployedVersion({ base: plan.productionBase, path: wait.path, field: wait.field, environment: plan.environment });
+    const version = await readDeployedVersion({ base: plan.productionBase, path: deploy.path, field: deploy.field, environment: plan.environment });
     if (version === plan.commitSha) return true;
-    const left = deadline - workflowTimeMs();
+    const left = deadlines.deployMs - workflowTimeMs();
     if (left <= 0) return false;
-    await sleep(Math.min(intervalMs, left));
+    await wait(() => false, Math.min(intervalMs, left));
+    intervalMs = Math.min(30_000, Math.round(intervalMs * 1.5));
   }
 }
 
@@ -280,18 +299,25 @@ function rollbackStage(status: PromotionStatus): Stage {
   return status.rollback?.result === 'completed' ? 'rolled_back' : 'rollback_partial';
 }
 
-/** Ends the promotion: the terminal stage, the `fail` entry, and the failure to throw. */
+/** Ends the promotion: the `fail` entry, the terminal stage, and the failure to throw. */
 async function failed(status: PromotionStatus, plan: PromotionPlan, stage: Stage, type: string, message: string): Promise<ApplicationFailure> {
-  enter(status, stage);
   status.failure = { type, message };
-  await record(status, plan, 'fail');
+  await record(status, plan, 'fail', stage);
   const error = ApplicationFailure.create({ type, message, nonRetryable: true, details: [status] });
   recorded.add(error);
   return error;
 }
 
-/** Writes the promotion's one ledger entry (idempotent per release id + workflow id). */
-async function record(status: PromotionStatus, plan: PromotionPlan, result: 'pass' | 'fail'): Promise<void> {
+/** Writes the promotion's one ledger entry (idempotent per release id + workflow id), then enters its terminal stage. */
+async function record(status: PromotionStatus, plan: PromotionPlan, result: 'pass' | 'fail', stage: Stage): Promise<void> {
+  // Under the lock the tip is known where this promotion (or its rollback) just put it.
+  const tip = result === 'pass' ? plan.commitSha : status.rollback?.result === 'completed' ? status.lastKnownGood : undefined;
+  const appended = await writeLastEntry(status, stage, promotionEntry(status, plan, result), { repo: plan.repo, branch: plan.toBranch, tip });
+  status.ledgerChainHead = appended.chainHead;
+}
+
+/** The promotion's entry as things stand. */
+function promotionEntry(status: PromotionStatus, plan: PromotionPlan, result: 'pass' | 'fail'): PromotionRecord {
   const notes = [
     status.failure ? `${status.failure.type}: ${status.failure.message}` : 'promoted; production verification passed',
     status.pushed && !plan.deployWait ? 'deployed version not confirmed (no deployWait)' : '',
@@ -301,12 +327,13 @@ async function record(status: PromotionStatus, plan: PromotionPlan, result: 'pas
   if (status.drift) extras.push(['drift', `expected ${status.drift.expected}, found ${status.drift.found ?? '(missing)'}; ${status.drift.accepted ? 'accepted (acceptDrift)' : 'refused'}`]);
   if (status.downgrade) extras.push(['downgrade', `${status.lastKnownGood ?? '(none)'} -> ${plan.commitSha} is not a fast-forward; allowed (allowDowngrade)`]);
   if (status.rollback) extras.push(['rollback_release_id', status.rollback.releaseId ?? '(none)'], ['rollback_result', status.rollback.result ?? 'partial']);
-  const entry: PromotionRecord = {
+  return {
     type: 'promotion',
     releaseId: status.releaseId as string,
     ...ledgerAuthor(),
     commitSha: plan.commitSha,
     environment: plan.environment,
+    repo: plan.repo,
     fromBranch: plan.fromBranch,
     toBranch: plan.toBranch,
     stagingBase: plan.stagingBase,
@@ -327,10 +354,34 @@ async function record(status: PromotionStatus, plan: PromotionPlan, result: 'pas
       .map((d) => `${d.approver}: approved at ${d.at}${d.comment ? ` ${JSON.stringify(d.comment)}` : ''}`),
     extras,
   };
-  // Under the lock the tip is known where this promotion (or its rollback) just put it.
-  const tip = result === 'pass' ? plan.commitSha : status.rollback?.result === 'completed' ? status.lastKnownGood : undefined;
-  const appended = await appendLedgerEntry(entry, { repo: plan.repo, branch: plan.toBranch, tip });
-  status.ledgerChainHead = appended.chainHead;
+}
+
+/** What a promotion hands to its next run when it continues as new (same workflow id). */
+interface PromotionCarry {
+  status: PromotionStatus;
+  plan: PromotionPlan;
+  locks: LockSnapshot;
+  deadlines: Deadlines;
+}
+
+/** Workflow-time deadlines of the waits, so a continued run neither restarts nor shortens them. */
+interface Deadlines {
+  approvalMs?: number;
+  deployMs?: number;
+}
+
+/**
+ * The carried state, only in a run the server started by continue-as-new: a caller who may
+ * start workflows cannot hand a fresh run a state that skips the gates.
+ */
+function carriedFrom(input: unknown): PromotionCarry | undefined {
+  if (!workflowInfo().continuedFromExecutionRunId) return undefined;
+  return (input as { continued?: PromotionCarry } | undefined)?.continued;
+}
+
+/** Enters `stage` unless a continued run is already in it. */
+function enterOnce(status: PromotionStatus, stage: Stage, also?: SearchAttributeUpdatePair[]): void {
+  if (status.stage !== stage) enter(status, stage, also);
 }
 
 function newStatus(input: unknown): PromotionStatus {

@@ -4,15 +4,17 @@ import { setHandler, workflowInfo } from '@temporalio/workflow';
 import type { RollbackRecord } from '../activities/ledger';
 import { describeIssues, RollbackPlan, RollbackRequest, RollbackStatus } from '../domain';
 import { failure, failureMessageOf, failureTypeOf } from '../failures';
+import { redact } from '../redact';
 import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
 import { workflowNow } from './clock';
 import { CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
+import { writeLastEntry } from './last-entry';
 import { allPassed, describeFailures, enter, ledgerAuthor, rawField } from './stages';
 import { registerLocks, targetLock } from './target-lock';
 
 const { planRollback, moveReleaseBranch } = gitActivities;
 const { verifyProduction } = probeActivities;
-const { reserveReleaseId, appendLedgerEntry } = ledgerActivities;
+const { reserveReleaseId } = ledgerActivities;
 
 /**
  * Moves `toBranch` from `fromSha` back to `toSha` with a lease on `fromSha` (a branch that moved
@@ -48,7 +50,6 @@ export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> 
 
     status.result = status.branchRestored && allPassed(status.verification) ? 'completed' : 'partial';
     await record(status, plan);
-    enter(status, status.result === 'completed' ? 'rolled_back' : 'rollback_partial');
     return status;
   } finally {
     await lock.release();
@@ -56,13 +57,15 @@ export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> 
 }
 
 async function validate(status: RollbackStatus, input: unknown): Promise<RollbackPlan> {
+  // The trigger is caller free text: redacted before the status shows it or an activity gets it.
+  status.trigger = redact(status.trigger);
   enter(status, 'validating');
   const parsed = RollbackRequest.safeParse(input);
   try {
     if (!parsed.success) {
       throw failure('InvalidRollbackRequest', `invalid rollback request: ${describeIssues(parsed.error)}. Fix the field and start the rollback again; nothing was changed`);
     }
-    return await planRollback(parsed.data);
+    return await planRollback({ ...parsed.data, trigger: redact(parsed.data.trigger) });
   } catch (err) {
     enter(status, 'invalid');
     status.failure = { type: failureTypeOf(err) ?? 'InvalidRollbackRequest', message: failureMessageOf(err) };
@@ -97,6 +100,7 @@ async function record(status: RollbackStatus, plan: RollbackPlan): Promise<void>
     fromSha: plan.fromSha,
     toSha: plan.toSha,
     environment: plan.environment,
+    repo: plan.repo,
     actions: status.actions,
     postRollbackVerification: status.verification,
     result: status.result ?? 'partial',
@@ -110,7 +114,8 @@ async function record(status: RollbackStatus, plan: RollbackPlan): Promise<void>
     extras: [],
   };
   // Restored under the lock: the tip is where this rollback put it.
-  const appended = await appendLedgerEntry(entry, { repo: plan.repo, branch: plan.toBranch, tip: status.branchRestored ? plan.toSha : undefined });
+  const stage = status.result === 'completed' ? 'rolled_back' : 'rollback_partial';
+  const appended = await writeLastEntry(status, stage, entry, { repo: plan.repo, branch: plan.toBranch, tip: status.branchRestored ? plan.toSha : undefined });
   status.ledgerChainHead = appended.chainHead;
 }
 

@@ -36,7 +36,7 @@ export function allPassed(results: GateResult[]): boolean {
 export function describeFailures(results: GateResult[]): string {
   return results
     .filter((r) => !r.pass)
-    .map((r) => `${r.name} ${keptThrottling(r) ? `kept throttling (${describeThrottling(r.throttled ?? { count: 0, waitedMs: 0 })})` : r.status === undefined ? 'got no answer' : `returned ${r.status}`}`)
+    .map((r) => `${r.name} ${r.counts ? `failed (${r.detail})` : keptThrottling(r) ? `kept throttling (${describeThrottling(r.throttled ?? { count: 0, waitedMs: 0 })})` : r.status === undefined ? 'got no answer' : `returned ${r.status}`}`)
     .join(', ');
 }
 

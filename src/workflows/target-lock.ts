@@ -3,13 +3,19 @@
 import { CancellationScope, condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { LockSpot } from '../domain';
 import { localActivities } from './activity-proxies';
-import { lockGrantedSignal, lockPositionSignal, lockWorkflowId, releaseLockSignal } from './messages';
+import { ClosingEntry, lockGrantedSignal, lockPositionSignal, lockWorkflowId, releaseLockSignal } from './messages';
 
 const { requestTargetLock } = localActivities;
 
 export interface Lock {
-  /** Joins the queue and waits (cancellably) for the grant; `show` gets the place in line meanwhile. */
-  acquire(priority: 'rollback' | 'promotion'): Promise<void>;
+  /**
+   * Joins the queue and waits (cancellably) for the grant; `show` gets the place in line
+   * meanwhile. `closing` is the entry the lock writes should this workflow close while holding it.
+   * `wait` replaces `condition` (a promotion's waits may continue as new).
+   */
+  acquire(priority: 'rollback' | 'promotion', closing?: ClosingEntry, wait?: (done: () => boolean) => Promise<unknown>): Promise<void>;
+  /** This workflow holds the lock now. */
+  held(): boolean;
   /**
    * Gives the lock back, or leaves the queue; safe to call when nothing was requested, and
    * after cancellation. `cooldownMs` holds the next holder back that long (a spent rate window).
@@ -19,15 +25,27 @@ export interface Lock {
   release(handover?: { cooldownMs?: number }): Promise<void>;
 }
 
+/** The locks a run requested or holds, handed to the next run when it continues as new. */
+export type LockSnapshot = Record<string, { token?: number }>;
+
 export interface Locks {
   /** A lock this workflow may take: `lockWorkflowId` serves `target`; `show` renders the place in line in the status. */
   lock(lockWorkflowId: string, target: string, show: (spot: LockSpot) => void): Lock;
+  /**
+   * The next run (continue-as-new, same workflow id) takes over every request and grant: from
+   * here on `release` gives nothing back.
+   */
+  handOver(): LockSnapshot;
 }
 
-/** Registers the grant and position signals for every lock this workflow takes (call before the first await). */
-export function registerLocks(): Locks {
+/**
+ * Registers the grant and position signals for every lock this workflow takes (call before the
+ * first await). `carried`: what the previous run of this workflow requested or held.
+ */
+export function registerLocks(carried: LockSnapshot = {}): Locks {
   // Grants and positions name their target, so one pair of handlers serves every lock.
-  const requested = new Map<string, { token?: number; show: (spot: LockSpot) => void }>();
+  const requested = new Map<string, { token?: number; show: (spot: LockSpot) => void }>(Object.entries(carried).map(([target, { token }]) => [target, { token, show: () => undefined }]));
+  let handedOver = false;
   setHandler(lockGrantedSignal, (grant) => {
     const request = requested.get(grant.target);
     if (request && request.token === undefined) request.token = grant.token;
@@ -37,20 +55,31 @@ export function registerLocks(): Locks {
     if (request && request.token === undefined) request.show({ position, holder, availableAt });
   });
   return {
+    handOver() {
+      handedOver = true;
+      return Object.fromEntries([...requested].map(([target, { token }]) => [target, { token }]));
+    },
     lock(lockWorkflowId, target, show) {
+      const self = workflowInfo().workflowId;
+      const carriedRequest = requested.get(target);
+      if (carriedRequest) carriedRequest.show = show;
       return {
-        async acquire(priority) {
-          const request: { token?: number; show: typeof show } = { show };
+        async acquire(priority, closing, wait = condition) {
+          // A run that continues a previous one may already hold the lock, or wait in its line.
+          const request: { token?: number; show: typeof show } = requested.get(target) ?? { show };
           requested.set(target, request);
-          show({});
-          const self = workflowInfo().workflowId;
-          await requestTargetLock({ lockWorkflowId, target, workflowId: self, priority });
-          await condition(() => request.token !== undefined);
+          if (request.token === undefined) {
+            show({});
+            // Asking again is safe: the lock ignores a second request from the same workflow.
+            await requestTargetLock({ lockWorkflowId, target, workflowId: self, priority, closing });
+            await wait(() => request.token !== undefined);
+          }
           show({ holder: self });
         },
+        held: () => requested.get(target)?.token !== undefined,
         async release(handover = {}) {
           const request = requested.get(target);
-          if (!request) return;
+          if (!request || handedOver) return;
           requested.delete(target);
           try {
             await CancellationScope.nonCancellable(() =>
