@@ -297,7 +297,10 @@ export async function readDeployedVersion(args: { base: string; path: string; fi
   try {
     let value: unknown = JSON.parse(answer.body);
     for (const part of args.field.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[part] : undefined;
-    return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
+    // What production says goes into history: a field that echoes a header must not carry it, and
+    // a version is short (a sha, a tag), so anything longer is no version.
+    if (typeof value !== 'string' && typeof value !== 'number') return null;
+    return redactValues(String(value), Object.values(ctx.headers ?? {})).slice(0, 200);
   } catch {
     return null;
   }
