@@ -8,12 +8,25 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules.filter((m) => !m.startsWith('_')), ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.data/**', 'coverage/**', 'bench/results*.json', 'test/histories/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '.tools/**',
+      '.data/**',
+      'dist/**',
+      'coverage/**',
+      'bench/results*.json',
+      'test/histories/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
-    languageOptions: { globals: { ...globals.node }, parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      globals: { ...globals.node },
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
@@ -26,7 +39,10 @@ export default tseslint.config(
         'error',
         {
           paths: [
-            ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code is replayed: no Node builtins (do I/O in an activity).' })),
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'Workflow code is replayed: no Node builtins (do I/O in an activity).',
+            })),
             { name: 'undici', message: 'Workflow code does no I/O: probe from an activity.' },
             { name: 'proper-lockfile', message: 'Workflow code does no I/O.' },
             { name: 'pino', message: 'Workflow code logs with `log` from @temporalio/workflow (replay-aware).' },
@@ -36,9 +52,34 @@ export default tseslint.config(
             { name: '@temporalio/client', message: 'Not in workflow code.' },
           ],
           patterns: [
-            { group: ['**/activities', '**/activities/*'], allowTypeImports: true, message: 'Import activities with `import type` only; call them through proxyActivities.' },
-            { group: ['**/config', '**/redact-secrets-io', '**/ledger/format'], message: 'Not workflow-safe (reads files or uses node:crypto).' },
-            { group: ['**/metrics', '**/logger'], message: 'Not workflow-safe (counts and writes outside the replay).' },
+            {
+              group: ['**/activities', '**/activities/*'],
+              allowTypeImports: true,
+              message: 'Import activities with `import type` only; call them through proxyActivities.',
+            },
+            {
+              group: [
+                '**/config',
+                '**/ledger/format',
+                '**/ledger/store',
+                '**/ledger/files',
+                '**/ledger/ledger-index',
+                '**/ledger/reservations',
+                '**/ledger/target-references',
+                '**/ledger/verify',
+              ],
+              message:
+                'Not workflow-safe (reads files or uses node:crypto); workflows build entries with ledger/entry-content.',
+            },
+            {
+              group: ['**/cli', '**/cli/*', '**/worker', '**/connection', '**/sample/*'],
+              message:
+                'Workflows import only domain, failures, gates/results, gates/throttle, redact, ledger/entry(-content), their messages and activity types.',
+            },
+            {
+              group: ['**/metrics', '**/logger'],
+              message: 'Not workflow-safe (counts and writes outside the replay).',
+            },
           ],
         },
       ],
@@ -57,7 +98,10 @@ export default tseslint.config(
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Use workflowNow() from ./clock.' },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Use workflowNow() from ./clock.',
+        },
       ],
     },
   },

@@ -35,7 +35,11 @@ const workersOverride = argv.includes('--workers') ? [Number(argv[argv.indexOf('
 const children: ChildProcess[] = [];
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function run(file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; ms: number; stdout: string }> {
+function run(
+  file: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; ms: number; stdout: string }> {
   const started = performance.now();
   return new Promise((resolve) => {
     execFile(file, args, { env: { ...process.env, ...env }, maxBuffer: 16 << 20 }, (err, stdout) => {
@@ -55,7 +59,9 @@ function quantile(xs: number[], q: number): number {
 /** CPU seconds a process used so far, itself plus its reaped children (/proc/<pid>/stat). */
 function cpuSeconds(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     // After the ")": state is field 3, so utime/stime/cutime/cstime (14–17) sit at 11–14.
     return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / 100;
   } catch {
@@ -86,7 +92,24 @@ async function startServer(cli: string, dir: string): Promise<{ address: string;
   const port = await freeLoopbackPort();
   const server = spawn(
     cli,
-    ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', path.join(dir, 'bench.db'), '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal', '--log-level', 'error', ...DEV_SERVER_LIMITS],
+    [
+      'server',
+      'start-dev',
+      '--headless',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--db-filename',
+      path.join(dir, 'bench.db'),
+      '--sqlite-pragma',
+      'journal_mode=wal',
+      '--sqlite-pragma',
+      'synchronous=normal',
+      '--log-level',
+      'error',
+      ...DEV_SERVER_LIMITS,
+    ],
     // The server's shutdown chatter ("context canceled") is not the bench's business.
     { stdio: ['ignore', 'ignore', 'ignore'] },
   );
@@ -112,7 +135,11 @@ async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   // BENCH_WORKER_FLAGS="--max-semi-space-size=2 …" tries node/V8 flags on the workers only.
   const extra = process.env.BENCH_WORKER_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
-  const worker = spawn(process.execPath, [...profile, ...extra, ...WORKER_NODE_ARGS, path.join(root, 'src', 'worker.ts')], { cwd: root, env: { ...process.env, LOG_LEVEL: 'ERROR', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const worker = spawn(
+    process.execPath,
+    [...profile, ...extra, ...WORKER_NODE_ARGS, path.join(root, 'src', 'worker.ts')],
+    { cwd: root, env: { ...process.env, LOG_LEVEL: 'ERROR', ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   children.push(worker);
   await new Promise<void>((resolve, reject) => {
     let text = '';
@@ -134,7 +161,12 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-async function promote(client: Client, taskQueue: string, input: Record<string, unknown>, workflowId: string): Promise<{ ms: number; status: PromotionStatus }> {
+async function promote(
+  client: Client,
+  taskQueue: string,
+  input: Record<string, unknown>,
+  workflowId: string,
+): Promise<{ ms: number; status: PromotionStatus }> {
   const started = performance.now();
   const handle = await client.workflow.start('promotionWorkflow', { taskQueue, workflowId, args: [input] });
   try {
@@ -181,11 +213,31 @@ async function sideBySide({ dir, address, client, results }: BenchContext): Prom
   // A rate-limit window long enough to hold the script's whole chat sequence even when its 30
   // background curls start slowly (a 100 ms window let a loaded machine spread the burst over
   // two windows: no 429, and the baseline failed), and short enough to expire between runs.
-  const staging = await startSampleService({ name: 'staging', latencyMs, rateLimit: { limit: 20, windowMs: RATE_WINDOW_MS } });
-  const production = await startSampleService({ name: 'production', latencyMs, follow: { gitDir: repo.bare, branch: 'release' } });
-  const worker = await startWorker({ TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: 'bench-one', RELEASE_LEDGER_PATH: path.join(dir, 'one', 'RELEASE_LOG.md'), GIT_CACHE_DIR: path.join(dir, 'one', 'cache') });
+  const staging = await startSampleService({
+    name: 'staging',
+    latencyMs,
+    rateLimit: { limit: 20, windowMs: RATE_WINDOW_MS },
+  });
+  const production = await startSampleService({
+    name: 'production',
+    latencyMs,
+    follow: { gitDir: repo.bare, branch: 'release' },
+  });
+  const worker = await startWorker({
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: 'bench-one',
+    RELEASE_LEDGER_PATH: path.join(dir, 'one', 'RELEASE_LOG.md'),
+    GIT_CACHE_DIR: path.join(dir, 'one', 'cache'),
+  });
   const script = path.join(root, 'bench', 'baseline', 'promotion_gate.sh');
-  const request = (commitSha: string) => ({ commitSha, changeClass: 'A', operator: 'bench', repo: repo.bare, stagingBase: staging.url, productionBase: production.url });
+  const request = (commitSha: string) => ({
+    commitSha,
+    changeClass: 'A',
+    operator: 'bench',
+    repo: repo.bare,
+    stagingBase: staging.url,
+    productionBase: production.url,
+  });
   const shellStaging: number[] = [];
   const shellBoth: number[] = [];
   const stageDurations: number[] = [];
@@ -200,9 +252,17 @@ async function sideBySide({ dir, address, client, results }: BenchContext): Prom
     shellStaging.push(a.ms);
     shellBoth.push(a.ms + p.ms);
     await new Promise((r) => setTimeout(r, RATE_WINDOW_MS + 20)); // the burst's rate-limit window
-    const b = await promote(client, 'bench-one', request(await repo.commit(`bench change ${i}`)), `bench-one-${i}-${Date.now()}`);
+    const b = await promote(
+      client,
+      'bench-one',
+      request(await repo.commit(`bench change ${i}`)),
+      `bench-one-${i}-${Date.now()}`,
+    );
     stageDurations.push(stageMs(b.status, 'staging_gates'));
-    if (process.env.BENCH_STAGES) log(`staging stage ${stageMs(b.status, 'staging_gates')} ms; gates ${b.status.gates.map((g) => `${g.name} ${g.latencyMs}`).join(', ')}; timeline ${b.status.timeline.map((t) => `${t.stage}@${t.at.slice(17, 23)}`).join(' ')}`);
+    if (process.env.BENCH_STAGES)
+      log(
+        `staging stage ${stageMs(b.status, 'staging_gates')} ms; gates ${b.status.gates.map((g) => `${g.name} ${g.latencyMs}`).join(', ')}; timeline ${b.status.timeline.map((t) => `${t.stage}@${t.at.slice(17, 23)}`).join(' ')}`,
+      );
     endToEnd.push(b.ms);
     await new Promise((r) => setTimeout(r, RATE_WINDOW_MS + 20));
   }
@@ -220,24 +280,39 @@ async function sideBySide({ dir, address, client, results }: BenchContext): Prom
 }
 
 /** Targets that share nothing: each its own repo, staging service and production service. */
-async function distinctTargets(dir: string, n: number): Promise<Array<{ repo: SampleRepo; staging: SampleService; production: SampleService; sha: string }>> {
+async function distinctTargets(
+  dir: string,
+  n: number,
+): Promise<Array<{ repo: SampleRepo; staging: SampleService; production: SampleService; sha: string }>> {
   const targets = [];
   for (let i = 0; i < n; i++) {
     const repo = await createSampleRepo(path.join(dir, `t${i}`));
-    const [staging, production] = [await startSampleService({ name: `staging-${i}`, latencyMs }), await startSampleService({ name: `production-${i}`, latencyMs })];
+    const [staging, production] = [
+      await startSampleService({ name: `staging-${i}`, latencyMs }),
+      await startSampleService({ name: `production-${i}`, latencyMs }),
+    ];
     targets.push({ repo, staging, production, sha: await repo.commit(`change ${i}`) });
   }
   return targets;
 }
 
 /** 3. N concurrent promotions on distinct targets: nothing shared but the worker and the server. */
-async function scale({ dir, address, serverPid, client, results }: BenchContext, workers: number, n: number): Promise<void> {
+async function scale(
+  { dir, address, serverPid, client, results }: BenchContext,
+  workers: number,
+  n: number,
+): Promise<void> {
   log(`scale: ${n} concurrent promotions, ${workers} worker(s)`);
   const scaleDir = path.join(dir, `scale-${workers}-${n}`);
   await mkdir(scaleDir, { recursive: true });
   const targets = await distinctTargets(scaleDir, n);
   const taskQueue = `bench-scale-${workers}-${n}`;
-  const env = { TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, RELEASE_LEDGER_PATH: path.join(scaleDir, 'RELEASE_LOG.md'), GIT_CACHE_DIR: path.join(scaleDir, 'cache') };
+  const env = {
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    RELEASE_LEDGER_PATH: path.join(scaleDir, 'RELEASE_LOG.md'),
+    GIT_CACHE_DIR: path.join(scaleDir, 'cache'),
+  };
   const procs: ChildProcess[] = [];
   for (let w = 0; w < workers; w++) procs.push(await startWorker(env));
   // Where the CPU goes: the dev server, the workers, their git runners, and this process
@@ -252,7 +327,20 @@ async function scale({ dir, address, serverPid, client, results }: BenchContext,
   const t0 = performance.now();
   const outcomes = await Promise.all(
     targets.map((t, i) =>
-      promote(client, taskQueue, { commitSha: t.sha, changeClass: 'A', operator: 'bench', environment: `env-${i}`, repo: t.repo.bare, stagingBase: t.staging.url, productionBase: t.production.url }, `bench-scale-${workers}-${n}-${i}-${Date.now()}`),
+      promote(
+        client,
+        taskQueue,
+        {
+          commitSha: t.sha,
+          changeClass: 'A',
+          operator: 'bench',
+          environment: `env-${i}`,
+          repo: t.repo.bare,
+          stagingBase: t.staging.url,
+          productionBase: t.production.url,
+        },
+        `bench-scale-${workers}-${n}-${i}-${Date.now()}`,
+      ),
     ),
   );
   const wallS = (performance.now() - t0) / 1000;
@@ -265,8 +353,23 @@ async function scale({ dir, address, serverPid, client, results }: BenchContext,
   for (const t of targets) await Promise.all([t.staging.close(), t.production.close()]);
   // With every core busy, n promotions cannot finish sooner than all their CPU divided by the
   // cores: the floor under p99 that no scheduling or worker option can go below.
-  const cpuFloorS = Number(((cpuS('server') + cpuS('worker') + cpuS('git') + cpuS('bench')) / os.cpus().length).toFixed(1));
-  results.scale.push({ workers, n, p50Ms: Math.round(quantile(latencies, 0.5)), p99Ms: Math.round(quantile(latencies, 0.99)), perSecond: Number((n / wallS).toFixed(1)), peakRssMiB: Math.max(...rss), wallS: Number(wallS.toFixed(1)), cpuServerS: cpuS('server'), cpuWorkerS: cpuS('worker'), cpuGitS: cpuS('git'), cpuBenchS: cpuS('bench'), cpuFloorS });
+  const cpuFloorS = Number(
+    ((cpuS('server') + cpuS('worker') + cpuS('git') + cpuS('bench')) / os.cpus().length).toFixed(1),
+  );
+  results.scale.push({
+    workers,
+    n,
+    p50Ms: Math.round(quantile(latencies, 0.5)),
+    p99Ms: Math.round(quantile(latencies, 0.99)),
+    perSecond: Number((n / wallS).toFixed(1)),
+    peakRssMiB: Math.max(...rss),
+    wallS: Number(wallS.toFixed(1)),
+    cpuServerS: cpuS('server'),
+    cpuWorkerS: cpuS('worker'),
+    cpuGitS: cpuS('git'),
+    cpuBenchS: cpuS('bench'),
+    cpuFloorS,
+  });
   await rm(scaleDir, { recursive: true, force: true });
 }
 
@@ -284,21 +387,41 @@ async function sharedStaging({ dir, address, client, results }: BenchContext): P
   const sharedDir = path.join(dir, 'shared');
   const staging = await startSampleService({ name: 'shared-staging', latencyMs });
   const taskQueue = 'bench-shared';
-  const worker = await startWorker({ TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, RELEASE_LEDGER_PATH: path.join(sharedDir, 'RELEASE_LOG.md'), GIT_CACHE_DIR: path.join(sharedDir, 'cache') });
-  const passed = (outcomes: Array<{ status: PromotionStatus } | Error>) => outcomes.filter((o) => !(o instanceof Error) && o.status.stage === 'promoted').length;
-  const attempt = (input: Record<string, unknown>, id: string) => promote(client, taskQueue, input, id).catch((err: Error) => err);
+  const worker = await startWorker({
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    RELEASE_LEDGER_PATH: path.join(sharedDir, 'RELEASE_LOG.md'),
+    GIT_CACHE_DIR: path.join(sharedDir, 'cache'),
+  });
+  const passed = (outcomes: Array<{ status: PromotionStatus } | Error>) =>
+    outcomes.filter((o) => !(o instanceof Error) && o.status.stage === 'promoted').length;
+  const attempt = (input: Record<string, unknown>, id: string) =>
+    promote(client, taskQueue, input, id).catch((err: Error) => err);
 
   const BACK_TO_BACK = 20;
   log(`shared staging: ${BACK_TO_BACK} promotions back to back`);
   const repo = await createSampleRepo(path.join(sharedDir, 'one'));
-  const production = await startSampleService({ name: 'shared-production', latencyMs, follow: { gitDir: repo.bare, branch: 'release' } });
+  const production = await startSampleService({
+    name: 'shared-production',
+    latencyMs,
+    follow: { gitDir: repo.bare, branch: 'release' },
+  });
   const sequential: Array<{ ms: number; status: PromotionStatus } | Error> = [];
   for (let i = 0; i < BACK_TO_BACK; i++) {
-    const input = { commitSha: await repo.commit(`back to back ${i}`), changeClass: 'A', operator: 'bench', repo: repo.bare, stagingBase: staging.url, productionBase: production.url };
+    const input = {
+      commitSha: await repo.commit(`back to back ${i}`),
+      changeClass: 'A',
+      operator: 'bench',
+      repo: repo.bare,
+      stagingBase: staging.url,
+      productionBase: production.url,
+    };
     sequential.push(await attempt(input, `bench-shared-seq-${i}-${Date.now()}`));
   }
   const seqDone = sequential.filter((o): o is { ms: number; status: PromotionStatus } => !(o instanceof Error));
-  if (process.env.BENCH_STAGES) for (const o of seqDone.slice(0, 5)) log(`timeline ${o.status.timeline.map((t) => `${t.stage}@${t.at.slice(17, 23)}`).join(' ')}`);
+  if (process.env.BENCH_STAGES)
+    for (const o of seqDone.slice(0, 5))
+      log(`timeline ${o.status.timeline.map((t) => `${t.stage}@${t.at.slice(17, 23)}`).join(' ')}`);
   await production.close();
 
   const CONCURRENT = 8;
@@ -306,12 +429,29 @@ async function sharedStaging({ dir, address, client, results }: BenchContext): P
   const targets = [];
   for (let i = 0; i < CONCURRENT; i++) {
     const r = await createSampleRepo(path.join(sharedDir, `env-${i}`));
-    targets.push({ repo: r, production: await startSampleService({ name: `production-${i}`, latencyMs }), sha: await r.commit(`env ${i} change`) });
+    targets.push({
+      repo: r,
+      production: await startSampleService({ name: `production-${i}`, latencyMs }),
+      sha: await r.commit(`env ${i} change`),
+    });
   }
   await new Promise((r) => setTimeout(r, 1_100)); // the last back-to-back burst's window
   const t0 = performance.now();
   const concurrent = await Promise.all(
-    targets.map((t, i) => attempt({ commitSha: t.sha, changeClass: 'A', operator: 'bench', environment: `env-${i}`, repo: t.repo.bare, stagingBase: staging.url, productionBase: t.production.url }, `bench-shared-par-${i}-${Date.now()}`)),
+    targets.map((t, i) =>
+      attempt(
+        {
+          commitSha: t.sha,
+          changeClass: 'A',
+          operator: 'bench',
+          environment: `env-${i}`,
+          repo: t.repo.bare,
+          stagingBase: staging.url,
+          productionBase: t.production.url,
+        },
+        `bench-shared-par-${i}-${Date.now()}`,
+      ),
+    ),
   );
   const wallMs = performance.now() - t0;
   await stop(worker);
@@ -336,7 +476,22 @@ async function sharedStaging({ dir, address, client, results }: BenchContext): P
 /** Where the time of concurrent promotions goes, stage by stage (BENCH_STAGES=1). */
 function stageBreakdown(statuses: PromotionStatus[]): string {
   const stages = ['validating', 'staging_gates', 'waiting_for_lock', 'promoting', 'verifying'];
-  return stages.map((stage) => `${stage}: p50 ${Math.round(quantile(statuses.map((s) => stageMs(s, stage)), 0.5))} ms, p99 ${Math.round(quantile(statuses.map((s) => stageMs(s, stage)), 0.99))} ms`).join('\n');
+  return stages
+    .map(
+      (stage) =>
+        `${stage}: p50 ${Math.round(
+          quantile(
+            statuses.map((s) => stageMs(s, stage)),
+            0.5,
+          ),
+        )} ms, p99 ${Math.round(
+          quantile(
+            statuses.map((s) => stageMs(s, stage)),
+            0.99,
+          ),
+        )} ms`,
+    )
+    .join('\n');
 }
 
 /** 4. `ledger verify` on generated ledgers; appends per second from two processes. */
@@ -351,18 +506,28 @@ async function ledgerBench({ dir, results }: BenchContext): Promise<void> {
     const ms = performance.now() - t0;
     if (!report.ok) throw new Error(`generated ledger does not verify: ${report.problem?.message}`);
     results.ledger[`verify${size / 1000}kMs`] = Math.round(ms);
-    const cliRun = await run(process.execPath, [path.join(root, 'bin', 'release-promoter.js'), 'ledger', 'verify', file]);
+    const cliRun = await run(process.execPath, [
+      path.join(root, 'bin', 'release-promoter.js'),
+      'ledger',
+      'verify',
+      file,
+    ]);
     results.ledger[`verify${size / 1000}kCliMs`] = Math.round(cliRun.ms);
   }
   log(`ledger appends: 2 processes x ${APPENDS_PER_PROCESS}`);
   const appendFile = path.join(dir, 'appends.md');
   const appender = path.join(root, 'bench', 'append-worker.ts');
   const t0 = performance.now();
-  const runs = await Promise.all([0, 1].map((p) => run(process.execPath, ['--require', 'tsx/cjs', appender, appendFile, String(APPENDS_PER_PROCESS), `p${p}`])));
+  const runs = await Promise.all(
+    [0, 1].map((p) =>
+      run(process.execPath, ['--require', 'tsx/cjs', appender, appendFile, String(APPENDS_PER_PROCESS), `p${p}`]),
+    ),
+  );
   const appendWallS = (performance.now() - t0) / 1000;
   if (runs.some((r) => r.code !== 0)) throw new Error(`append workers failed: ${runs.map((r) => r.stdout).join('\n')}`);
   const appended = verifyLedger(readFileSync(appendFile, 'utf8'));
-  if (!appended.ok || appended.entries !== 2 * APPENDS_PER_PROCESS) throw new Error(`append run left ${appended.entries} entries: ${appended.problem?.message}`);
+  if (!appended.ok || appended.entries !== 2 * APPENDS_PER_PROCESS)
+    throw new Error(`append run left ${appended.entries} entries: ${appended.problem?.message}`);
   // The processes' own timing excludes their start-up (tsx loading), which is not append work.
   const innerS = Math.max(...runs.map((r) => Number(/elapsedMs=(\d+)/.exec(r.stdout)?.[1] ?? NaN))) / 1000;
   results.ledger.appendsPerSecond = Math.round((2 * APPENDS_PER_PROCESS) / innerS);
@@ -377,7 +542,14 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const results: Results = {
-    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, temporal: version, platform: `${os.platform()} ${os.release()}` },
+    machine: {
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      temporal: version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
     settings: { quick, latencyMs, runs: RUNS },
     sideBySide: {},
     scale: [],
@@ -389,24 +561,57 @@ async function main(): Promise<void> {
   const SCALE = scaleOverride ?? SCALE_DEFAULT;
   const ctx: BenchContext = { dir, address, serverPid, client, results };
   if (wants('side')) await sideBySide(ctx);
-  for (const workers of wants('scale') ? (workersOverride ?? [1, 2]) : []) for (const n of SCALE) await scale(ctx, workers, n);
+  for (const workers of wants('scale') ? (workersOverride ?? [1, 2]) : [])
+    for (const n of SCALE) await scale(ctx, workers, n);
   if (wants('shared')) await sharedStaging(ctx);
   if (wants('ledger')) await ledgerBench(ctx);
 
   const big = results.scale.filter((s) => s.n === Math.max(...SCALE));
   const worst = (key: string) => Math.max(...big.map((s) => s[key] as number));
   results.targets = {
-    stagingRatio: { value: results.sideBySide.stagingRatio as number, target: '≤ 0.35', holds: (results.sideBySide.stagingRatio as number) <= 0.35 },
-    endToEndRatio: { value: results.sideBySide.endToEndRatio as number, target: '≤ 1.0', holds: (results.sideBySide.endToEndRatio as number) <= 1.0 },
-    [`scale${Math.max(...SCALE)}P99Ms`]: { value: worst('p99Ms'), target: '≤ 5000 (at 200)', holds: worst('p99Ms') <= 5000 },
-    [`scale${Math.max(...SCALE)}PeakRssMiB`]: { value: worst('peakRssMiB'), target: '≤ 350', holds: worst('peakRssMiB') <= 350 },
-    verify100kMs: { value: results.ledger.verify100kMs as number, target: '≤ 2000', holds: (results.ledger.verify100kMs as number) <= 2000 },
-    appendsPerSecond: { value: results.ledger.appendsPerSecond as number, target: '≥ 200', holds: (results.ledger.appendsPerSecond as number) >= 200 },
+    stagingRatio: {
+      value: results.sideBySide.stagingRatio as number,
+      target: '≤ 0.35',
+      holds: (results.sideBySide.stagingRatio as number) <= 0.35,
+    },
+    endToEndRatio: {
+      value: results.sideBySide.endToEndRatio as number,
+      target: '≤ 1.0',
+      holds: (results.sideBySide.endToEndRatio as number) <= 1.0,
+    },
+    [`scale${Math.max(...SCALE)}P99Ms`]: {
+      value: worst('p99Ms'),
+      target: '≤ 5000 (at 200)',
+      holds: worst('p99Ms') <= 5000,
+    },
+    [`scale${Math.max(...SCALE)}PeakRssMiB`]: {
+      value: worst('peakRssMiB'),
+      target: '≤ 350',
+      holds: worst('peakRssMiB') <= 350,
+    },
+    verify100kMs: {
+      value: results.ledger.verify100kMs as number,
+      target: '≤ 2000',
+      holds: (results.ledger.verify100kMs as number) <= 2000,
+    },
+    appendsPerSecond: {
+      value: results.ledger.appendsPerSecond as number,
+      target: '≥ 200',
+      holds: (results.ledger.appendsPerSecond as number) >= 200,
+    },
     ...(results.shared.backToBack === undefined
       ? {}
       : {
-          sharedBackToBackPassed: { value: results.shared.backToBackPassed as number, target: `${results.shared.backToBack} of ${results.shared.backToBack}`, holds: results.shared.backToBackPassed === results.shared.backToBack },
-          sharedConcurrentPassed: { value: results.shared.concurrentPassed as number, target: `${results.shared.concurrent} of ${results.shared.concurrent}`, holds: results.shared.concurrentPassed === results.shared.concurrent },
+          sharedBackToBackPassed: {
+            value: results.shared.backToBackPassed as number,
+            target: `${results.shared.backToBack} of ${results.shared.backToBack}`,
+            holds: results.shared.backToBackPassed === results.shared.backToBack,
+          },
+          sharedConcurrentPassed: {
+            value: results.shared.concurrentPassed as number,
+            target: `${results.shared.concurrent} of ${results.shared.concurrent}`,
+            holds: results.shared.concurrentPassed === results.shared.concurrent,
+          },
         }),
   };
   results.settings.wallSeconds = Math.round((Date.now() - started) / 1000);
@@ -424,35 +629,96 @@ async function main(): Promise<void> {
 function print(r: Results): void {
   const table = new Table({ head: ['measure', 'value', 'target', 'holds'], style: { head: [], border: [] } });
   const s = r.sideBySide;
-  if (s.stagingRatio !== undefined) table.push(
-    ['seed shell script, staging (median)', `${s.shellStagingMedianMs} ms`, '', ''],
-    ['promotion staging stage (median, from timeline)', `${s.stagingStageMedianMs} ms`, '', ''],
-    ['  ratio', (s.stagingRatio as number).toFixed(2), r.targets.stagingRatio!.target, r.targets.stagingRatio!.holds ? 'yes' : 'NO'],
-    // SPEC §5's three waves run one after another, each at least one added latency long.
-    ['  floor: 3 waves × added latency, as a ratio', `${3 * (r.settings.latencyMs as number)} ms, ${((3 * (r.settings.latencyMs as number)) / (s.shellStagingMedianMs as number)).toFixed(2)}`, '', ''],
-    ['seed shell scripts, staging + production (median)', `${s.shellStagingPlusProductionMedianMs} ms`, '', ''],
-    ['promotion end to end (median)', `${s.promotionEndToEndMedianMs} ms`, '', ''],
-    ['  ratio', (s.endToEndRatio as number).toFixed(2), r.targets.endToEndRatio!.target, r.targets.endToEndRatio!.holds ? 'yes' : 'NO'],
-  );
+  if (s.stagingRatio !== undefined)
+    table.push(
+      ['seed shell script, staging (median)', `${s.shellStagingMedianMs} ms`, '', ''],
+      ['promotion staging stage (median, from timeline)', `${s.stagingStageMedianMs} ms`, '', ''],
+      [
+        '  ratio',
+        (s.stagingRatio as number).toFixed(2),
+        r.targets.stagingRatio!.target,
+        r.targets.stagingRatio!.holds ? 'yes' : 'NO',
+      ],
+      // SPEC §5's three waves run one after another, each at least one added latency long.
+      [
+        '  floor: 3 waves × added latency, as a ratio',
+        `${3 * (r.settings.latencyMs as number)} ms, ${((3 * (r.settings.latencyMs as number)) / (s.shellStagingMedianMs as number)).toFixed(2)}`,
+        '',
+        '',
+      ],
+      ['seed shell scripts, staging + production (median)', `${s.shellStagingPlusProductionMedianMs} ms`, '', ''],
+      ['promotion end to end (median)', `${s.promotionEndToEndMedianMs} ms`, '', ''],
+      [
+        '  ratio',
+        (s.endToEndRatio as number).toFixed(2),
+        r.targets.endToEndRatio!.target,
+        r.targets.endToEndRatio!.holds ? 'yes' : 'NO',
+      ],
+    );
   for (const row of r.scale) {
-    table.push([`${row.n} concurrent, ${row.workers} worker(s): p50 / p99`, `${row.p50Ms} / ${row.p99Ms} ms`, row.n === 200 ? 'p99 ≤ 5000' : '', row.n === 200 ? (row.p99Ms! <= 5000 ? 'yes' : 'NO') : '']);
-    table.push([`  promotions per second, worker peak RSS`, `${row.perSecond}/s, ${row.peakRssMiB} MiB`, row.n === 200 ? 'RSS ≤ 350' : '', row.n === 200 ? (row.peakRssMiB! <= 350 ? 'yes' : 'NO') : '']);
-    table.push([`  CPU s in ${row.wallS} s: server / worker / git / sample services`, `${row.cpuServerS} / ${row.cpuWorkerS} / ${row.cpuGitS} / ${row.cpuBenchS}`, '', '']);
-    const perPromotion = [row.cpuServerS, row.cpuWorkerS, row.cpuGitS, row.cpuBenchS].map((s) => Math.round(((s as number) * 1000) / (row.n as number)));
-    table.push([`  CPU ms per promotion (same order); all CPU ÷ ${r.machine.cores} cores`, `${perPromotion.join(' / ')} ms; ${row.cpuFloorS} s`, '', '']);
+    table.push([
+      `${row.n} concurrent, ${row.workers} worker(s): p50 / p99`,
+      `${row.p50Ms} / ${row.p99Ms} ms`,
+      row.n === 200 ? 'p99 ≤ 5000' : '',
+      row.n === 200 ? (row.p99Ms! <= 5000 ? 'yes' : 'NO') : '',
+    ]);
+    table.push([
+      `  promotions per second, worker peak RSS`,
+      `${row.perSecond}/s, ${row.peakRssMiB} MiB`,
+      row.n === 200 ? 'RSS ≤ 350' : '',
+      row.n === 200 ? (row.peakRssMiB! <= 350 ? 'yes' : 'NO') : '',
+    ]);
+    table.push([
+      `  CPU s in ${row.wallS} s: server / worker / git / sample services`,
+      `${row.cpuServerS} / ${row.cpuWorkerS} / ${row.cpuGitS} / ${row.cpuBenchS}`,
+      '',
+      '',
+    ]);
+    const perPromotion = [row.cpuServerS, row.cpuWorkerS, row.cpuGitS, row.cpuBenchS].map((s) =>
+      Math.round(((s as number) * 1000) / (row.n as number)),
+    );
+    table.push([
+      `  CPU ms per promotion (same order); all CPU ÷ ${r.machine.cores} cores`,
+      `${perPromotion.join(' / ')} ms; ${row.cpuFloorS} s`,
+      '',
+      '',
+    ]);
   }
   const sh = r.shared;
   if (sh.backToBack !== undefined) {
     table.push(
-      [`one staging service: ${sh.backToBack} promotions back to back, passed`, `${sh.backToBackPassed} of ${sh.backToBack}`, r.targets.sharedBackToBackPassed!.target, r.targets.sharedBackToBackPassed!.holds ? 'yes' : 'NO'],
+      [
+        `one staging service: ${sh.backToBack} promotions back to back, passed`,
+        `${sh.backToBackPassed} of ${sh.backToBack}`,
+        r.targets.sharedBackToBackPassed!.target,
+        r.targets.sharedBackToBackPassed!.holds ? 'yes' : 'NO',
+      ],
       ['  median added wait (turn + throttled probes)', `${sh.backToBackAddedWaitMedianMs} ms`, '', ''],
-      [`one staging service: ${sh.concurrent} environments at once, passed`, `${sh.concurrentPassed} of ${sh.concurrent}`, r.targets.sharedConcurrentPassed!.target, r.targets.sharedConcurrentPassed!.holds ? 'yes' : 'NO'],
-      [`  wall vs ${sh.concurrent} × one staging stage (${sh.backToBackStagingStageMedianMs} ms)`, `${sh.concurrentWallMs} ms = ${sh.concurrentVsStagingStages} ×`, '', ''],
+      [
+        `one staging service: ${sh.concurrent} environments at once, passed`,
+        `${sh.concurrentPassed} of ${sh.concurrent}`,
+        r.targets.sharedConcurrentPassed!.target,
+        r.targets.sharedConcurrentPassed!.holds ? 'yes' : 'NO',
+      ],
+      [
+        `  wall vs ${sh.concurrent} × one staging stage (${sh.backToBackStagingStageMedianMs} ms)`,
+        `${sh.concurrentWallMs} ms = ${sh.concurrentVsStagingStages} ×`,
+        '',
+        '',
+      ],
     );
   }
-  for (const [key, value] of Object.entries(r.ledger)) table.push([`ledger ${key}`, String(value), r.targets[key]?.target ?? '', r.targets[key] ? (r.targets[key].holds ? 'yes' : 'NO') : '']);
+  for (const [key, value] of Object.entries(r.ledger))
+    table.push([
+      `ledger ${key}`,
+      String(value),
+      r.targets[key]?.target ?? '',
+      r.targets[key] ? (r.targets[key].holds ? 'yes' : 'NO') : '',
+    ]);
   console.log(table.toString());
-  console.log(`machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, node ${r.machine.node}, ${r.machine.temporal}; wall ${r.settings.wallSeconds} s`);
+  console.log(
+    `machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB, node ${r.machine.node}, ${r.machine.temporal}; wall ${r.settings.wallSeconds} s`,
+  );
 }
 
 main()

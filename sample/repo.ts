@@ -23,7 +23,8 @@ function run(args: string[], cwd?: string): Promise<string> {
           GIT_TERMINAL_PROMPT: '0',
         },
       },
-      (err, stdout, stderr) => (err ? reject(new Error(`git ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout.trim())),
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`git ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout.trim()),
     );
   });
 }

@@ -48,9 +48,21 @@ export interface SampleBehaviour {
   version?: string;
 }
 
-export type EchoEncoding = 'json' | 'json-escaped-slashes' | 'base64' | 'base64-upper' | 'base64url' | 'base64-json' | 'hex' | 'hex-upper' | 'url';
+export type EchoEncoding =
+  | 'json'
+  | 'json-escaped-slashes'
+  | 'base64'
+  | 'base64-upper'
+  | 'base64url'
+  | 'base64-json'
+  | 'hex'
+  | 'hex-upper'
+  | 'url';
 
-const ECHO_VALUE: Record<Exclude<EchoEncoding, 'json' | 'json-escaped-slashes' | 'base64-json'>, (value: string) => string> = {
+const ECHO_VALUE: Record<
+  Exclude<EchoEncoding, 'json' | 'json-escaped-slashes' | 'base64-json'>,
+  (value: string) => string
+> = {
   base64: (v) => Buffer.from(v).toString('base64'),
   'base64-upper': (v) => Buffer.from(v).toString('base64').toUpperCase(),
   base64url: (v) => Buffer.from(v).toString('base64url'),
@@ -74,7 +86,10 @@ function withEcho(body: unknown, headers: Record<string, string>, b: SampleBehav
       return JSON.stringify({ echo: Buffer.from(JSON.stringify(picked)).toString('base64'), ...(body as object) });
     default: {
       const encode = ECHO_VALUE[b.echoEncoding];
-      return JSON.stringify({ echo: Object.fromEntries(Object.entries(picked).map(([name, value]) => [name, encode(value)])), ...(body as object) });
+      return JSON.stringify({
+        echo: Object.fromEntries(Object.entries(picked).map(([name, value]) => [name, encode(value)])),
+        ...(body as object),
+      });
     }
   }
 }
@@ -117,7 +132,12 @@ const DEFAULTS: SampleBehaviour = {
 };
 
 /** The headers a 429 carries for a window that ends at `windowEndMs`. */
-function rateLimitHeaders(mode: SampleBehaviour['rateLimitHeaders'], { limit, windowMs }: { limit: number; windowMs: number }, windowEndMs: number, now: number): Record<string, string> {
+function rateLimitHeaders(
+  mode: SampleBehaviour['rateLimitHeaders'],
+  { limit, windowMs }: { limit: number; windowMs: number },
+  windowEndMs: number,
+  now: number,
+): Record<string, string> {
   // Delta-seconds round up, so a caller that honours them arrives after the window, not in it.
   const seconds = String(Math.max(1, Math.ceil((windowEndMs - now) / 1000)));
   switch (mode) {
@@ -128,7 +148,10 @@ function rateLimitHeaders(mode: SampleBehaviour['rateLimitHeaders'], { limit, wi
     case 'retry-after-date':
       return { 'retry-after': new Date(Math.ceil(windowEndMs / 1000) * 1000).toUTCString() };
     case 'ratelimit':
-      return { 'ratelimit-policy': `"chat";q=${limit};w=${Math.max(1, Math.round(windowMs / 1000))}`, ratelimit: `"chat";r=0;t=${seconds}` };
+      return {
+        'ratelimit-policy': `"chat";q=${limit};w=${Math.max(1, Math.round(windowMs / 1000))}`,
+        ratelimit: `"chat";r=0;t=${seconds}`,
+      };
     case 'ratelimit-reset':
       return { 'ratelimit-limit': String(limit), 'ratelimit-remaining': '0', 'ratelimit-reset': seconds };
   }
@@ -153,7 +176,9 @@ function deploymentReader(follow: SampleOptions['follow']) {
       sha = (await readFile(path.join(follow.gitDir, 'refs', 'heads', follow.branch), 'utf8')).trim();
     } catch {
       try {
-        sha = (await gitOut(['--git-dir', follow.gitDir, 'rev-parse', '--verify', '--quiet', `refs/heads/${follow.branch}`])).trim();
+        sha = (
+          await gitOut(['--git-dir', follow.gitDir, 'rev-parse', '--verify', '--quiet', `refs/heads/${follow.branch}`])
+        ).trim();
       } catch {
         sha = undefined;
       }
@@ -165,7 +190,8 @@ function deploymentReader(follow: SampleOptions['follow']) {
       else {
         try {
           const text = await gitOut(['--git-dir', follow.gitDir, 'show', `${sha}:service.json`]);
-          faults = ((JSON.parse(text) as { faults?: Partial<SampleBehaviour> }).faults ?? {}) as Partial<SampleBehaviour>;
+          faults = ((JSON.parse(text) as { faults?: Partial<SampleBehaviour> }).faults ??
+            {}) as Partial<SampleBehaviour>;
         } catch {
           faults = {};
         }
@@ -192,9 +218,18 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
         const deployment = await readDeployment();
         const b: SampleBehaviour = { ...behaviour, ...deployment.faults };
         const urlPath = (req.url ?? '/').split('?')[0] ?? '/';
-        const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+        const headers = Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+        );
         const send = (status: number, body: unknown, extraHeaders: Record<string, string> = {}) => {
-          const logged: LoggedRequest = { at: arrivedAt, method: req.method ?? 'GET', path: urlPath, status, headers, version: deployment.sha ?? b.version };
+          const logged: LoggedRequest = {
+            at: arrivedAt,
+            method: req.method ?? 'GET',
+            path: urlPath,
+            status,
+            headers,
+            version: deployment.sha ?? b.version,
+          };
           requests.push(logged);
           const text = withEcho(body, headers, b);
           setTimeout(() => {
@@ -203,18 +238,29 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
             logged.doneAt = Date.now();
           }, b.latencyMs);
         };
-        if (req.method === 'GET' && urlPath === '/health') return send(200, { status: 'ok', service: options.name ?? 'sample-chat', version: deployment.sha ?? b.version ?? 'unknown' });
-        if (req.method === 'GET' && urlPath === '/db/health') return b.dbDown ? send(503, { status: 'down', error: 'database unreachable' }) : send(200, { status: 'ok' });
+        if (req.method === 'GET' && urlPath === '/health')
+          return send(200, {
+            status: 'ok',
+            service: options.name ?? 'sample-chat',
+            version: deployment.sha ?? b.version ?? 'unknown',
+          });
+        if (req.method === 'GET' && urlPath === '/db/health')
+          return b.dbDown ? send(503, { status: 'down', error: 'database unreachable' }) : send(200, { status: 'ok' });
         if (urlPath === '/api/chat') {
           if (req.method !== 'POST') return send(405, { error: 'METHOD_NOT_ALLOWED' });
-          if (!b.no415 && !(req.headers['content-type'] ?? '').startsWith('application/json')) return send(415, { error: 'UNSUPPORTED_MEDIA_TYPE', expected: 'application/json' });
+          if (!b.no415 && !(req.headers['content-type'] ?? '').startsWith('application/json'))
+            return send(415, { error: 'UNSUPPORTED_MEDIA_TYPE', expected: 'application/json' });
           if (b.chatStatus) return send(b.chatStatus, { error: 'INTERNAL', detail: 'injected fault' });
           const now = Date.now();
           if (b.rateLimit) {
             if (!window || now - window.start >= b.rateLimit.windowMs) window = { start: now, count: 0 };
             window.count++;
             if (window.count > b.rateLimit.limit) {
-              return send(429, { error: 'RATE_LIMITED', failureType: 'FailureType.RATE_LIMITED' }, rateLimitHeaders(b.rateLimitHeaders, b.rateLimit, window.start + b.rateLimit.windowMs, now));
+              return send(
+                429,
+                { error: 'RATE_LIMITED', failureType: 'FailureType.RATE_LIMITED' },
+                rateLimitHeaders(b.rateLimitHeaders, b.rateLimit, window.start + b.rateLimit.windowMs, now),
+              );
             }
           }
           let message: unknown;
@@ -226,10 +272,18 @@ export async function startSampleService(options: SampleOptions = {}): Promise<S
           if (typeof message !== 'string' || message.length === 0) return send(400, { error: 'MESSAGE_REQUIRED' });
           const tokens = Math.ceil(message.length / 4);
           if (b.requestMaxTokens !== undefined && tokens > b.requestMaxTokens) {
-            return send(429, { error: 'BUDGET_EXCEEDED', failureType: 'FailureType.BUDGET_EXCEEDED', limit: 'COST_REQUEST_MAX_TOKENS' });
+            return send(429, {
+              error: 'BUDGET_EXCEEDED',
+              failureType: 'FailureType.BUDGET_EXCEEDED',
+              limit: 'COST_REQUEST_MAX_TOKENS',
+            });
           }
           if (b.globalBudgetTokens !== undefined && spentTokens + tokens > b.globalBudgetTokens) {
-            return send(429, { error: 'BUDGET_EXCEEDED', failureType: 'FailureType.BUDGET_EXCEEDED', limit: 'COST_GLOBAL_DAILY_TOKENS' });
+            return send(429, {
+              error: 'BUDGET_EXCEEDED',
+              failureType: 'FailureType.BUDGET_EXCEEDED',
+              limit: 'COST_GLOBAL_DAILY_TOKENS',
+            });
           }
           spentTokens += tokens;
           return send(200, { reply: `governed answer to ${message.length} characters`, tokens, governed: true });

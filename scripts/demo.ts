@@ -32,7 +32,11 @@ function say(line: string): void {
 
 function run(file: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${path.basename(file)} ${args[0]} ${args[1] ?? ''}: ${stderr || err.message}`)) : resolve(stdout)));
+    execFile(file, args, { timeout: 30_000 }, (err, stdout, stderr) =>
+      err
+        ? reject(new Error(`${path.basename(file)} ${args[0]} ${args[1] ?? ''}: ${stderr || err.message}`))
+        : resolve(stdout),
+    );
   });
 }
 
@@ -63,18 +67,32 @@ async function startServer(cli: string): Promise<Connection> {
   const server = spawn(
     cli,
     [
-      'server', 'start-dev',
-      '--ip', host, '--port', port, '--ui-port', String(uiPort), '--ui-disable-news-fetch',
-      '--db-filename', path.join(root, '.data', 'temporal.db'),
+      'server',
+      'start-dev',
+      '--ip',
+      host,
+      '--port',
+      port,
+      '--ui-port',
+      String(uiPort),
+      '--ui-disable-news-fetch',
+      '--db-filename',
+      path.join(root, '.data', 'temporal.db'),
       // WAL: the dev server's SQLite writes stop being the bottleneck.
-      '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal',
-      '--log-level', 'error',
+      '--sqlite-pragma',
+      'journal_mode=wal',
+      '--sqlite-pragma',
+      'synchronous=normal',
+      '--log-level',
+      'error',
       ...DEV_SERVER_LIMITS,
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   children.push(server);
-  say(`${pc.dim('•')} started temporal server start-dev on ${address} (SQLite .data/temporal.db, UI http://localhost:${uiPort})`);
+  say(
+    `${pc.dim('•')} started temporal server start-dev on ${address} (SQLite .data/temporal.db, UI http://localhost:${uiPort})`,
+  );
   const connection = await tryConnect(30_000);
   if (!connection) throw new Error(`the dev server did not answer on ${address} within 30 s`);
   return connection;
@@ -88,13 +106,17 @@ function startWorker(env: Record<string, string>): ChildProcess {
     stdio: ['ignore', 'inherit', 'pipe'],
   });
   worker.stderr?.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) process.stderr.write(`${pc.dim(`[worker] ${line}`)}\n`);
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+      process.stderr.write(`${pc.dim(`[worker] ${line}`)}\n`);
   });
   children.push(worker);
   return worker;
 }
 
-async function watch(client: Client, workflowId: string): Promise<{ status: PromotionStatus; failure?: { type?: string; message: string } }> {
+async function watch(
+  client: Client,
+  workflowId: string,
+): Promise<{ status: PromotionStatus; failure?: { type?: string; message: string } }> {
   const handle = client.workflow.getHandle(workflowId);
   let lastStage = '';
   let inFlight: Promise<void> = Promise.resolve();
@@ -149,28 +171,74 @@ async function approve(cli: string, client: Client, workflowId: string): Promise
     await new Promise((r) => setTimeout(r, 100));
   }
   say(`  ${pc.yellow('awaiting_approval')}: class B needs someone other than the operator. Approve with either of:`);
-  say(pc.dim(`  $ temporal workflow signal --address ${address} --workflow-id ${workflowId} --name approve --input '{"approver":"bob","comment":"ship it"}'`));
-  say(pc.dim(`  $ temporal workflow update execute --address ${address} --workflow-id ${workflowId} --name decide --input '{"decision":"approve","approver":"bob"}'`));
+  say(
+    pc.dim(
+      `  $ temporal workflow signal --address ${address} --workflow-id ${workflowId} --name approve --input '{"approver":"bob","comment":"ship it"}'`,
+    ),
+  );
+  say(
+    pc.dim(
+      `  $ temporal workflow update execute --address ${address} --workflow-id ${workflowId} --name decide --input '{"decision":"approve","approver":"bob"}'`,
+    ),
+  );
   say(pc.dim(`  $ RELEASE_PROMOTER_IDENTITY=bob npx release-promoter approve ${workflowId}`));
   if (waitForHuman) {
     say(`  ${pc.dim('--wait-for-approval: waiting for one of those (the promotion times out after 30m)')}`);
     return;
   }
-  const args = ['workflow', 'update', 'execute', '--output', 'json', '--address', address, '--workflow-id', workflowId, '--name', 'decide', '--input', JSON.stringify({ decision: 'approve', approver: 'demo-approver', comment: 'approved by npm run demo' })];
+  const args = [
+    'workflow',
+    'update',
+    'execute',
+    '--output',
+    'json',
+    '--address',
+    address,
+    '--workflow-id',
+    workflowId,
+    '--name',
+    'decide',
+    '--input',
+    JSON.stringify({ decision: 'approve', approver: 'demo-approver', comment: 'approved by npm run demo' }),
+  ];
   const answer = JSON.parse(await run(cli, args)) as { result?: { counted?: boolean; approval?: { state?: string } } };
-  say(`  ${pc.green('approved')} as demo-approver with temporal workflow update execute: counted=${answer.result?.counted}, approval ${answer.result?.approval?.state}`);
+  say(
+    `  ${pc.green('approved')} as demo-approver with temporal workflow update execute: counted=${answer.result?.counted}, approval ${answer.result?.approval?.state}`,
+  );
 }
 
-async function promote(cli: string, client: Client, input: Record<string, unknown>, label: string): Promise<PromotionStatus> {
+async function promote(
+  cli: string,
+  client: Client,
+  input: Record<string, unknown>,
+  label: string,
+): Promise<PromotionStatus> {
   const workflowId = `promotion-${String(input.environment ?? 'production')}-${String(input.commitSha).slice(0, 7)}-${Date.now().toString(36)}`;
-  const args = ['workflow', 'start', '--address', address, '--task-queue', taskQueue, '--type', 'promotionWorkflow', '--workflow-id', workflowId, '--input', JSON.stringify(input)];
+  const args = [
+    'workflow',
+    'start',
+    '--address',
+    address,
+    '--task-queue',
+    taskQueue,
+    '--type',
+    'promotionWorkflow',
+    '--workflow-id',
+    workflowId,
+    '--input',
+    JSON.stringify(input),
+  ];
   say(`\n${pc.bold(label)}`);
   say(pc.dim(`  $ temporal ${args.map((a) => (/[\s{"]/.test(a) ? `'${a}'` : a)).join(' ')}`));
   await run(cli, args);
   if (input.changeClass === 'B') await approve(cli, client, workflowId);
   const { status, failure } = await watch(client, workflowId);
-  if (failure) say(`  ${pc.red('✗')} ${failure.type}: ${failure.message}${status.rollback ? ` (stage ${status.stage})` : ''}`);
-  else say(`  ${pc.green('✓')} promoted ${status.commitSha.slice(0, 12)} as ${status.releaseId}; chain head ${status.ledgerChainHead?.slice(0, 16)}…`);
+  if (failure)
+    say(`  ${pc.red('✗')} ${failure.type}: ${failure.message}${status.rollback ? ` (stage ${status.stage})` : ''}`);
+  else
+    say(
+      `  ${pc.green('✓')} promoted ${status.commitSha.slice(0, 12)} as ${status.releaseId}; chain head ${status.ledgerChainHead?.slice(0, 16)}…`,
+    );
   return status;
 }
 
@@ -186,18 +254,57 @@ async function main(): Promise<void> {
   const client = new Client({ connection });
   const repo = await createSampleRepo(work);
   const staging = await startSampleService({ name: 'staging', latencyMs: 20 });
-  const production = await startSampleService({ name: 'production', latencyMs: 20, follow: { gitDir: repo.bare, branch: 'release' } });
+  const production = await startSampleService({
+    name: 'production',
+    latencyMs: 20,
+    follow: { gitDir: repo.bare, branch: 'release' },
+  });
   say(`${pc.dim('•')} sample repo ${repo.bare} (main and release at ${repo.base.slice(0, 7)})`);
   say(`${pc.dim('•')} staging ${staging.url}, production ${production.url} (serves release's tip)`);
-  startWorker({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'ERROR', TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, RELEASE_LEDGER_PATH: ledgerPath, GIT_CACHE_DIR: path.join(work, 'git-cache') });
+  startWorker({
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'ERROR',
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    RELEASE_LEDGER_PATH: ledgerPath,
+    GIT_CACHE_DIR: path.join(work, 'git-cache'),
+  });
 
   const good = await repo.commit('feature: friendlier chat answers');
-  const status = await promote(cli, client, { commitSha: good.slice(0, 12), changeClass: 'B', approval: { timeout: '30m' }, operator: 'demo-operator', repo: repo.bare, stagingBase: staging.url, productionBase: production.url, deployWait: { path: '/health', field: 'version', timeout: '30s' }, notes: 'demo: a good change' }, 'Promotion 1: a good change (class B: needs approval)');
+  const status = await promote(
+    cli,
+    client,
+    {
+      commitSha: good.slice(0, 12),
+      changeClass: 'B',
+      approval: { timeout: '30m' },
+      operator: 'demo-operator',
+      repo: repo.bare,
+      stagingBase: staging.url,
+      productionBase: production.url,
+      deployWait: { path: '/health', field: 'version', timeout: '30s' },
+      notes: 'demo: a good change',
+    },
+    'Promotion 1: a good change (class B: needs approval)',
+  );
   printEntry(await readFile(ledgerPath, 'utf8'), status.releaseId);
 
   // A commit that passes staging but breaks production (its service.json takes the db down).
   const bad = await repo.commit('feature: new db driver', { 'service.json': BROKEN_SERVICE });
-  const badStatus = await promote(cli, client, { commitSha: bad.slice(0, 12), changeClass: 'A', operator: 'demo-operator', repo: repo.bare, stagingBase: staging.url, productionBase: production.url, deployWait: { path: '/health', field: 'version', timeout: '30s' }, notes: 'demo: passes staging, breaks production' }, 'Promotion 2: a bad deploy');
+  const badStatus = await promote(
+    cli,
+    client,
+    {
+      commitSha: bad.slice(0, 12),
+      changeClass: 'A',
+      operator: 'demo-operator',
+      repo: repo.bare,
+      stagingBase: staging.url,
+      productionBase: production.url,
+      deployWait: { path: '/health', field: 'version', timeout: '30s' },
+      notes: 'demo: passes staging, breaks production',
+    },
+    'Promotion 2: a bad deploy',
+  );
   const ledger = await readFile(ledgerPath, 'utf8');
   say(`  release is back on ${String(await repo.tip('release')).slice(0, 12)} (the last known good)`);
   printEntry(ledger, badStatus.rollback?.releaseId);
@@ -206,12 +313,18 @@ async function main(): Promise<void> {
   say(`\n${pc.bold('Auditing the ledger')}`);
   const report = verifyLedger(ledger, status.ledgerChainHead && badStatus.ledgerChainHead);
   say(`  $ npx release-promoter ledger verify ${path.relative(root, ledgerPath)} --head ${badStatus.ledgerChainHead}`);
-  say(`  ${report.ok ? pc.green('ok') : pc.red('FAIL')}: ${report.entries} entries, ${report.chained} chained, head ${report.head.slice(0, 16)}…`);
+  say(
+    `  ${report.ok ? pc.green('ok') : pc.red('FAIL')}: ${report.entries} entries, ${report.chained} chained, head ${report.head.slice(0, 16)}…`,
+  );
   const tamperedPath = `${ledgerPath}.tampered`;
   await writeFile(tamperedPath, ledger.replace('operator: demo-operator', 'operator: mallory'));
   const tampered = verifyLedger(await readFile(tamperedPath, 'utf8'));
-  say(`  $ npx release-promoter ledger verify ${path.relative(root, tamperedPath)}   ${pc.dim('(one operator edited)')}`);
-  say(`  ${tampered.ok ? pc.green('ok') : pc.red('FAIL')} line ${tampered.problem?.line}: ${tampered.problem?.message}`);
+  say(
+    `  $ npx release-promoter ledger verify ${path.relative(root, tamperedPath)}   ${pc.dim('(one operator edited)')}`,
+  );
+  say(
+    `  ${tampered.ok ? pc.green('ok') : pc.red('FAIL')} line ${tampered.problem?.line}: ${tampered.problem?.message}`,
+  );
 
   say(`\n${pc.bold('Where to look')}`);
   say(`  ledger      ${ledgerPath}`);
@@ -226,7 +339,8 @@ async function main(): Promise<void> {
   await staging.close();
   await production.close();
   await connection.close();
-  process.exitCode = status.stage === 'promoted' && badStatus.stage === 'rolled_back' && report.ok && !tampered.ok ? 0 : 1;
+  process.exitCode =
+    status.stage === 'promoted' && badStatus.stage === 'rolled_back' && report.ok && !tampered.ok ? 0 : 1;
 }
 
 /** Stops the worker before the server it talks to, each with SIGINT, SIGKILL after 10 s. */

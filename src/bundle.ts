@@ -7,7 +7,14 @@ export async function bundleWorkflows(outPath: string): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('./workflows'),
     preloadModules: [require.resolve('./workflows/shared-modules')],
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m) } as never,
+    logger: {
+      log() {},
+      trace() {},
+      debug() {},
+      info() {},
+      warn: (m: string) => console.warn(m),
+      error: (m: string) => console.error(m),
+    } as never,
   });
   await writeFile(outPath, code);
 }

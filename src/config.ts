@@ -4,9 +4,12 @@ import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { BaseUrl, BranchName, DeployWait, EnvironmentName, Identity, RepoLocation } from './domain';
-import { builtinGates, GateCatalog, GateDefaults, GateDefinition, HttpExpectation, HttpProbe } from './gates/catalog';
+import { builtinCatalog, GateCatalog } from './gates/catalog';
+import { GatesFile } from './gates/config-file';
 
-const HostPort = z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/, 'must be host:port, e.g. localhost:7233');
+const HostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/, 'must be host:port, e.g. localhost:7233');
 const ExistingFile = z.string().refine((file) => {
   try {
     readFileSync(file);
@@ -19,52 +22,38 @@ const ExistingFile = z.string().refine((file) => {
 export const WorkerEnv = z
   .object({
     TEMPORAL_ADDRESS: HostPort.default('localhost:7233'),
-    TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be a Temporal namespace name').default('default'),
+    TEMPORAL_NAMESPACE: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be a Temporal namespace name')
+      .default('default'),
     TEMPORAL_API_KEY: z.string().min(1).optional(),
     TEMPORAL_TLS_CERT_PATH: ExistingFile.optional(),
     TEMPORAL_TLS_KEY_PATH: ExistingFile.optional(),
     TEMPORAL_TLS_CA_PATH: ExistingFile.optional(),
     TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
-    TEMPORAL_TASK_QUEUE: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1–200 characters of A-Z a-z 0-9 . _ -').default('release-promotion'),
+    TEMPORAL_TASK_QUEUE: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1–200 characters of A-Z a-z 0-9 . _ -')
+      .default('release-promotion'),
     RELEASE_LEDGER_PATH: z.string().min(1).default('RELEASE_LOG.md'),
     GATES_CONFIG: ExistingFile.optional(),
     ENVIRONMENTS_CONFIG: ExistingFile.optional(),
     GIT_CACHE_DIR: z.string().min(1).default('.data/git-cache'),
     METRICS_ADDRESS: HostPort.optional(),
-    LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], 'must be TRACE, DEBUG, INFO, WARN or ERROR').default('WARN'),
+    LOG_LEVEL: z
+      .enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], 'must be TRACE, DEBUG, INFO, WARN or ERROR')
+      .default('WARN'),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
-      ctx.addIssue({ code: 'custom', path: [env.TEMPORAL_TLS_CERT_PATH ? 'TEMPORAL_TLS_KEY_PATH' : 'TEMPORAL_TLS_CERT_PATH'], message: 'must be set together with its pair (client certificate and key)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.TEMPORAL_TLS_CERT_PATH ? 'TEMPORAL_TLS_KEY_PATH' : 'TEMPORAL_TLS_CERT_PATH'],
+        message: 'must be set together with its pair (client certificate and key)',
+      });
     }
   });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
-
-const CommandGateFile = z.strictObject({ command: z.array(z.string().min(1)).min(1), timeoutMs: z.number().int().min(100).max(3_600_000).optional() });
-const HttpGateFile = z.strictObject({
-  request: HttpProbe,
-  expect: HttpExpectation,
-  timeoutMs: z.number().int().min(100).max(600_000).optional(),
-  production: z.boolean().optional(),
-});
-
-/** GATES_CONFIG: defaults and extra or overridden gates (SPEC §5). */
-export const GatesFile = z.strictObject({
-  defaults: GateDefaults.partial().optional(),
-  gates: z
-    .record(
-      z.string().regex(/^[a-z0-9_]{1,64}$/, 'gate names are 1–64 characters of a-z 0-9 _'),
-      // Chosen by shape, not z.union, so a typo is reported against the schema the author meant.
-      z.unknown().transform((value, ctx) => {
-        const isHttp = typeof value === 'object' && value !== null && ('request' in value || 'expect' in value);
-        const parsed = (isHttp ? HttpGateFile : CommandGateFile).safeParse(value);
-        if (parsed.success) return parsed.data;
-        for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: issue.path } as never);
-        return z.NEVER;
-      }),
-    )
-    .optional(),
-});
 
 export interface Config {
   temporal: {
@@ -104,30 +93,17 @@ function readConfigFile<T extends z.ZodType>(variable: string, file: string, sch
     throw new ConfigError(`${variable} ${file}: not valid JSON (${(err as Error).message})`);
   }
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(`${variable} ${file}: ${describeIssues(parsed.error, (p) => p.join('.') || '(top level)')}`);
+  if (!parsed.success)
+    throw new ConfigError(`${variable} ${file}: ${describeIssues(parsed.error, (p) => p.join('.') || '(top level)')}`);
   return parsed.data;
 }
 
-/** Reads GATES_CONFIG over the built-in catalog. Throws ConfigError naming the file and field. */
+/**
+ * Reads GATES_CONFIG over the built-in catalog (an entry naming a built-in changes only the fields
+ * it gives). Throws ConfigError naming the file and field.
+ */
 export function loadGateCatalog(file?: string): GateCatalog {
-  if (!file) {
-    const defaults = GateDefaults.parse({});
-    return { defaults, gates: builtinGates(defaults) };
-  }
-  const data = readConfigFile('GATES_CONFIG', file, GatesFile);
-  const defaults = GateDefaults.parse(data.defaults ?? {});
-  const gates: Record<string, GateDefinition> = builtinGates(defaults);
-  for (const [name, override] of Object.entries(data.gates ?? {})) {
-    const existing = gates[name];
-    if ('command' in override) {
-      if (existing && existing.kind !== 'command') throw new ConfigError(`GATES_CONFIG ${file}: gates.${name}: is an HTTP gate; it cannot be given a command`);
-      gates[name] = { kind: 'command', staging: 'optional', production: false, wave: 1, command: override.command, timeoutMs: override.timeoutMs };
-    } else {
-      if (existing && existing.kind !== 'http') throw new ConfigError(`GATES_CONFIG ${file}: gates.${name}: is a ${existing.kind} gate; it cannot be given a request`);
-      gates[name] = { kind: 'http', staging: 'optional', production: override.production ?? false, wave: 1, request: override.request, expect: override.expect, timeoutMs: override.timeoutMs };
-    }
-  }
-  return { defaults, gates };
+  return file ? readConfigFile('GATES_CONFIG', file, GatesFile) : builtinCatalog();
 }
 
 /** ENVIRONMENTS_CONFIG: where each environment's probes go, which secrets they carry, who approves (SPEC §7). */
@@ -140,7 +116,10 @@ export const EnvironmentsFile = z.strictObject({
       toBranch: BranchName.default('release'),
       stagingBase: BaseUrl,
       /** Environments whose staging bases name one service take turns on it under this name (SPEC §5). */
-      stagingService: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'must be 1–100 characters of a-z 0-9 . _ - (a name, not a URL)').optional(),
+      stagingService: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'must be 1–100 characters of a-z 0-9 . _ - (a name, not a URL)')
+        .optional(),
       productionBase: BaseUrl,
       deployWait: DeployWait.optional(),
       approval: z
@@ -151,7 +130,10 @@ export const EnvironmentsFile = z.strictObject({
         })
         .prefault({}),
       headersFromEnv: z
-        .record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'header names are letters, digits and -'), z.string().regex(/^[A-Z_][A-Z0-9_]{0,100}$/, 'must name an environment variable (A-Z 0-9 _)'))
+        .record(
+          z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'header names are letters, digits and -'),
+          z.string().regex(/^[A-Z_][A-Z0-9_]{0,100}$/, 'must name an environment variable (A-Z 0-9 _)'),
+        )
         .default({}),
     }),
   ),
@@ -159,11 +141,17 @@ export const EnvironmentsFile = z.strictObject({
 export type RegisteredEnvironment = z.infer<typeof EnvironmentsFile>['environments'][string];
 
 /** Reads ENVIRONMENTS_CONFIG; every headersFromEnv variable must be set, or the worker stops naming it. */
-export function loadEnvironments(file: string, env: NodeJS.ProcessEnv = process.env): Record<string, RegisteredEnvironment> {
+export function loadEnvironments(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, RegisteredEnvironment> {
   const data = readConfigFile('ENVIRONMENTS_CONFIG', file, EnvironmentsFile);
   for (const [name, registered] of Object.entries(data.environments)) {
     for (const [header, variable] of Object.entries(registered.headersFromEnv)) {
-      if (!env[variable]) throw new ConfigError(`ENVIRONMENTS_CONFIG ${file}: environments.${name}.headersFromEnv.${header}: environment variable ${variable} is not set on the worker`);
+      if (!env[variable])
+        throw new ConfigError(
+          `ENVIRONMENTS_CONFIG ${file}: environments.${name}.headersFromEnv.${header}: environment variable ${variable} is not set on the worker`,
+        );
     }
   }
   return data.environments;
@@ -187,19 +175,31 @@ function refuseSymlink(variable: string, file: string): void {
   } catch {
     // gone in between; refused all the same
   }
-  throw new ConfigError(`${variable}: ${file} is a symbolic link${target}; the worker refuses symlinked ledger files so writes cannot be redirected. Point ${variable} at the file itself`);
+  throw new ConfigError(
+    `${variable}: ${file} is a symbolic link${target}; the worker refuses symlinked ledger files so writes cannot be redirected. Point ${variable} at the file itself`,
+  );
 }
 
 /** Parses the worker's environment once. Throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
-  const cleaned: Record<string, string> = Object.fromEntries(Object.entries(env).filter((pair): pair is [string, string] => pair[1] !== undefined && pair[1] !== ''));
+  const cleaned: Record<string, string> = Object.fromEntries(
+    Object.entries(env).filter((pair): pair is [string, string] => pair[1] !== undefined && pair[1] !== ''),
+  );
   // File paths are relative to the worker's directory, checked and used alike.
-  for (const name of ['GATES_CONFIG', 'ENVIRONMENTS_CONFIG', 'TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_CA_PATH']) {
+  for (const name of [
+    'GATES_CONFIG',
+    'ENVIRONMENTS_CONFIG',
+    'TEMPORAL_TLS_CERT_PATH',
+    'TEMPORAL_TLS_KEY_PATH',
+    'TEMPORAL_TLS_CA_PATH',
+  ]) {
     if (cleaned[name]) cleaned[name] = path.resolve(cwd, cleaned[name]);
   }
   const parsed = WorkerEnv.safeParse(cleaned);
   if (!parsed.success) {
-    throw new ConfigError(`invalid worker configuration: ${describeIssues(parsed.error, (p) => String(p[0] ?? 'environment'))}`);
+    throw new ConfigError(
+      `invalid worker configuration: ${describeIssues(parsed.error, (p) => String(p[0] ?? 'environment'))}`,
+    );
   }
   const e = parsed.data;
   const ledgerPath = path.resolve(cwd, e.RELEASE_LEDGER_PATH);
@@ -212,7 +212,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       namespace: e.TEMPORAL_NAMESPACE,
       apiKey: e.TEMPORAL_API_KEY,
       tls: tlsWanted
-        ? { certPath: e.TEMPORAL_TLS_CERT_PATH, keyPath: e.TEMPORAL_TLS_KEY_PATH, caPath: e.TEMPORAL_TLS_CA_PATH, serverName: e.TEMPORAL_TLS_SERVER_NAME }
+        ? {
+            certPath: e.TEMPORAL_TLS_CERT_PATH,
+            keyPath: e.TEMPORAL_TLS_KEY_PATH,
+            caPath: e.TEMPORAL_TLS_CA_PATH,
+            serverName: e.TEMPORAL_TLS_SERVER_NAME,
+          }
         : undefined,
     },
     taskQueue: e.TEMPORAL_TASK_QUEUE,

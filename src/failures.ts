@@ -1,26 +1,55 @@
-// Typed, non-retryable failures: the one way business outcomes leave an activity or a workflow.
-// Workflow-safe (only @temporalio/common).
+// Typed failures: the one way business outcomes leave an activity or a workflow, and the one list
+// of their types. Workflow-safe (only @temporalio/common).
 import { ApplicationFailure } from '@temporalio/common';
 
+/**
+ * Every failure `type` the project raises or records (a failure's type, `status.failure.type`, a
+ * ledger note's prefix), one line each on when it happens. Non-retryable unless marked retryable.
+ */
 export const FAILURE_TYPES = [
+  // The request is malformed, names something the worker does not have, or its releaseId is taken.
   'InvalidPromotionRequest',
+  // The request is class C, which release-promoter never promotes.
   'ChangeClassForbidden',
+  // The commit is not reachable from fromBranch (or does not exist in the repo).
   'CommitNotOnSourceBranch',
+  // A staging gate failed (or kept being throttled past its wait bound).
   'StagingGatesFailed',
+  // An approver rejected the promotion, or its operator withdrew it.
   'ApprovalRejected',
+  // Not enough approvals arrived within approval.timeout.
   'ApprovalTimedOut',
+  // toBranch is not where the target's drift reference says the ledger left it (acceptDrift not set).
   'ReleaseBranchDrifted',
+  // The commit is not a descendant of toBranch's tip (allowDowngrade not set).
   'DowngradeRefused',
+  // Someone else moved toBranch while the push's lease was held: nothing was overwritten.
   'ReleaseBranchMoved',
+  // Production never reported the promoted commit within deployWait.timeout (then rolled back).
   'DeployNotObserved',
+  // A production check failed after the push (then rolled back).
   'ProductionVerificationFailed',
+  // The automatic rollback (the compensating child) did not finish; stage rollback_partial.
+  'RollbackFailed',
+  // The promotion was cancelled (temporal workflow cancel); recorded as its entry's failure.
+  'Cancelled',
+  // The promotion stopped on an error that carried no type of its own (an activity out of retries, a bug).
+  'PromotionFailed',
+  // The promotion's workflow closed (terminated, timed out) holding its target's lock before writing
+  // its entry; the lock writes that entry, with this type opening its notes.
+  'PromotionClosed',
+  // An approval decision (the decide update's payload) is malformed; the update is refused, nothing counts.
+  'InvalidDecision',
+  // The same release id is already in the ledger, or reserved, for another workflow: nothing was appended.
   'ReleaseIdConflict',
+  // The rollback request is malformed, or names something the worker does not have.
   'InvalidRollbackRequest',
-  // The repo could not be read or written (git's own refusal, or a transport failure): non-retryable
-  // when retrying cannot help (missing repo, protocol not allowed, refused credentials), else retryable.
+  // The repo could not be read or written: non-retryable when retrying cannot help (missing repo,
+  // transport not allowed, refused credentials), retryable for network or server trouble.
   'RepoUnreachable',
-  // Retryable (see retryableFailure): the ledger cannot be read or written, or does not verify.
+  // Retryable: a ledger file cannot be read, locked or written (the errno is in the message and details).
   'LedgerUnwritable',
+  // Retryable: the ledger does not verify (the line is named), so nothing is appended until it is repaired.
   'LedgerDoesNotVerify',
 ] as const;
 export type FailureType = (typeof FAILURE_TYPES)[number];
@@ -73,7 +102,13 @@ export function failureDetailsOf(err: unknown): unknown {
 }
 
 /** Why a promotion refused a drifted branch, and what to do (activity and workflow say the same). */
-export function driftMessage(d: { branch: string; found: string | null; environment: string; releaseId: string; recordedTip: string }): string {
+export function driftMessage(d: {
+  branch: string;
+  found: string | null;
+  environment: string;
+  releaseId: string;
+  recordedTip: string;
+}): string {
   return (
     `${d.branch} is at ${d.found ?? '(missing)'} but the ledger's last entry for ${d.environment} (${d.releaseId}) left it at ${d.recordedTip}. ` +
     `Find out who moved it; to promote anyway, start again with acceptDrift: true (recorded in the ledger)`

@@ -39,7 +39,9 @@ export function liveView(stream: NodeJS.WriteStream): LiveView {
 
 /** Terminal rows `text` takes at `columns` wide, counting wrapped lines (colours take none). */
 export function rowsOf(text: string, columns: number): number {
-  return text.split('\n').reduce((sum, line) => sum + Math.max(1, Math.ceil(stripVTControlCharacters(line).length / columns)), 0);
+  return text
+    .split('\n')
+    .reduce((sum, line) => sum + Math.max(1, Math.ceil(stripVTControlCharacters(line).length / columns)), 0);
 }
 
 /** The leading lines of `text` that fit in `maxRows`. */

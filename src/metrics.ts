@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { request } from 'undici';
 import type { GateResult } from './domain';
-import type { LedgerRecord } from './activities/ledger';
+import type { LedgerRecord } from './ledger/entry';
 
 export const registry = new Registry();
 
@@ -53,7 +53,9 @@ const ledgerAppendFailures = new Counter({
 });
 
 export function countLedgerAppendFailure(err: unknown): void {
-  ledgerAppendFailures.inc({ type: err instanceof ApplicationFailure ? (err.type ?? 'ApplicationFailure') : ((err as Error)?.name ?? 'Error') });
+  ledgerAppendFailures.inc({
+    type: err instanceof ApplicationFailure ? (err.type ?? 'ApplicationFailure') : ((err as Error)?.name ?? 'Error'),
+  });
 }
 
 export function countGates(results: readonly GateResult[], stage: 'staging' | 'production'): void {
@@ -72,7 +74,8 @@ export function countPush(pushed: boolean): void {
 }
 
 export function countRefusal(activity: string, err: unknown): void {
-  if (err instanceof ApplicationFailure && err.nonRetryable) refusals.inc({ activity, type: err.type ?? 'ApplicationFailure' });
+  if (err instanceof ApplicationFailure && err.nonRetryable)
+    refusals.inc({ activity, type: err.type ?? 'ApplicationFailure' });
 }
 
 /**
@@ -81,7 +84,8 @@ export function countRefusal(activity: string, err: unknown): void {
  * answer, ours are still served, with a comment saying so: a scrape never fails for it.
  */
 export async function serveMetrics(address: string, temporalMetricsUrl: string): Promise<http.Server> {
-  if (!registry.getSingleMetric('release_promoter_worker_process_cpu_seconds_total')) collectDefaultMetrics({ register: registry, prefix: 'release_promoter_worker_' });
+  if (!registry.getSingleMetric('release_promoter_worker_process_cpu_seconds_total'))
+    collectDefaultMetrics({ register: registry, prefix: 'release_promoter_worker_' });
   const { host, port } = splitHostPort(address);
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
@@ -90,7 +94,8 @@ export async function serveMetrics(address: string, temporalMetricsUrl: string):
     }
     void Promise.all([registry.metrics(), temporalMetrics(temporalMetricsUrl)]).then(
       ([ours, temporal]) => res.writeHead(200, { 'content-type': registry.contentType }).end(`${ours}\n${temporal}`),
-      (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`collecting metrics failed: ${err.message}\n`),
+      (err: Error) =>
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`collecting metrics failed: ${err.message}\n`),
     );
   });
   await new Promise<void>((resolve, reject) => {

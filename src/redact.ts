@@ -5,13 +5,17 @@
 const MASK = '[REDACTED]';
 
 /** Words that make a key name a secret when the key ends in one of them. */
-const SECRET_WORD = 'token|api[_-]?key|apikey|password|passwd|pass[_-]?phrase|secret|access[_-]?key|private[_-]?key|credentials?';
+const SECRET_WORD =
+  'token|api[_-]?key|apikey|password|passwd|pass[_-]?phrase|secret|access[_-]?key|private[_-]?key|credentials?';
 
 // Order matters: whole-token shapes first, then key/value pairs, so a token inside a
 // pair is masked once and the key stays readable.
 const PATTERNS: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
   // PEM and PGP armour ("-----BEGIN PGP PRIVATE KEY BLOCK-----"); an unterminated block is masked to the end.
-  [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)/g, MASK],
+  [
+    /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)/g,
+    MASK,
+  ],
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, MASK],
   [/\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}\b/g, MASK],
   [/\bgithub_pat_[A-Za-z0-9_]{20,}\b/g, MASK],
@@ -24,26 +28,44 @@ const PATTERNS: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
   // A bare AWS secret access key: exactly 40 base64 characters. Random keys mix case and digits;
   // a git sha (lowercase hex) or an upper-case hex digest has no lower or no upper letter, so
   // both stay readable.
-  [/(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g, (m) => (/[a-z]/.test(m) && /[A-Z]/.test(m) && /[0-9]/.test(m) ? MASK : m)],
+  [
+    /(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g,
+    (m) => (/[a-z]/.test(m) && /[A-Z]/.test(m) && /[0-9]/.test(m) ? MASK : m),
+  ],
   // URL credentials: scheme://user:pass@ or scheme://token@ on http(s)
   [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]*@/gi, (_m, scheme) => `${scheme}${MASK}@`],
   [/\b(https?:\/\/)[^\s/@:]+@/gi, (_m, scheme) => `${scheme}${MASK}@`],
   // Signed-URL signatures (Azure SAS, S3 and GCS presigned URLs): the key stays readable.
-  [/(?<![A-Za-z0-9_-])(sig|x-amz-signature|x-amz-security-token|x-goog-signature)=([^\s&"'#<>;,]+)/gi, (_m, key) => `${key}=${MASK}`],
+  [
+    /(?<![A-Za-z0-9_-])(sig|x-amz-signature|x-amz-security-token|x-goog-signature)=([^\s&"'#<>;,]+)/gi,
+    (_m, key) => `${key}=${MASK}`,
+  ],
   // Authorization headers and bearer/basic values, quoted or not
-  [/\b(authorization|proxy-authorization|x-api-key|api-key|cookie|set-cookie)("?\s*[:=]\s*"?)(?:(?:bearer|basic|token)\s+)?[^\s",;]+/gi, (_m, key, sep) => `${key}${sep}${MASK}`],
+  [
+    /\b(authorization|proxy-authorization|x-api-key|api-key|cookie|set-cookie)("?\s*[:=]\s*"?)(?:(?:bearer|basic|token)\s+)?[^\s",;]+/gi,
+    (_m, key, sep) => `${key}${sep}${MASK}`,
+  ],
   // A word after "bearer"/"basic" that reads as English ("basic authentication", also ending a
   // sentence) is left alone; anything with a digit, a symbol or capitals inside is a credential.
-  [/\b(bearer|basic)\s+([A-Za-z0-9._~+/=-]{8,})/gi, (m, scheme, value) => (/^[A-Za-z][a-z]*\.*$/.test(value) ? m : `${scheme} ${MASK}`)],
+  [
+    /\b(bearer|basic)\s+([A-Za-z0-9._~+/=-]{8,})/gi,
+    (m, scheme, value) => (/^[A-Za-z][a-z]*\.*$/.test(value) ? m : `${scheme} ${MASK}`),
+  ],
   // <password>…</password> and other elements named like a secret.
   [
-    new RegExp(`<([A-Za-z0-9_:-]*?(?:${SECRET_WORD})|(?:[A-Za-z0-9]+[_:-])*(?:pwd|pass))(\\s[^<>]*)?>([^<]*)</\\1\\s*>`, 'gi'),
+    new RegExp(
+      `<([A-Za-z0-9_:-]*?(?:${SECRET_WORD})|(?:[A-Za-z0-9]+[_:-])*(?:pwd|pass))(\\s[^<>]*)?>([^<]*)</\\1\\s*>`,
+      'gi',
+    ),
     (_m, tag, attributes = '') => `<${tag}${attributes}>${MASK}</${tag}>`,
   ],
   // A quoted value after a secret key is masked whole: a passphrase is several words. A quote
   // that never closes on its line masks the rest of that line.
   [
-    new RegExp(`\\b([A-Za-z0-9_-]*?(?:${SECRET_WORD}))(?![A-Za-z0-9])("?\\s*[:=]\\s*)(["'])(?:\\\\.|(?!\\3)[^\\\\\\n])*(?:\\3|(?=\\n|$))`, 'gi'),
+    new RegExp(
+      `\\b([A-Za-z0-9_-]*?(?:${SECRET_WORD}))(?![A-Za-z0-9])("?\\s*[:=]\\s*)(["'])(?:\\\\.|(?!\\3)[^\\\\\\n])*(?:\\3|(?=\\n|$))`,
+      'gi',
+    ),
     (_m, key, sep, quote) => `${key}${sep}${quote}${MASK}${quote}`,
   ],
   // pwd= and pass= (connection strings, query strings, forms). Only with "=" or as a quoted JSON
@@ -115,7 +137,16 @@ function base64(bytes: readonly number[]): string {
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 const escapeRegExp = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 
-const JSON_SHORT_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '/': '\\/', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const JSON_SHORT_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '/': '\\/',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
 const HTML_NAMED: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 
 /**
@@ -146,7 +177,8 @@ function textPattern(secret: string): string {
   let inSpace = false;
   for (const ch of secret) {
     if (/\s/.test(ch)) {
-      if (!inSpace) out += `(?:\\s|\\+|%(?:25)?(?:20|09|0a|0d)|\\\\[ntr]|\\\\u00(?:20|09|0a|0d)|&#0*(?:32|9|10|13);|&#x0*(?:20|9|a|d);)+`;
+      if (!inSpace)
+        out += `(?:\\s|\\+|%(?:25)?(?:20|09|0a|0d)|\\\\[ntr]|\\\\u00(?:20|09|0a|0d)|&#0*(?:32|9|10|13);|&#x0*(?:20|9|a|d);)+`;
       inSpace = true;
       continue;
     }

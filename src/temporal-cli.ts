@@ -16,4 +16,9 @@ export function resolveTemporalCli(): string {
  * comes near 256 KiB (a promotion's status is bounded), so the server refuses anything larger
  * before it reaches a history.
  */
-export const DEV_SERVER_LIMITS = ['--dynamic-config-value', 'limit.blobSize.error=262144', '--dynamic-config-value', 'limit.blobSize.warn=65536'];
+export const DEV_SERVER_LIMITS = [
+  '--dynamic-config-value',
+  'limit.blobSize.error=262144',
+  '--dynamic-config-value',
+  'limit.blobSize.warn=65536',
+];

@@ -1,34 +1,20 @@
 // The worker: connect, make sure the search attributes exist, run promotions until stopped.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { ledgerStartupProblem } from './activities/ledger';
+import { ledgerStartupProblem } from './ledger/store';
 import { Config, ConfigError, loadConfig } from './config';
+import { connectClient, tlsOptions } from './connection';
 import { freeLoopbackPort } from './free-port';
 import { createLogger } from './logger';
 import { serveMetrics } from './metrics';
 import { SEARCH_ATTRIBUTE_KEYS } from './workflows/messages';
-
-export function tlsOptions(config: Config): TLSConfig | boolean | undefined {
-  const tls = config.temporal.tls;
-  if (!tls) return config.temporal.apiKey ? true : undefined;
-  return {
-    serverNameOverride: tls.serverName,
-    serverRootCACertificate: tls.caPath ? readFileSync(tls.caPath) : undefined,
-    clientCertPair: tls.certPath && tls.keyPath ? { crt: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } : undefined,
-  };
-}
-
-export function connectClient(config: Config): Promise<Connection> {
-  return Connection.connect({ address: config.temporal.address, tls: tlsOptions(config), apiKey: config.temporal.apiKey });
-}
 
 /**
  * Registers the five Keyword search attributes where the server allows it (the dev server
@@ -44,7 +30,10 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   const absent = await missing();
   if (absent.length === 0) return;
   try {
-    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(absent.map((name) => [name, keyword])) });
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(absent.map((name) => [name, keyword])),
+    });
   } catch (err) {
     throw new ConfigError(
       `search attributes missing in namespace ${namespace}: ${absent.join(', ')} (Keyword), and registering them failed (${(err as Error).message}). ` +
@@ -55,23 +44,30 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
     if ((await missing()).length === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new ConfigError(`search attributes still missing in namespace ${namespace} after registering: ${(await missing()).join(', ')}`);
+  throw new ConfigError(
+    `search attributes still missing in namespace ${namespace} after registering: ${(await missing()).join(', ')}`,
+  );
 }
 
 /**
- * The workflow bundle, built by src/bundle.ts in a child process (same node flags as this one,
- * so it works under tsx) into a temp file that is removed once the worker has loaded it.
+ * The workflow bundle. Compiled (dist/worker.js), the one `npm run build` wrote beside it,
+ * dist/workflow-bundle.js. Otherwise (tsx, or a build without it) bundle.ts/.js, the same
+ * extension as this file, builds it in a child process (same node flags as this one, so it works
+ * under tsx) into a temp file that is removed once the worker has loaded it.
  */
-async function bundleInChildProcess(): Promise<string> {
+async function workflowBundle(): Promise<{ codePath: string; temporary: boolean }> {
+  const prebuilt = path.join(__dirname, 'workflow-bundle.js');
+  if (existsSync(prebuilt)) return { codePath: prebuilt, temporary: false };
   const dir = path.join(os.tmpdir(), 'release-promoter-bundles');
   await mkdir(dir, { recursive: true });
   const out = path.join(dir, `workflows-${process.pid}-${Date.now()}.js`);
+  const script = path.join(__dirname, `bundle${path.extname(__filename)}`);
   await new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, [...process.execArgv, path.join(__dirname, 'bundle.ts'), out], { maxBuffer: 8 << 20 }, (err, _stdout, stderr) =>
+    execFile(process.execPath, [...process.execArgv, script, out], { maxBuffer: 8 << 20 }, (err, _stdout, stderr) =>
       err ? reject(new Error(`bundling the workflows failed: ${stderr || err.message}`)) : resolve(),
     );
   });
-  return out;
+  return { codePath: out, temporary: true };
 }
 
 export async function createWorker(config: Config): Promise<{ worker: Worker; close: () => Promise<void> }> {
@@ -82,16 +78,23 @@ export async function createWorker(config: Config): Promise<{ worker: Worker; cl
     await clientConnection.close();
     throw err;
   }
-  const bundlePath = await bundleInChildProcess();
-  const connection = await NativeConnection.connect({ address: config.temporal.address, tls: tlsOptions(config), apiKey: config.temporal.apiKey });
+  const bundle = await workflowBundle();
+  const connection = await NativeConnection.connect({
+    address: config.temporal.address,
+    tls: tlsOptions(config),
+    apiKey: config.temporal.apiKey,
+  });
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
-    workflowBundle: { codePath: bundlePath },
-    activities: createActivities(config, new Client({ connection: clientConnection, namespace: config.temporal.namespace })),
+    workflowBundle: { codePath: bundle.codePath },
+    activities: createActivities(
+      config,
+      new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
+    ),
   });
-  await rm(bundlePath, { force: true });
+  if (bundle.temporary) await rm(bundle.codePath, { force: true });
   return {
     worker,
     close: async () => {
@@ -117,7 +120,9 @@ async function main(): Promise<void> {
   const temporalMetricsAddress = config.metricsAddress ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
   Runtime.install({
     logger: createLogger(config.logLevel),
-    telemetryOptions: temporalMetricsAddress ? { metrics: { prometheus: { bindAddress: temporalMetricsAddress } } } : undefined,
+    telemetryOptions: temporalMetricsAddress
+      ? { metrics: { prometheus: { bindAddress: temporalMetricsAddress } } }
+      : undefined,
   });
   if (config.metricsAddress && temporalMetricsAddress) {
     await serveMetrics(config.metricsAddress, `http://${temporalMetricsAddress}/metrics`).catch((err: Error) => {
@@ -131,8 +136,11 @@ async function main(): Promise<void> {
   // is repaired, while the rest (gates, approvals, queries) goes on. Refusing to start would stop
   // those too and fix nothing.
   const ledgerProblem = await ledgerStartupProblem(config.ledgerPath);
-  if (ledgerProblem) console.error(`release-promoter worker: WARNING: appends to the ledger are stopped: ${ledgerProblem}`);
-  console.error(`release-promoter worker: polling ${config.taskQueue} on ${config.temporal.address} (${config.temporal.namespace}); ledger ${config.ledgerPath}`);
+  if (ledgerProblem)
+    console.error(`release-promoter worker: WARNING: appends to the ledger are stopped: ${ledgerProblem}`);
+  console.error(
+    `release-promoter worker: polling ${config.taskQueue} on ${config.temporal.address} (${config.temporal.namespace}); ledger ${config.ledgerPath}`,
+  );
   try {
     await worker.run();
   } finally {
@@ -144,7 +152,9 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err) => {
-    console.error(`release-promoter worker: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}`);
+    console.error(
+      `release-promoter worker: ${err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err))}`,
+    );
     process.exit(1);
   });
 }

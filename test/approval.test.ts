@@ -23,7 +23,9 @@ async function waitForStage(handle: WorkflowHandle, stage: string): Promise<Prom
   throw new Error(`stage ${stage} never reached`);
 }
 
-async function startAwaiting(overrides: Record<string, unknown> = {}): Promise<{ handle: WorkflowHandle; sha: string; tipBefore: string | null }> {
+async function startAwaiting(
+  overrides: Record<string, unknown> = {},
+): Promise<{ handle: WorkflowHandle; sha: string; tipBefore: string | null }> {
   const tipBefore = await h.repo.tip('release');
   const sha = await h.repo.commit(`feature ${Math.random().toString(36).slice(2)}`);
   const handle = await h.start(h.request(sha, { changeClass: 'B', ...overrides }));
@@ -68,7 +70,9 @@ test('an approver outside the list, a repeat and a wrong commitSha are ignored w
   const outsider = await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', approver: 'dave' }] });
   expect(outsider).toMatchObject({ counted: false });
   expect(outsider.why).toContain('not an approver');
-  const wrongSha = await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', approver: 'bob', commitSha: 'deadbeef' }] });
+  const wrongSha = await handle.executeUpdate(decideUpdate, {
+    args: [{ decision: 'approve', approver: 'bob', commitSha: 'deadbeef' }],
+  });
   expect(wrongSha.why).toContain("not this promotion's commit");
   const first = await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', approver: 'bob' }] });
   expect(first.counted).toBe(true);
@@ -81,7 +85,11 @@ test('an approver outside the list, a repeat and a wrong commitSha are ignored w
   const status: PromotionStatus = await handle.result();
   expect(status.stage).toBe('promoted');
   expect(status.approval.decisions.map((d) => d.approver)).toEqual(['bob', 'carol']);
-  expect(status.approval.ignored.map((d) => d.why)).toEqual([expect.stringContaining('not an approver'), expect.stringContaining('commit'), 'bob already decided']);
+  expect(status.approval.ignored.map((d) => d.why)).toEqual([
+    expect.stringContaining('not an approver'),
+    expect.stringContaining('commit'),
+    'bob already decided',
+  ]);
 });
 
 test('a rejection ends the promotion with ApprovalRejected and nothing pushed', async () => {
@@ -97,7 +105,9 @@ test('a rejection ends the promotion with ApprovalRejected and nothing pushed', 
 
 test("the operator's own reject withdraws the promotion", async () => {
   const { handle, tipBefore } = await startAwaiting();
-  const answer = await handle.executeUpdate(decideUpdate, { args: [{ decision: 'reject', approver: 'alice', reason: 'wrong commit' }] });
+  const answer = await handle.executeUpdate(decideUpdate, {
+    args: [{ decision: 'reject', approver: 'alice', reason: 'wrong commit' }],
+  });
   expect(answer.counted).toBe(true);
   const { type, message } = await failureOf(handle);
   expect(type).toBe('ApprovalRejected');
@@ -136,7 +146,9 @@ test('an approval sent while the staging gates run is kept and counts when the w
 
 test('a malformed update is rejected by its validator; a malformed signal is recorded as ignored', async () => {
   const { handle } = await startAwaiting();
-  await expect(handle.executeUpdate(decideUpdate, { args: [{ decision: 'maybe', approver: 'bob' } as never] })).rejects.toThrow(WorkflowUpdateFailedError);
+  await expect(
+    handle.executeUpdate(decideUpdate, { args: [{ decision: 'maybe', approver: 'bob' } as never] }),
+  ).rejects.toThrow(WorkflowUpdateFailedError);
   await handle.signal('approve', { approver: 'not a valid name!' });
   for (let i = 0; i < 100 && (await handle.query(statusQuery)).approval.ignored.length === 0; i++) await delay(25);
   const status = await handle.query(statusQuery);
@@ -154,7 +166,10 @@ test("the list query ReleaseStage='awaiting_approval' finds a promotion waiting 
   let found: string[] = [];
   for (let i = 0; i < 100 && !found.includes(handle.workflowId); i++) {
     found = [];
-    for await (const wf of h.env.client.workflow.list({ query: `ReleaseStage = 'awaiting_approval' AND TaskQueue = '${h.taskQueue}'` })) found.push(wf.workflowId);
+    for await (const wf of h.env.client.workflow.list({
+      query: `ReleaseStage = 'awaiting_approval' AND TaskQueue = '${h.taskQueue}'`,
+    }))
+      found.push(wf.workflowId);
     if (!found.includes(handle.workflowId)) await delay(100);
   }
   expect(found).toContain(handle.workflowId);

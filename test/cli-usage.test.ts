@@ -1,16 +1,14 @@
 // `release-promoter gates` as a user runs it (a real process, real exit codes): a base that is
 // not a usable URL is a usage error naming --base (exit 2) and probes nothing; a usable one is
 // probed in its canonical form.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import type { GateResult } from '../src/domain';
 import { SampleService, startSampleService } from '../sample/service';
-
-const BIN = path.join(__dirname, '..', 'bin', 'release-promoter.js');
+import { buildDist, CliRun, runCli } from './cli-process';
 
 let target: SampleService;
 let other: SampleService;
 beforeAll(async () => {
+  buildDist();
   target = await startSampleService({ name: 'production' });
   other = await startSampleService({ name: 'production' });
 });
@@ -19,15 +17,8 @@ afterAll(async () => {
   await other?.close();
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', GATES_CONFIG: '', ENVIRONMENTS_CONFIG: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[]): Promise<CliRun> {
+  return runCli(args, { ...process.env, NO_COLOR: '1', GATES_CONFIG: '', ENVIRONMENTS_CONFIG: '' });
 }
 
 test('gates --base notaurl exits 2 with a usage error naming --base and runs no gate', async () => {
@@ -39,7 +30,13 @@ test('gates --base notaurl exits 2 with a usage error naming --base and runs no 
 
 test('gates with a base that reads as one host but reaches another exits 2 naming --base and probes neither', async () => {
   const port = (service: SampleService) => new URL(service.url).port;
-  const run = await cli(['gates', '--mode', 'production', '--base', `http://127.0.0.1:${port(target)}\\@127.0.0.1:${port(other)}`]);
+  const run = await cli([
+    'gates',
+    '--mode',
+    'production',
+    '--base',
+    `http://127.0.0.1:${port(target)}\\@127.0.0.1:${port(other)}`,
+  ]);
   expect(run.code).toBe(2);
   expect(run.stderr).toContain('--base: must not contain a backslash');
   expect(run.stdout).toBe('');

@@ -5,11 +5,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { PromotionStatus } from '../src/domain';
 import { fieldText, parseLedger } from '../src/ledger/format';
 import { statusQuery } from '../src/workflows/messages';
+import { BIN, buildDist, CliRun, runCli } from './cli-process';
 import { createHarness, Harness } from './helpers';
 
-const BIN = path.join(__dirname, '..', 'bin', 'release-promoter.js');
 let h: Harness;
 beforeAll(async () => {
+  buildDist();
   h = await createHarness();
 });
 afterAll(async () => {
@@ -28,21 +29,21 @@ function cliEnv(identity: string): NodeJS.ProcessEnv {
   };
 }
 
-function cli(args: string[], identity = 'alice'): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(identity) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[], identity = 'alice'): Promise<CliRun> {
+  return runCli(args, cliEnv(identity));
 }
 
 test('gates exits 0 when every staging gate passes and 1 when one fails, with the same gate code', async () => {
   const ok = await cli(['gates', '--mode', 'staging', '--base', h.staging.url, '--json']);
   expect(ok.code).toBe(0);
-  expect((JSON.parse(ok.stdout) as Array<{ name: string; pass: boolean }>).map((g) => g.name)).toEqual(['health', 'db_health', 'chat_happy', 'chat_415', 'cost_gate_chat', 'burst_429']);
+  expect((JSON.parse(ok.stdout) as Array<{ name: string; pass: boolean }>).map((g) => g.name)).toEqual([
+    'health',
+    'db_health',
+    'chat_happy',
+    'chat_415',
+    'cost_gate_chat',
+    'burst_429',
+  ]);
   h.staging.configure({ no415: true });
   try {
     const bad = await cli(['gates', '--mode', 'production', '--base', h.staging.url]);
@@ -58,7 +59,23 @@ test('gates exits 0 when every staging gate passes and 1 when one fails, with th
 
 test('start --wait promotes and prints the outcome; approve through the CLI tells whether it counted', async () => {
   const sha = await h.repo.commit('feature: from the CLI');
-  const started = cli(['start', '--commit', sha.slice(0, 10), '--class', 'B', '--repo', h.repo.bare, '--staging-base', h.staging.url, '--production-base', h.production.url, '--workflow-id', `cli-${sha.slice(0, 7)}`, '--wait', '--json']);
+  const started = cli([
+    'start',
+    '--commit',
+    sha.slice(0, 10),
+    '--class',
+    'B',
+    '--repo',
+    h.repo.bare,
+    '--staging-base',
+    h.staging.url,
+    '--production-base',
+    h.production.url,
+    '--workflow-id',
+    `cli-${sha.slice(0, 7)}`,
+    '--wait',
+    '--json',
+  ]);
   const handle = h.env.client.workflow.getHandle(`cli-${sha.slice(0, 7)}`);
   let status: PromotionStatus | undefined;
   for (let i = 0; i < 400 && status?.stage !== 'awaiting_approval'; i++) {
@@ -90,7 +107,16 @@ test('rollback defaults to the last known good from the ledger and writes its en
   await h.repo.forcePush('canary', h.repo.base);
   const canary = await h.repo.commit('feature: canary only');
   expect((await (await h.start(h.request(canary, { toBranch: 'canary' }))).result()).stage).toBe('promoted');
-  const out = await cli(['rollback', '--repo', h.repo.bare, '--production-base', h.production.url, '--trigger', 'error rate up', '--json']);
+  const out = await cli([
+    'rollback',
+    '--repo',
+    h.repo.bare,
+    '--production-base',
+    h.production.url,
+    '--trigger',
+    'error rate up',
+    '--json',
+  ]);
   expect(out.code).toBe(0);
   expect(await h.repo.tip('release')).toBe(good);
   const last = parseLedger(await h.ledger()).entries.at(-1)!;
@@ -107,19 +133,30 @@ test('rollback defaults to the last known good from the ledger and writes its en
  */
 const ESC = '\u001b';
 
-function cliOnTerminal(args: string[]): { output: () => string; done: Promise<{ code: number | null; output: string }> } {
-  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', [process.execPath, BIN, ...args].join(' '), '/dev/null'], { env: cliEnv('alice') });
+function cliOnTerminal(args: string[]): {
+  output: () => string;
+  done: Promise<{ code: number | null; output: string }>;
+} {
+  const child = spawn(
+    'script',
+    ['--quiet', '--flush', '--return', '--command', [process.execPath, BIN, ...args].join(' '), '/dev/null'],
+    { env: cliEnv('alice') },
+  );
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  return { output: () => output, done: new Promise((resolve) => child.on('close', (code) => resolve({ code, output }))) };
+  return {
+    output: () => output,
+    done: new Promise((resolve) => child.on('close', (code) => resolve({ code, output }))),
+  };
 }
 
 test('watch redraws the status in place on a terminal, prints the outcome below it, and writes plain lines to a pipe', async () => {
   const sha = await h.repo.commit('feature: watched');
   const handle = await h.start(h.request(sha, { changeClass: 'B' }));
   const watching = cliOnTerminal(['watch', handle.workflowId]);
-  const waiting = () => /watching for[\s\S]*stage awaiting_approval[\s\S]*staging gates: 6\/6 passed/.test(watching.output());
+  const waiting = () =>
+    /watching for[\s\S]*stage awaiting_approval[\s\S]*staging gates: 6\/6 passed/.test(watching.output());
   for (let i = 0; i < 400 && !waiting(); i++) await delay(50);
   expect(waiting()).toBe(true);
   expect((await cli(['approve', handle.workflowId], 'bob')).code).toBe(0);
@@ -149,7 +186,17 @@ test('start checks the request before it returns: a typo exits 2 before any work
   expect(unknown.stdout).toContain('CommitNotOnSourceBranch');
 
   const sha = await h.repo.commit('feature: started, not waited for');
-  const started = await cli(['start', '--commit', sha, '--class', 'B', ...target, '--workflow-id', 'cli-admitted', '--json']);
+  const started = await cli([
+    'start',
+    '--commit',
+    sha,
+    '--class',
+    'B',
+    ...target,
+    '--workflow-id',
+    'cli-admitted',
+    '--json',
+  ]);
   expect(started.code).toBe(0);
   const answer = JSON.parse(started.stdout) as { releaseId: string; stage: string };
   expect(answer.releaseId).toMatch(/-rc\d+$/);

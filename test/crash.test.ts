@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import lockfile from 'proper-lockfile';
-import { ensureLedgerFile } from '../src/activities/ledger';
+import { ensureLedgerFile } from '../src/ledger/store';
 import type { PromotionStatus } from '../src/domain';
 import { fieldText, parseLedger } from '../src/ledger/format';
 import { promotionWorkflow } from '../src/workflows';
@@ -20,7 +20,8 @@ import { killWorker, runningWorkers, startWorker } from './worker-process';
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
   const address = process.env.TEMPORAL_TEST_ADDRESS;
-  if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is unset: run the tests through jest (globalSetup starts the dev server)');
+  if (!address)
+    throw new Error('TEMPORAL_TEST_ADDRESS is unset: run the tests through jest (globalSetup starts the dev server)');
   env = await TestWorkflowEnvironment.createFromExistingServer({ address });
 });
 afterAll(async () => {
@@ -75,15 +76,26 @@ afterEach(async () => {
 });
 
 function request(commitSha: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { commitSha, changeClass: 'A', operator: 'alice', repo: t.repo.bare, stagingBase: t.staging.url, productionBase: t.production.url, ...overrides };
+  return {
+    commitSha,
+    changeClass: 'A',
+    operator: 'alice',
+    repo: t.repo.bare,
+    stagingBase: t.staging.url,
+    productionBase: t.production.url,
+    ...overrides,
+  };
 }
 
 async function startPromotion(input: Record<string, unknown>): Promise<WorkflowHandle<typeof promotionWorkflow>> {
-  const handle = await env.client.workflow.start(promotionWorkflow, { taskQueue: t.taskQueue, workflowId: uniqueId('crash-promotion'), args: [input as never] });
+  const handle = await env.client.workflow.start(promotionWorkflow, {
+    taskQueue: t.taskQueue,
+    workflowId: uniqueId('crash-promotion'),
+    args: [input as never],
+  });
   t.handles.push(handle);
   return handle;
 }
-
 
 const statusOf = (handle: WorkflowHandle) => handle.query(statusQuery) as Promise<PromotionStatus>;
 
@@ -104,7 +116,11 @@ test('a worker killed while a promotion waits for approval, then restarted, stil
   const first = await startWorker(config);
   const sha = await t.repo.commit('feature: needs an approver');
   const handle = await startPromotion(request(sha, { changeClass: 'B' }));
-  await waitFor('the promotion to await approval', async () => (await statusOf(handle)).stage === 'awaiting_approval', 60_000);
+  await waitFor(
+    'the promotion to await approval',
+    async () => (await statusOf(handle)).stage === 'awaiting_approval',
+    60_000,
+  );
   expect(await t.repo.tip('release')).toBe(t.repo.base);
 
   await killWorker(first);
@@ -139,17 +155,26 @@ test('a worker killed between the push and the ledger append, then restarted, le
   await waitFor('the push', async () => (await t.repo.tip('release')) === sha, 60_000, 25);
 
   await ensureLedgerFile(t.ledgerPath);
-  const release = await lockfile.lock(t.ledgerPath, { realpath: false, stale: 10_000, update: 2_000, retries: { retries: 100, minTimeout: 10, maxTimeout: 50 } });
+  const release = await lockfile.lock(t.ledgerPath, {
+    realpath: false,
+    stale: 10_000,
+    update: 2_000,
+    retries: { retries: 100, minTimeout: 10, maxTimeout: 50 },
+  });
   t.releaseLedgerLock = release;
   const releaseId = (await statusOf(handle)).releaseId as string;
   expect(releaseId).toMatch(/-rc\d+$/);
   expect((await ledgerEntries()).map((e) => e.releaseId)).not.toContain(releaseId);
 
   // Verified; the entry (written before the stage becomes `promoted`) waits for the lock.
-  await waitFor('production verification to pass', async () => {
-    const s = await statusOf(handle);
-    return s.prodVerification.length === 4 && s.prodVerification.every((g) => g.pass) && s.stage !== 'promoted';
-  }, 60_000);
+  await waitFor(
+    'production verification to pass',
+    async () => {
+      const s = await statusOf(handle);
+      return s.prodVerification.length === 4 && s.prodVerification.every((g) => g.pass) && s.stage !== 'promoted';
+    },
+    60_000,
+  );
   expect((await ledgerEntries()).map((e) => e.releaseId)).not.toContain(releaseId);
 
   // The test holds the ledger's lock through the kill: the old worker cannot have written.

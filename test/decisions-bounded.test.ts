@@ -19,7 +19,9 @@ afterAll(async () => {
 const statusOf = (handle: WorkflowHandle) => handle.query(statusQuery) as Promise<PromotionStatus>;
 
 async function awaiting(): Promise<WorkflowHandle> {
-  const handle = await h.start(h.request(await h.repo.commit(`feature ${Math.random().toString(36).slice(2)}`), { changeClass: 'B' }));
+  const handle = await h.start(
+    h.request(await h.repo.commit(`feature ${Math.random().toString(36).slice(2)}`), { changeClass: 'B' }),
+  );
   await waitFor('the promotion to await approval', async () => (await statusOf(handle)).stage === 'awaiting_approval');
   return handle;
 }
@@ -51,7 +53,9 @@ test('hundreds of ignored decisions keep only the latest few with a count, and t
 
 test('a malformed decide update is refused as a non-retryable InvalidDecision and leaves the approval open', async () => {
   const handle = await awaiting();
-  const refused = await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', approver: 'x'.repeat(70_000) } as never] }).catch((err: unknown) => err);
+  const refused = await handle
+    .executeUpdate(decideUpdate, { args: [{ decision: 'approve', approver: 'x'.repeat(70_000) } as never] })
+    .catch((err: unknown) => err);
   expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
   const cause = (refused as WorkflowUpdateFailedError).cause;
   expect(cause).toBeInstanceOf(ApplicationFailure);

@@ -90,17 +90,32 @@ function historyText(history: unknown): string {
 }
 
 /** What a refused request must leave as it was. */
-async function snapshot(): Promise<{ ledger: string; reservations: string; tip: string | null; staging: number; production: number }> {
+async function snapshot(): Promise<{
+  ledger: string;
+  reservations: string;
+  tip: string | null;
+  staging: number;
+  production: number;
+}> {
   let reservations: string;
   try {
     reservations = readFileSync(`${h.ledgerPath}.reservations`, 'utf8');
   } catch {
     reservations = '(none)';
   }
-  return { ledger: await h.ledger(), reservations, tip: await repo.tip('release'), staging: h.staging.requests.length, production: h.production.requests.length };
+  return {
+    ledger: await h.ledger(),
+    reservations,
+    tip: await repo.tip('release'),
+    staging: h.staging.requests.length,
+    production: h.production.requests.length,
+  };
 }
 
-async function waitForStage(handle: Awaited<ReturnType<Harness['start']>>, stage: PromotionStatus['stage']): Promise<PromotionStatus> {
+async function waitForStage(
+  handle: Awaited<ReturnType<Harness['start']>>,
+  stage: PromotionStatus['stage'],
+): Promise<PromotionStatus> {
   let status = await handle.query(statusQuery);
   for (let i = 0; i < 200 && status.stage !== stage; i++) {
     await new Promise((r) => setTimeout(r, 50));
@@ -142,7 +157,9 @@ test('a request naming only commit, class, operator and environment is promoted 
   expect(history).toContain(stagingUrl); // payloads were decoded: the plan is in there
   expect(history).toContain(outcome.releaseId as string);
   const ledger = await h.ledger();
-  expect(parseLedger(ledger).entries.map((e) => [e.fields.get('environment')?.value, e.fields.get('result')?.value])).toEqual([['production', 'pass']]);
+  expect(
+    parseLedger(ledger).entries.map((e) => [e.fields.get('environment')?.value, e.fields.get('result')?.value]),
+  ).toEqual([['production', 'pass']]);
   for (const [where, text] of [
     ['history', history],
     ['outcome', JSON.stringify(outcome)],
@@ -155,7 +172,15 @@ test('a request naming only commit, class, operator and environment is promoted 
 
 test('a request repeating the registered values is accepted like one that omits them', async () => {
   const sha = await repo.commit('feature: explicit but equal settings');
-  const handle = await h.start(minimal(sha, { repo: repo.bare, fromBranch: 'main', toBranch: 'release', stagingBase: `${stagingUrl}/`, productionBase: productionUrl }));
+  const handle = await h.start(
+    minimal(sha, {
+      repo: repo.bare,
+      fromBranch: 'main',
+      toBranch: 'release',
+      stagingBase: `${stagingUrl}/`,
+      productionBase: productionUrl,
+    }),
+  );
   const outcome: PromotionStatus = await handle.result();
   expect(outcome.stage).toBe('promoted');
   expect(await repo.tip('release')).toBe(sha);
@@ -201,7 +226,11 @@ describe('a request may not point a registered environment elsewhere', () => {
 test('an unregistered environment is refused naming the environment and changes nothing', async () => {
   const sha = await repo.commit('feature: unregistered environment');
   const before = await snapshot();
-  const failure = await failureOf(await h.start(minimal(sha, { environment: 'qa', repo: repo.bare, stagingBase: stagingUrl, productionBase: productionUrl })));
+  const failure = await failureOf(
+    await h.start(
+      minimal(sha, { environment: 'qa', repo: repo.bare, stagingBase: stagingUrl, productionBase: productionUrl }),
+    ),
+  );
   expect(failure.type).toBe('InvalidPromotionRequest');
   expect(failure.message).toContain('environment: "qa" is not registered');
   expect(failure.message).toContain('production');
@@ -221,7 +250,9 @@ describe('approval policy is the stricter of registry and request', () => {
 
   test('a class the registry lists requires approval with the larger minimum even when the request asks for less', async () => {
     const sha = await repo.commit('feature: canary needs approval');
-    const handle = await h.start(minimal(sha, { environment: 'canary', approval: { required: false, minApprovals: 1 } }));
+    const handle = await h.start(
+      minimal(sha, { environment: 'canary', approval: { required: false, minApprovals: 1 } }),
+    );
     const waiting = await waitForStage(handle, 'awaiting_approval');
     expect(waiting.approval.required).toBe(true);
     expect(waiting.approval.state).toBe('pending');
@@ -240,7 +271,9 @@ describe('approval policy is the stricter of registry and request', () => {
   test('a request whose approvers share no one with the registry is refused naming approval.approvers', async () => {
     const sha = await repo.commit('feature: foreign approvers');
     const before = await snapshot();
-    const failure = await failureOf(await h.start(minimal(sha, { approval: { required: true, approvers: ['dave', 'erin'] } })));
+    const failure = await failureOf(
+      await h.start(minimal(sha, { approval: { required: true, approvers: ['dave', 'erin'] } })),
+    );
     expect(failure.type).toBe('InvalidPromotionRequest');
     expect(failure.message).toContain('approval.approvers');
     expect(failure.message).toContain('bob, carol');
@@ -281,17 +314,25 @@ describe('loading the registry', () => {
 
   test('a headersFromEnv variable that is not set stops loading with a ConfigError naming the variable', async () => {
     const file = path.join(dir, 'environments.json');
-    await writeFile(file, JSON.stringify(registry({ headersFromEnv: { Authorization: 'CHAT_GATE_AUTH', 'X-Tenant': 'CHAT_GATE_TENANT' } })));
+    await writeFile(
+      file,
+      JSON.stringify(registry({ headersFromEnv: { Authorization: 'CHAT_GATE_AUTH', 'X-Tenant': 'CHAT_GATE_TENANT' } })),
+    );
     const error = configErrorOf(() => loadEnvironments(file, { CHAT_GATE_AUTH: SECRET }));
     expect(error.message).toContain('CHAT_GATE_TENANT');
     expect(error.message).toContain(file);
     expect(error.message).toContain('environments.production.headersFromEnv.X-Tenant');
     expect(error.message).not.toContain(SECRET_CORE);
     // Through the worker's loadConfig as well, and an empty value counts as unset.
-    const viaConfig = configErrorOf(() => loadConfig({ ENVIRONMENTS_CONFIG: file, CHAT_GATE_AUTH: SECRET, CHAT_GATE_TENANT: '' }));
+    const viaConfig = configErrorOf(() =>
+      loadConfig({ ENVIRONMENTS_CONFIG: file, CHAT_GATE_AUTH: SECRET, CHAT_GATE_TENANT: '' }),
+    );
     expect(viaConfig.message).toContain('CHAT_GATE_TENANT');
     // With both set it loads.
-    expect(Object.keys(loadEnvironments(file, { CHAT_GATE_AUTH: SECRET, CHAT_GATE_TENANT: 'acme' }))).toEqual(['production', 'canary']);
+    expect(Object.keys(loadEnvironments(file, { CHAT_GATE_AUTH: SECRET, CHAT_GATE_TENANT: 'acme' }))).toEqual([
+      'production',
+      'canary',
+    ]);
   });
 
   test("a typo'd key stops loading with a ConfigError naming the file and the field", async () => {

@@ -19,7 +19,12 @@ afterAll(async () => {
 const statusOf = (handle: WorkflowHandle) => handle.query(statusQuery) as Promise<PromotionStatus>;
 
 async function awaitingApproval(): Promise<{ handle: WorkflowHandle; status: PromotionStatus; firstRunId: string }> {
-  const handle = await h.start(h.request(await h.repo.commit(`feature ${Math.random().toString(36).slice(2)}`), { changeClass: 'B', approval: { approvers: ['bob'] } }));
+  const handle = await h.start(
+    h.request(await h.repo.commit(`feature ${Math.random().toString(36).slice(2)}`), {
+      changeClass: 'B',
+      approval: { approvers: ['bob'] },
+    }),
+  );
   const status = await waitFor('the promotion to await approval', async () => {
     const s = await statusOf(handle);
     return s.stage === 'awaiting_approval' && s;
@@ -29,16 +34,20 @@ async function awaitingApproval(): Promise<{ handle: WorkflowHandle; status: Pro
 
 async function runsOf(workflowId: string): Promise<Array<{ runId: string; status: string; historyBytes: number }>> {
   const runs = [];
-  for await (const wf of h.env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push({ runId: wf.runId, status: wf.status.name, historyBytes: wf.historySize ?? 0 });
+  for await (const wf of h.env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+    runs.push({ runId: wf.runId, status: wf.status.name, historyBytes: wf.historySize ?? 0 });
   return runs;
 }
 
 test('a 1.9 MB approve signal is refused by the server before it reaches the history, and the promotion goes on', async () => {
   const { handle, status: before } = await awaitingApproval();
   const huge = 'x'.repeat(1_900_000);
-  for (let i = 0; i < 3; i++) await expect(handle.signal('approve', { approver: huge } as never)).rejects.toThrow('Failed to signal Workflow');
+  for (let i = 0; i < 3; i++)
+    await expect(handle.signal('approve', { approver: huge } as never)).rejects.toThrow('Failed to signal Workflow');
   const history = await handle.fetchHistory();
-  expect((history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'approve')).toHaveLength(0);
+  expect(
+    (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'approve'),
+  ).toHaveLength(0);
   await handle.signal('approve', { approver: 'bob' });
   const status: PromotionStatus = await handle.result();
   expect(status.stage).toBe('promoted');
@@ -52,7 +61,11 @@ test('signals of 200 KB that add up past 20 MB make the promotion continue as ne
   // server keeps appending to its history faster than it can run a task).
   for (let i = 0; i < 110; i++) {
     await handle.signal('approve', { approver: big } as never);
-    if (i % 10 === 9) await waitFor('the signals so far to be seen', async () => ((await statusOf(handle)).approval.ignoredCount ?? 0) > i);
+    if (i % 10 === 9)
+      await waitFor(
+        'the signals so far to be seen',
+        async () => ((await statusOf(handle)).approval.ignoredCount ?? 0) > i,
+      );
   }
   const after = await statusOf(handle);
   expect(after.stage).toBe('awaiting_approval');
@@ -70,7 +83,10 @@ test('signals of 200 KB that add up past 20 MB make the promotion continue as ne
   expect(Math.max(...runs.map((r) => r.historyBytes))).toBeLessThan(16 * 1024 * 1024);
   // Still findable by stage: search attributes go with the new run.
   const listed = await waitFor('the list query to find it', async () => {
-    for await (const wf of h.env.client.workflow.list({ query: `ReleaseStage = 'awaiting_approval' AND WorkflowId = '${handle.workflowId}' AND ExecutionStatus = 'Running'` })) return wf.runId;
+    for await (const wf of h.env.client.workflow.list({
+      query: `ReleaseStage = 'awaiting_approval' AND WorkflowId = '${handle.workflowId}' AND ExecutionStatus = 'Running'`,
+    }))
+      return wf.runId;
     return undefined;
   });
   expect(listed).toBe(current.runId);
@@ -91,12 +107,19 @@ test('6,000 small signals do not end the promotion either: its runs stay under t
   const { handle, status: before } = await awaitingApproval();
   const FLOOD = 6_000;
   for (let i = 0; i < FLOOD; i += 100) {
-    await Promise.all(Array.from({ length: 100 }, (_, j) => handle.signal('approve', { approver: `o${i + j}`, comment: 'flood' })));
+    await Promise.all(
+      Array.from({ length: 100 }, (_, j) => handle.signal('approve', { approver: `o${i + j}`, comment: 'flood' })),
+    );
   }
-  const after = await waitFor('every signal to be seen', async () => {
-    const s = await statusOf(handle);
-    return (s.approval.ignoredCount ?? 0) >= FLOOD && s;
-  }, 120_000, 500);
+  const after = await waitFor(
+    'every signal to be seen',
+    async () => {
+      const s = await statusOf(handle);
+      return (s.approval.ignoredCount ?? 0) >= FLOOD && s;
+    },
+    120_000,
+    500,
+  );
   // None of them may approve here: all ignored, the latest few kept.
   expect(after.approval.ignored.length).toBeLessThanOrEqual(20);
   expect(after.approval.state).toBe('pending');

@@ -84,7 +84,10 @@ describe('a body larger than the bound', () => {
    * A /health answer of 100 MB, written as fast as the client takes it. `written` counts the
    * bytes the socket accepted (write callbacks), `ended` whether the whole answer got out.
    */
-  async function hugeAnswer(): Promise<{ base: string; stats: { written: number; ended: boolean; closedEarly: boolean } }> {
+  async function hugeAnswer(): Promise<{
+    base: string;
+    stats: { written: number; ended: boolean; closedEarly: boolean };
+  }> {
     const stats = { written: 0, ended: false, closedEarly: false };
     const chunk = Buffer.alloc(CHUNK, 'x');
     const base = await serve((_req, res) => {
@@ -113,7 +116,10 @@ describe('a body larger than the bound', () => {
   test('a 100 MB answer is cut at the bound: the target gets to write a small part of it and the connection is closed', async () => {
     const { base, stats } = await hugeAnswer();
     // A generous probe timeout: without the bound the whole answer is read well within it.
-    const result = await runGate('health', ctxFor(base, { catalog: { ...catalog, defaults: { ...catalog.defaults, timeoutMs: 30_000 } } }));
+    const result = await runGate(
+      'health',
+      ctxFor(base, { catalog: { ...catalog, defaults: { ...catalog.defaults, timeoutMs: 30_000 } } }),
+    );
     expect(result.status).toBe(200);
     expect(result.pass).toBe(true);
     expect(result.detail).toMatch(/^x{160}…$/);
@@ -126,8 +132,20 @@ describe('a body larger than the bound', () => {
 
   test('a gate that expects a JSON object fails on a body cut at the bound instead of waiting for its end', async () => {
     const { base, stats } = await hugeAnswer();
-    const gates: GateCatalog['gates'] = { json_health: { kind: 'http', staging: 'required', production: false, wave: 1, request: { method: 'GET', path: '/health' }, expect: { status: 200, jsonObject: true } } };
-    const result = await runGate('json_health', ctxFor(base, { catalog: { gates, defaults: { ...catalog.defaults, timeoutMs: 30_000 } } }));
+    const gates: GateCatalog['gates'] = {
+      json_health: {
+        kind: 'http',
+        staging: 'required',
+        production: false,
+        wave: 1,
+        request: { method: 'GET', path: '/health' },
+        expect: { status: 200, jsonObject: true },
+      },
+    };
+    const result = await runGate(
+      'json_health',
+      ctxFor(base, { catalog: { gates, defaults: { ...catalog.defaults, timeoutMs: 30_000 } } }),
+    );
     expect(result.pass).toBe(false);
     expect(result.detail).toContain('expected a JSON object body');
     for (let i = 0; i < 100 && !stats.closedEarly && !stats.ended; i++) await new Promise((r) => setTimeout(r, 20));

@@ -48,19 +48,27 @@ async function spendWindow(s: SampleService): Promise<void> {
 const chatAnswers = (s: SampleService) => s.requests.filter((r) => r.path === '/api/chat').map((r) => r.status);
 
 describe('a probe that meets a spent rate window waits it out and passes', () => {
-  const headerForms: Array<SampleBehaviour['rateLimitHeaders']> = ['retry-after-seconds', 'retry-after-date', 'ratelimit', 'ratelimit-reset'];
+  const headerForms: Array<SampleBehaviour['rateLimitHeaders']> = [
+    'retry-after-seconds',
+    'retry-after-date',
+    'ratelimit',
+    'ratelimit-reset',
+  ];
 
-  test.each(headerForms)('with %s it waits as long as the header says: one throttled attempt, then the verdict', async (form) => {
-    const s = await service({ rateLimitHeaders: form });
-    await spendWindow(s);
-    const result = await runGate('chat_happy', ctxFor(s.url));
-    expect(result.pass).toBe(true);
-    expect(result.status).toBe(200);
-    // Waiting as the header said lands after the window: exactly one 429 before the 200.
-    expect(result.throttled?.count).toBe(1);
-    expect(result.attempts).toBe(2);
-    expect(chatAnswers(s).slice(30)).toEqual([429, 200]);
-  });
+  test.each(headerForms)(
+    'with %s it waits as long as the header says: one throttled attempt, then the verdict',
+    async (form) => {
+      const s = await service({ rateLimitHeaders: form });
+      await spendWindow(s);
+      const result = await runGate('chat_happy', ctxFor(s.url));
+      expect(result.pass).toBe(true);
+      expect(result.status).toBe(200);
+      // Waiting as the header said lands after the window: exactly one 429 before the 200.
+      expect(result.throttled?.count).toBe(1);
+      expect(result.attempts).toBe(2);
+      expect(chatAnswers(s).slice(30)).toEqual([429, 200]);
+    },
+  );
 
   test('with no header it backs off with jitter until the window has passed', async () => {
     const s = await service({ rateLimitHeaders: 'none' });
@@ -71,7 +79,11 @@ describe('a probe that meets a spent rate window waits it out and passes', () =>
     expect(result.throttled?.waitedMs).toBeGreaterThan(0);
     expect(result.attempts).toBe((result.throttled?.count ?? 0) + 1);
     expect(chatAnswers(s).slice(30).at(-1)).toBe(200);
-    expect(chatAnswers(s).slice(30, -1).every((status) => status === 429)).toBe(true);
+    expect(
+      chatAnswers(s)
+        .slice(30, -1)
+        .every((status) => status === 429),
+    ).toBe(true);
   });
 
   test('the whole first wave and the cost gate wait it out too, and the evidence says how long', async () => {

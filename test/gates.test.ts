@@ -216,8 +216,18 @@ describe('the waves', () => {
   test('the cost gate starts after every first-wave gate answered and the burst after the cost gate', async () => {
     const latencyMs = 200;
     const s = await service({ latencyMs, rateLimit: { limit: 20, windowMs: 60_000 } });
-    const results = await runGates(['health', 'db_health', 'chat_happy', 'chat_415', 'cost_gate_chat', 'burst_429'], ctxFor(s.url));
-    expect(results.map((r) => r.name)).toEqual(['health', 'db_health', 'chat_happy', 'chat_415', 'cost_gate_chat', 'burst_429']);
+    const results = await runGates(
+      ['health', 'db_health', 'chat_happy', 'chat_415', 'cost_gate_chat', 'burst_429'],
+      ctxFor(s.url),
+    );
+    expect(results.map((r) => r.name)).toEqual([
+      'health',
+      'db_health',
+      'chat_happy',
+      'chat_415',
+      'cost_gate_chat',
+      'burst_429',
+    ]);
     const byKind = (kind: string) => s.requests.filter((r) => probeKind(r) === kind).map((r) => r.at);
     const wave1 = [...byKind('/health'), ...byKind('/db/health'), ...byKind('chat_happy'), ...byKind('chat_415')];
     const cost = byKind('cost');
@@ -316,15 +326,27 @@ describe('command gates', () => {
       certify_phase15_subset: { command: [await script('fail.sh', 'echo "phase 15: 1 failed" >&2\nexit 3')] },
       env_echo: { command: ['/bin/sh', await script('env.sh', 'echo "mode=$MODE base=$BASE"')] },
       breaker_drill: {
-        command: ['/bin/sh', await script('hang.sh', 'sleep 300 &\necho "$!" >> "$1"\necho "$$" >> "$1"\nsleep 300'), path.join(dir, 'hang.pids')],
+        command: [
+          '/bin/sh',
+          await script('hang.sh', 'sleep 300 &\necho "$!" >> "$1"\necho "$$" >> "$1"\nsleep 300'),
+          path.join(dir, 'hang.pids'),
+        ],
         timeoutMs: 500,
       },
       leaves_daemon: {
-        command: ['/bin/sh', await script('daemon.sh', 'sleep 300 >/dev/null 2>&1 &\necho "$!" >> "$1"\necho "started helper"\nexit 0'), path.join(dir, 'daemon.pids')],
+        command: [
+          '/bin/sh',
+          await script('daemon.sh', 'sleep 300 >/dev/null 2>&1 &\necho "$!" >> "$1"\necho "started helper"\nexit 0'),
+          path.join(dir, 'daemon.pids'),
+        ],
         timeoutMs: 10_000,
       },
       leaves_child_on_stdout: {
-        command: ['/bin/sh', await script('child-stdout.sh', 'sleep 300 &\necho "$!" >> "$1"\necho "started helper"\nexit 0'), path.join(dir, 'child-stdout.pids')],
+        command: [
+          '/bin/sh',
+          await script('child-stdout.sh', 'sleep 300 &\necho "$!" >> "$1"\necho "started helper"\nexit 0'),
+          path.join(dir, 'child-stdout.pids'),
+        ],
         timeoutMs: 1_500,
       },
       leaky: {
@@ -346,7 +368,8 @@ describe('command gates', () => {
     commandCatalog = loadGateCatalog(file);
   });
 
-  const ctx = (extra: Partial<GateRunContext> = {}) => ctxFor('http://127.0.0.1:9', { catalog: commandCatalog, ...extra });
+  const ctx = (extra: Partial<GateRunContext> = {}) =>
+    ctxFor('http://127.0.0.1:9', { catalog: commandCatalog, ...extra });
 
   test('a command that exits 0 passes with the tail of its output as evidence', async () => {
     const result = await runGate('release_drills_subset', ctx());
@@ -420,7 +443,9 @@ describe('command gates', () => {
     expect(result.detail).toBe('exit 0: started helper');
     const [child] = await pidsIn(path.join(dir, 'daemon.pids'));
     expect(child).toBeDefined();
-    await waitFor('the left-behind child to die', async () => ((await alive(child!)) ? undefined : true), 1_000).catch(() => undefined);
+    await waitFor('the left-behind child to die', async () => ((await alive(child!)) ? undefined : true), 1_000).catch(
+      () => undefined,
+    );
     expect(await alive(child!)).toBe(false);
   });
 
@@ -506,25 +531,40 @@ describe('header values in evidence', () => {
 describe('readDeployedVersion', () => {
   test('returns the version field of /health', async () => {
     const s = await service({ version: 'v1.2.3' });
-    expect(await readDeployedVersion({ base: s.url, path: '/health', field: 'version' }, { dispatcher: agent, catalog })).toBe('v1.2.3');
+    expect(
+      await readDeployedVersion({ base: s.url, path: '/health', field: 'version' }, { dispatcher: agent, catalog }),
+    ).toBe('v1.2.3');
   });
 
   test('follows dotted fields into nested objects and is null for a missing one', async () => {
     const s = await service({ echoHeaders: true });
-    expect(await readDeployedVersion({ base: s.url, path: '/health', field: 'echo.host' }, { dispatcher: agent, catalog })).toBe(`127.0.0.1:${s.port}`);
-    expect(await readDeployedVersion({ base: s.url, path: '/health', field: 'nope.version' }, { dispatcher: agent, catalog })).toBeNull();
+    expect(
+      await readDeployedVersion({ base: s.url, path: '/health', field: 'echo.host' }, { dispatcher: agent, catalog }),
+    ).toBe(`127.0.0.1:${s.port}`);
+    expect(
+      await readDeployedVersion(
+        { base: s.url, path: '/health', field: 'nope.version' },
+        { dispatcher: agent, catalog },
+      ),
+    ).toBeNull();
   });
 
   test('is null on a 503 even though the body has the field', async () => {
     const s = await service({ dbDown: true });
-    expect(await readDeployedVersion({ base: s.url, path: '/db/health', field: 'status' }, { dispatcher: agent, catalog })).toBeNull();
+    expect(
+      await readDeployedVersion({ base: s.url, path: '/db/health', field: 'status' }, { dispatcher: agent, catalog }),
+    ).toBeNull();
     s.configure({ dbDown: false });
-    expect(await readDeployedVersion({ base: s.url, path: '/db/health', field: 'status' }, { dispatcher: agent, catalog })).toBe('ok');
+    expect(
+      await readDeployedVersion({ base: s.url, path: '/db/health', field: 'status' }, { dispatcher: agent, catalog }),
+    ).toBe('ok');
   });
 
   test('is null when nothing answers', async () => {
     const s = await startSampleService();
     await s.close();
-    expect(await readDeployedVersion({ base: s.url, path: '/health', field: 'version' }, { dispatcher: agent, catalog })).toBeNull();
+    expect(
+      await readDeployedVersion({ base: s.url, path: '/health', field: 'version' }, { dispatcher: agent, catalog }),
+    ).toBeNull();
   });
 });

@@ -44,7 +44,8 @@ function gitIn(cwd: string, args: string[]): Promise<string> {
           GIT_TERMINAL_PROMPT: '0',
         },
       },
-      (err, stdout, stderr) => (err ? reject(new Error(`git ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout.trim())),
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`git ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout.trim()),
     );
   });
 }
@@ -59,18 +60,20 @@ async function featureCommit(): Promise<string> {
   return sha;
 }
 
-
-
 describe('resolveCommit', () => {
   test('an 8-character prefix of a commit on main resolves to the full sha', async () => {
     const sha = await repo.commit('second');
     expect(sha).toMatch(/^[0-9a-f]{40}$/);
-    await expect(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: sha.slice(0, 8) })).resolves.toBe(sha);
+    await expect(
+      resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: sha.slice(0, 8) }),
+    ).resolves.toBe(sha);
   });
 
   test('an older commit that main still contains resolves too', async () => {
     await repo.commit('second');
-    await expect(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: repo.base })).resolves.toBe(repo.base);
+    await expect(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: repo.base })).resolves.toBe(
+      repo.base,
+    );
   });
 
   test('a commit that exists only on another branch is CommitNotOnSourceBranch', async () => {
@@ -85,14 +88,18 @@ describe('resolveCommit', () => {
     const sha = await featureCommit();
     // Resolving against feature first puts the commit into the cache clone, so only the
     // reachability check can refuse it for main.
-    await expect(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'feature', commitSha: sha })).resolves.toBe(sha);
+    await expect(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'feature', commitSha: sha })).resolves.toBe(
+      sha,
+    );
     const err = await failureOf(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: sha }));
     expect(err.type).toBe('CommitNotOnSourceBranch');
     expect(err.message).toContain(sha);
   });
 
   test('a sha that exists nowhere is CommitNotOnSourceBranch', async () => {
-    const err = await failureOf(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: 'deadbeef'.repeat(5) }));
+    const err = await failureOf(
+      resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: 'deadbeef'.repeat(5) }),
+    );
     expect(err.type).toBe('CommitNotOnSourceBranch');
   });
 
@@ -105,14 +112,20 @@ describe('resolveCommit', () => {
   });
 
   test('a toBranch that does not exist is an InvalidPromotionRequest about toBranch, even with fromBranch fine', async () => {
-    const err = await failureOf(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', toBranch: 'relase', commitSha: repo.base }));
+    const err = await failureOf(
+      resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', toBranch: 'relase', commitSha: repo.base }),
+    );
     expect(err.type).toBe('InvalidPromotionRequest');
     expect(err.message).toMatch(/^toBranch: branch "relase" does not exist/);
-    await expect(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', toBranch: 'release', commitSha: repo.base })).resolves.toBe(repo.base);
+    await expect(
+      resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', toBranch: 'release', commitSha: repo.base }),
+    ).resolves.toBe(repo.base);
   });
 
   test('a fromBranch that does not exist is an InvalidPromotionRequest about fromBranch', async () => {
-    const err = await failureOf(resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'no-such-branch', commitSha: repo.base }));
+    const err = await failureOf(
+      resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'no-such-branch', commitSha: repo.base }),
+    );
     expect(err.type).toBe('InvalidPromotionRequest');
     expect(err.message).toMatch(/^fromBranch: /);
     expect(err.message).toContain('no-such-branch');
@@ -148,7 +161,14 @@ describe('moveBranch', () => {
     const target = await repo.commit('second');
     const reflogBefore = await repo.reflog('release');
 
-    const result = await moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: repo.base, targetSha: target, sourceBranch: 'main', allowDowngrade: false });
+    const result = await moveBranch(cacheDir, {
+      repo: repo.bare,
+      branch: 'release',
+      expectedTip: repo.base,
+      targetSha: target,
+      sourceBranch: 'main',
+      allowDowngrade: false,
+    });
 
     expect(result).toEqual({ pushed: true, downgrade: false });
     expect(await repo.tip('release')).toBe(target);
@@ -159,7 +179,14 @@ describe('moveBranch', () => {
 
   test('moving again with the same arguments is a no-op that pushes nothing', async () => {
     const target = await repo.commit('second');
-    const args = { repo: repo.bare, branch: 'release', expectedTip: repo.base, targetSha: target, sourceBranch: 'main', allowDowngrade: false };
+    const args = {
+      repo: repo.bare,
+      branch: 'release',
+      expectedTip: repo.base,
+      targetSha: target,
+      sourceBranch: 'main',
+      allowDowngrade: false,
+    };
     await moveBranch(cacheDir, args);
     const reflogBefore = await repo.reflog('release');
 
@@ -175,7 +202,16 @@ describe('moveBranch', () => {
     await repo.forcePush('release', theirs);
     const reflogBefore = await repo.reflog('release');
 
-    const err = await failureOf(moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: repo.base, targetSha: ours, sourceBranch: 'main', allowDowngrade: false }));
+    const err = await failureOf(
+      moveBranch(cacheDir, {
+        repo: repo.bare,
+        branch: 'release',
+        expectedTip: repo.base,
+        targetSha: ours,
+        sourceBranch: 'main',
+        allowDowngrade: false,
+      }),
+    );
 
     expect(err.type).toBe('ReleaseBranchMoved');
     expect(err.message).toContain(theirs);
@@ -190,11 +226,26 @@ describe('moveBranch', () => {
     const hook = path.join(repo.bare, 'hooks', 'pre-receive');
     await writeFile(
       hook,
-      ['#!/bin/sh', 'unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES', `git update-ref refs/heads/release ${theirs}`, 'exit 0', ''].join('\n'),
+      [
+        '#!/bin/sh',
+        'unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES',
+        `git update-ref refs/heads/release ${theirs}`,
+        'exit 0',
+        '',
+      ].join('\n'),
     );
     await chmod(hook, 0o755);
 
-    const err = await failureOf(moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: repo.base, targetSha: ours, sourceBranch: 'main', allowDowngrade: false }));
+    const err = await failureOf(
+      moveBranch(cacheDir, {
+        repo: repo.bare,
+        branch: 'release',
+        expectedTip: repo.base,
+        targetSha: ours,
+        sourceBranch: 'main',
+        allowDowngrade: false,
+      }),
+    );
 
     expect(err.type).toBe('ReleaseBranchMoved');
     expect(err.message).toContain('nothing was overwritten');
@@ -209,7 +260,14 @@ describe('moveBranch', () => {
     await resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'main', commitSha: theirs });
     const [clone] = (await readdir(cacheDir)).filter((name) => name.endsWith('.git'));
     const release = await lockfile.lock(path.join(cacheDir, clone as string), { realpath: false });
-    const moving = moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: repo.base, targetSha: ours, sourceBranch: 'main', allowDowngrade: false }).then(
+    const moving = moveBranch(cacheDir, {
+      repo: repo.bare,
+      branch: 'release',
+      expectedTip: repo.base,
+      targetSha: ours,
+      sourceBranch: 'main',
+      allowDowngrade: false,
+    }).then(
       (value) => ({ value }),
       (error: unknown) => ({ error }),
     );
@@ -228,7 +286,16 @@ describe('moveBranch', () => {
     await repo.forcePush('release', newer);
     const reflogBefore = await repo.reflog('release');
 
-    const err = await failureOf(moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: newer, targetSha: older, sourceBranch: 'main', allowDowngrade: false }));
+    const err = await failureOf(
+      moveBranch(cacheDir, {
+        repo: repo.bare,
+        branch: 'release',
+        expectedTip: newer,
+        targetSha: older,
+        sourceBranch: 'main',
+        allowDowngrade: false,
+      }),
+    );
 
     expect(err.type).toBe('DowngradeRefused');
     expect(err.message).toContain('allowDowngrade');
@@ -241,7 +308,16 @@ describe('moveBranch', () => {
     const mainAhead = await repo.commit('main moves on');
     await repo.forcePush('release', mainAhead);
 
-    const err = await failureOf(moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: mainAhead, targetSha: side, sourceBranch: 'feature', allowDowngrade: false }));
+    const err = await failureOf(
+      moveBranch(cacheDir, {
+        repo: repo.bare,
+        branch: 'release',
+        expectedTip: mainAhead,
+        targetSha: side,
+        sourceBranch: 'feature',
+        allowDowngrade: false,
+      }),
+    );
 
     expect(err.type).toBe('DowngradeRefused');
     expect(await repo.tip('release')).toBe(mainAhead);
@@ -252,7 +328,14 @@ describe('moveBranch', () => {
     const newer = await repo.commit('newer');
     await repo.forcePush('release', newer);
 
-    const result = await moveBranch(cacheDir, { repo: repo.bare, branch: 'release', expectedTip: newer, targetSha: older, sourceBranch: 'main', allowDowngrade: true });
+    const result = await moveBranch(cacheDir, {
+      repo: repo.bare,
+      branch: 'release',
+      expectedTip: newer,
+      targetSha: older,
+      sourceBranch: 'main',
+      allowDowngrade: true,
+    });
 
     expect(result).toEqual({ pushed: true, downgrade: true });
     expect(await repo.tip('release')).toBe(older);
@@ -263,8 +346,17 @@ describe('canonicalRepo', () => {
   test('a bare repo spelled as a path, a file:// URL, with a ".." and through a symlink is one canonical path', async () => {
     const alias = path.join(tmp, 'alias.git');
     await symlink(repo.bare, alias);
-    const spellings = [repo.bare, `file://${repo.bare}`, `${repo.bare}/../${path.basename(repo.bare)}`, `${repo.bare}/`, alias, `file://${alias}`];
-    const canonical = await Promise.all(spellings.map((spelling) => canonicalRepo(spelling, 'InvalidPromotionRequest')));
+    const spellings = [
+      repo.bare,
+      `file://${repo.bare}`,
+      `${repo.bare}/../${path.basename(repo.bare)}`,
+      `${repo.bare}/`,
+      alias,
+      `file://${alias}`,
+    ];
+    const canonical = await Promise.all(
+      spellings.map((spelling) => canonicalRepo(spelling, 'InvalidPromotionRequest')),
+    );
     expect(new Set(canonical)).toEqual(new Set([repo.bare]));
   });
 
@@ -274,7 +366,9 @@ describe('canonicalRepo', () => {
     // "alias.git/.." is the symlink target's parent, as the file system (and git) read it.
     for (const spelling of [repo.bare, `file://${alias}`, `${alias}/../${path.basename(repo.bare)}`]) {
       const canonical = await canonicalRepo(spelling, 'InvalidPromotionRequest');
-      await expect(resolveCommit(cacheDir, { repo: canonical, fromBranch: 'main', commitSha: repo.base })).resolves.toBe(repo.base);
+      await expect(
+        resolveCommit(cacheDir, { repo: canonical, fromBranch: 'main', commitSha: repo.base }),
+      ).resolves.toBe(repo.base);
     }
     expect((await readdir(cacheDir)).filter((name) => name.endsWith('.git'))).toHaveLength(1);
   });
@@ -292,7 +386,8 @@ describe('canonicalRepo', () => {
       // Kept as given: whether "chat" and "chat.git" are one repo is the server's business.
       ['https://git.example.com/acme/chat', 'https://git.example.com/acme/chat'],
     ];
-    for (const [given, canonical] of cases) await expect(canonicalRepo(given, 'InvalidPromotionRequest')).resolves.toBe(canonical);
+    for (const [given, canonical] of cases)
+      await expect(canonicalRepo(given, 'InvalidPromotionRequest')).resolves.toBe(canonical);
   });
 
   test('a local repo that does not exist is refused naming repo, with the failure type the caller asks for', async () => {
@@ -301,7 +396,9 @@ describe('canonicalRepo', () => {
     expect(promotion.type).toBe('InvalidPromotionRequest');
     expect(promotion.nonRetryable).toBe(true);
     expect(promotion.message).toBe(`repo: ${missing} does not exist on the worker; check the path`);
-    expect((await failureOf(canonicalRepo(`file://${missing}`, 'InvalidRollbackRequest'))).type).toBe('InvalidRollbackRequest');
+    expect((await failureOf(canonicalRepo(`file://${missing}`, 'InvalidRollbackRequest'))).type).toBe(
+      'InvalidRollbackRequest',
+    );
   });
 
   test('a form validation refuses is refused here too, so no caller can skip the check', async () => {
@@ -345,7 +442,9 @@ describe('git runs with only file, https and ssh allowed', () => {
     });
     const port = await listening(server);
     try {
-      const err = await failureOf(resolveCommit(cacheDir, { repo: `git://127.0.0.1:${port}/chat.git`, fromBranch: 'main', commitSha: repo.base }));
+      const err = await failureOf(
+        resolveCommit(cacheDir, { repo: `git://127.0.0.1:${port}/chat.git`, fromBranch: 'main', commitSha: repo.base }),
+      );
       expect(err.type).toBe('InvalidPromotionRequest');
       expect(err.nonRetryable).toBe(true);
       expect(err.message).toMatch(/^repo: git refused the transport/);
@@ -383,7 +482,16 @@ describe('git failures are typed and carry no credential', () => {
 
   test('a missing remote repo under the lock is a non-retryable RepoUnreachable, not a request error', async () => {
     const missing = path.join(tmp, 'gone.git');
-    const err = await failureOf(moveBranch(cacheDir, { repo: missing, branch: 'release', expectedTip: null, targetSha: repo.base, sourceBranch: 'main', allowDowngrade: false }));
+    const err = await failureOf(
+      moveBranch(cacheDir, {
+        repo: missing,
+        branch: 'release',
+        expectedTip: null,
+        targetSha: repo.base,
+        sourceBranch: 'main',
+        allowDowngrade: false,
+      }),
+    );
     expect(err.type).toBe('RepoUnreachable');
     expect(err.nonRetryable).toBe(true);
     expect(err.message).toContain(missing);

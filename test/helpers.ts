@@ -11,7 +11,7 @@ import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
 import { Config, loadConfig } from '../src/config';
 import type { PromotionStatus } from '../src/domain';
-import type { LedgerFiles } from '../src/ledger/ledger-index';
+import type { LedgerFiles } from '../src/ledger/files';
 import { promotionWorkflow } from '../src/workflows';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleOptions, SampleService, startSampleService } from '../sample/service';
@@ -29,7 +29,8 @@ function quietRuntime(): void {
 
 export function workflowBundle(): { code: string } {
   const file = process.env.TEMPORAL_TEST_BUNDLE;
-  if (!file) throw new Error('TEMPORAL_TEST_BUNDLE is unset: run the tests through jest (globalSetup bundles the workflows)');
+  if (!file)
+    throw new Error('TEMPORAL_TEST_BUNDLE is unset: run the tests through jest (globalSetup bundles the workflows)');
   return { code: readFileSync(file, 'utf8') };
 }
 
@@ -55,16 +56,28 @@ export function uniqueId(prefix: string): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${sequence}`;
 }
 
-export async function createHarness(options: { staging?: SampleOptions; production?: SampleOptions; env?: Record<string, string>; ledgerFiles?: LedgerFiles } = {}): Promise<Harness> {
+export async function createHarness(
+  options: {
+    staging?: SampleOptions;
+    production?: SampleOptions;
+    env?: Record<string, string>;
+    ledgerFiles?: LedgerFiles;
+  } = {},
+): Promise<Harness> {
   quietRuntime();
   const address = process.env.TEMPORAL_TEST_ADDRESS;
-  if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is unset: run the tests through jest (globalSetup starts the dev server)');
+  if (!address)
+    throw new Error('TEMPORAL_TEST_ADDRESS is unset: run the tests through jest (globalSetup starts the dev server)');
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address });
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'release-promoter-test-'));
   const repo = await createSampleRepo(tmp);
   // The sample's own limiter (one 1 s window for every caller): promotions on this staging take turns.
   const staging = await startSampleService({ name: 'staging', ...options.staging });
-  const production = await startSampleService({ name: 'production', follow: { gitDir: repo.bare, branch: 'release' }, ...options.production });
+  const production = await startSampleService({
+    name: 'production',
+    follow: { gitDir: repo.bare, branch: 'release' },
+    ...options.production,
+  });
   const taskQueue = uniqueId('tq');
   const ledgerPath = path.join(tmp, 'RELEASE_LOG.md');
   let config: Config;
@@ -87,7 +100,9 @@ export async function createHarness(options: { staging?: SampleOptions; producti
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: workflowBundle(),
-    activities: createActivities({ ...config, lockCheckIntervalMs: 1_000 }, env.client, { ledgerFiles: options.ledgerFiles }),
+    activities: createActivities({ ...config, lockCheckIntervalMs: 1_000 }, env.client, {
+      ledgerFiles: options.ledgerFiles,
+    }),
   });
   const running = worker.run();
   return {
@@ -121,8 +136,13 @@ export async function createHarness(options: { staging?: SampleOptions; producti
       // Lock workflows this worker started (a staging turn still cooling, say) would outlive it
       // on a task queue nobody polls; a later harness whose sample service reuses the port would
       // queue behind them forever.
-      for await (const wf of env.client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
-        await env.client.workflow.getHandle(wf.workflowId).terminate('test harness closed').catch(() => undefined);
+      for await (const wf of env.client.workflow.list({
+        query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+      })) {
+        await env.client.workflow
+          .getHandle(wf.workflowId)
+          .terminate('test harness closed')
+          .catch(() => undefined);
       }
       worker.shutdown();
       await running;
@@ -135,13 +155,19 @@ export async function createHarness(options: { staging?: SampleOptions; producti
 }
 
 /** The failure a workflow ended with: its `type` and final status (details[0]). */
-export async function failureOf(handle: WorkflowHandle): Promise<{ type?: string; message: string; status: PromotionStatus }> {
+export async function failureOf(
+  handle: WorkflowHandle,
+): Promise<{ type?: string; message: string; status: PromotionStatus }> {
   try {
     await handle.result();
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
       const cause = err.cause as { type?: string; message: string; details?: unknown[] } | undefined;
-      return { type: cause?.type, message: cause?.message ?? err.message, status: cause?.details?.[0] as PromotionStatus };
+      return {
+        type: cause?.type,
+        message: cause?.message ?? err.message,
+        status: cause?.details?.[0] as PromotionStatus,
+      };
     }
     throw err;
   }
@@ -152,7 +178,20 @@ export async function failureOf(handle: WorkflowHandle): Promise<{ type?: string
 export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
   // The CLI writes canonical proto-JSON, the format historyFromJSON reads back.
-  const json = execFileSync(process.env.TEMPORAL_CLI_RESOLVED as string, ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', process.env.TEMPORAL_TEST_ADDRESS as string], { encoding: 'utf8' });
+  const json = execFileSync(
+    process.env.TEMPORAL_CLI_RESOLVED as string,
+    [
+      'workflow',
+      'show',
+      '--workflow-id',
+      handle.workflowId,
+      '--output',
+      'json',
+      '--address',
+      process.env.TEMPORAL_TEST_ADDRESS as string,
+    ],
+    { encoding: 'utf8' },
+  );
   // The workflow id is part of the name: replay needs it (child workflow ids derive from it).
   await writeFile(path.join(__dirname, 'histories', `${name}__${handle.workflowId}.json`), json);
 }
@@ -163,7 +202,12 @@ export function releaseIds(ledger: string): string[] {
 }
 
 /** Polls `probe` until it returns something other than undefined/false. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -27,8 +27,13 @@ test('a ledger that cannot be written keeps a verified promotion in stage record
   const aside = `${h.ledgerPath}.aside`;
   let handle: WorkflowHandle;
   try {
-    handle = await h.start(h.request(good, { productionBase: gated.url, deployWait: { path: '/health', field: 'version', timeout: '5m' } }));
-    await waitFor('the promotion to push and wait for the deploy', async () => (await statusOf(handle)).stage === 'awaiting_deploy');
+    handle = await h.start(
+      h.request(good, { productionBase: gated.url, deployWait: { path: '/health', field: 'version', timeout: '5m' } }),
+    );
+    await waitFor(
+      'the promotion to push and wait for the deploy',
+      async () => (await statusOf(handle)).stage === 'awaiting_deploy',
+    );
     // The ledger path becomes a directory: every append fails for real (EISDIR), as root too.
     await rename(h.ledgerPath, aside);
     await mkdir(h.ledgerPath);
@@ -65,7 +70,12 @@ test('a promotion terminated after its push gets a fail entry from the lock, wit
   // Production never reports the commit, so the promotion sits in its deploy wait after pushing.
   const gated = await startSampleService({ name: 'never-deployed', version: 'not-yet' });
   try {
-    const handle = await h.start(h.request(pushedSha, { productionBase: gated.url, deployWait: { path: '/health', field: 'version', timeout: '10m' } }));
+    const handle = await h.start(
+      h.request(pushedSha, {
+        productionBase: gated.url,
+        deployWait: { path: '/health', field: 'version', timeout: '10m' },
+      }),
+    );
     const waiting = await waitFor('the promotion to push and wait for the deploy', async () => {
       const s = await statusOf(handle);
       return s.stage === 'awaiting_deploy' && s;
@@ -73,7 +83,9 @@ test('a promotion terminated after its push gets a fail entry from the lock, wit
     expect(await h.repo.tip('release')).toBe(pushedSha);
     await handle.terminate('operator terminated it mid-deploy');
 
-    const entry = await waitFor('the lock to record the terminated promotion', async () => parseLedger(await h.ledger()).entries.find((e) => e.releaseId === waiting.releaseId));
+    const entry = await waitFor('the lock to record the terminated promotion', async () =>
+      parseLedger(await h.ledger()).entries.find((e) => e.releaseId === waiting.releaseId),
+    );
     expect(fieldText(entry, 'result')).toBe('fail');
     expect(fieldText(entry, 'commit_sha')).toBe(pushedSha);
     expect(fieldText(entry, 'branch_tip_after')).toBe(pushedSha);

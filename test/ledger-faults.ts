@@ -1,8 +1,8 @@
 // A ledger file layer that fails on purpose. Tests run as root, so chmod and chattr stop no
 // write; faults are injected here instead, per operation and path, and healed at will. Every
 // operation that is not failed goes to the real file system.
-import { nodeLedgerFiles } from '../src/ledger/ledger-index';
-import type { LedgerFileHandle, LedgerFiles, LedgerLock, LedgerStat } from '../src/ledger/ledger-index';
+import { nodeLedgerFiles } from '../src/ledger/files';
+import type { LedgerFileHandle, LedgerFiles, LedgerLock, LedgerStat } from '../src/ledger/files';
 
 export type FaultOp = 'open' | 'stat' | 'read' | 'write' | 'truncate' | 'sync' | 'mkdir' | 'lock';
 
@@ -21,7 +21,12 @@ interface ShortWrite {
 
 /** An error shaped like node's own (code, syscall, path), as the fs module throws them. */
 export function errnoError(code: string, syscall: string, file: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`${code}: injected fault, ${syscall} '${file}'`), { code, errno: -1, syscall, path: file });
+  return Object.assign(new Error(`${code}: injected fault, ${syscall} '${file}'`), {
+    code,
+    errno: -1,
+    syscall,
+    path: file,
+  });
 }
 
 export class FaultyLedgerFiles implements LedgerFiles {

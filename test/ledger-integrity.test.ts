@@ -11,10 +11,13 @@ import { copyFile, mkdtemp, readFile, rename, rm, symlink, truncate, writeFile }
 import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { appendLedgerEntry, lastRecordedTip, reservationsPath, reserveReleaseId } from '../src/activities/ledger';
+import { reservationsPath } from '../src/ledger/reservations';
+import { appendLedgerEntry, lastRecordedTip, reserveReleaseId } from '../src/ledger/store';
 import { ConfigError, loadConfig } from '../src/config';
-import { LEDGER_HEADING, LedgerFields, parseLedger, renderBlock } from '../src/ledger/format';
-import { driftReference, lastKnownGood, ledgerIndex } from '../src/ledger/ledger-index';
+import type { LedgerFields } from '../src/ledger/entry';
+import { LEDGER_HEADING, parseLedger, renderBlock } from '../src/ledger/format';
+import { ledgerIndex } from '../src/ledger/ledger-index';
+import { driftReference, lastKnownGood } from '../src/ledger/target-references';
 import { verifyLedger } from '../src/ledger/verify';
 import { createSampleRepo } from '../sample/repo';
 import { FaultyLedgerFiles } from './ledger-faults';
@@ -62,7 +65,8 @@ function lineOf(text: string, exact: string): number {
 /** The seed plus `count` entries appended by the tool (environment `canary`, so no real target's reference). */
 async function seededLedger(count: number, file = ledgerPath): Promise<string> {
   await copyFile(SEED, file);
-  for (let n = 1; n <= count; n++) await appendLedgerEntry(file, promotion(id(n), `wf-${n}`, { environment: 'canary' }), readTip);
+  for (let n = 1; n <= count; n++)
+    await appendLedgerEntry(file, promotion(id(n), `wf-${n}`, { environment: 'canary' }), readTip);
   return readFile(file, 'utf8');
 }
 
@@ -74,7 +78,12 @@ function before(text: string, releaseId: string): string {
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
   delete fullEnv.FORCE_COLOR;
-  const run = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: fullEnv, timeout: 60_000 });
+  const run = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: fullEnv,
+    timeout: 60_000,
+  });
   if (run.error) throw run.error;
   return run;
 }
@@ -97,20 +106,52 @@ function fieldsOf(spec: EntrySpec): LedgerFields {
   const environment = spec.environment ?? 'production';
   const branch = spec.branch ?? 'release';
   const repo: LedgerFields = spec.repo ? [['repo', spec.repo]] : [];
-  const tail: LedgerFields = [['workflow_id', `wf-${spec.releaseId}`], ['branch_tip_after', spec.tip]];
+  const tail: LedgerFields = [
+    ['workflow_id', `wf-${spec.releaseId}`],
+    ['branch_tip_after', spec.tip],
+  ];
   if (spec.type === 'rollback') {
     return [
-      ['release_id', spec.releaseId], ['type', 'rollback'], ['trigger', 'by hand'], ['from_sha', 'f'.repeat(40)], ['to_sha', spec.tip],
-      ['environment', environment], ['actions', []], ['post_rollback_verification', []], ['result', spec.result], ['notes', ''],
-      ['operator', 'bob'], ['evidence_refs', ''], ['to_branch', branch], ...repo, ...tail,
+      ['release_id', spec.releaseId],
+      ['type', 'rollback'],
+      ['trigger', 'by hand'],
+      ['from_sha', 'f'.repeat(40)],
+      ['to_sha', spec.tip],
+      ['environment', environment],
+      ['actions', []],
+      ['post_rollback_verification', []],
+      ['result', spec.result],
+      ['notes', ''],
+      ['operator', 'bob'],
+      ['evidence_refs', ''],
+      ['to_branch', branch],
+      ...repo,
+      ...tail,
     ];
   }
   return [
-    ['release_id', spec.releaseId], ['type', 'promotion'], ['commit_sha', spec.tip], ['environment', environment], ['from_branch', 'main'],
-    ['to_branch', branch], ['staging_base', 'https://staging.example.com'], ['staging_gate_command', 'release-promoter gates'],
-    ['staging_gate_result', 'pass'], ['gates_run', []], ['change_class', 'A'], ['prod_verification', []], ['result', spec.result],
-    ['rollback_plan', ''], ['notes', ''], ['operator', 'bob'], ['evidence_refs', ''], ['cost_control_evidence', []],
-    ...repo, ...(spec.rollbackReleaseId ? ([['rollback_release_id', spec.rollbackReleaseId]] as LedgerFields) : []), ...(spec.extras ?? []), ...tail,
+    ['release_id', spec.releaseId],
+    ['type', 'promotion'],
+    ['commit_sha', spec.tip],
+    ['environment', environment],
+    ['from_branch', 'main'],
+    ['to_branch', branch],
+    ['staging_base', 'https://staging.example.com'],
+    ['staging_gate_command', 'release-promoter gates'],
+    ['staging_gate_result', 'pass'],
+    ['gates_run', []],
+    ['change_class', 'A'],
+    ['prod_verification', []],
+    ['result', spec.result],
+    ['rollback_plan', ''],
+    ['notes', ''],
+    ['operator', 'bob'],
+    ['evidence_refs', ''],
+    ['cost_control_evidence', []],
+    ...repo,
+    ...(spec.rollbackReleaseId ? ([['rollback_release_id', spec.rollbackReleaseId]] as LedgerFields) : []),
+    ...(spec.extras ?? []),
+    ...tail,
   ];
 }
 
@@ -131,25 +172,28 @@ const sha = (c: string) => c.repeat(40);
 // ---- a failing file layer -------------------------------------------------------------------
 
 describe('a failing file layer', () => {
-  test.each(['EACCES', 'EPERM', 'ENOSPC'])('an append whose write fails with %s is the retryable LedgerUnwritable naming the path and errno, and adds no byte', async (code) => {
-    await seededLedger(1);
-    const unchanged = await readFile(ledgerPath);
-    const files = new FaultyLedgerFiles().fail('write', code, { path: ledgerPath });
+  test.each(['EACCES', 'EPERM', 'ENOSPC'])(
+    'an append whose write fails with %s is the retryable LedgerUnwritable naming the path and errno, and adds no byte',
+    async (code) => {
+      await seededLedger(1);
+      const unchanged = await readFile(ledgerPath);
+      const files = new FaultyLedgerFiles().fail('write', code, { path: ledgerPath });
 
-    const err = await failureOf(appendLedgerEntry(ledgerPath, promotion(id(2), 'wf-2'), readTip, files));
+      const err = await failureOf(appendLedgerEntry(ledgerPath, promotion(id(2), 'wf-2'), readTip, files));
 
-    expect(err.type).toBe('LedgerUnwritable');
-    expect(err.nonRetryable).toBe(false);
-    expect(err.message).toContain(ledgerPath);
-    expect(err.message).toContain(code);
-    expect(err.details?.[0]).toMatchObject({ path: ledgerPath, errno: code });
-    expect(files.fired).toEqual([{ op: 'write', path: ledgerPath, code }]);
-    expect((await readFile(ledgerPath)).equals(unchanged)).toBe(true);
+      expect(err.type).toBe('LedgerUnwritable');
+      expect(err.nonRetryable).toBe(false);
+      expect(err.message).toContain(ledgerPath);
+      expect(err.message).toContain(code);
+      expect(err.details?.[0]).toMatchObject({ path: ledgerPath, errno: code });
+      expect(files.fired).toEqual([{ op: 'write', path: ledgerPath, code }]);
+      expect((await readFile(ledgerPath)).equals(unchanged)).toBe(true);
 
-    files.heal();
-    expect((await appendLedgerEntry(ledgerPath, promotion(id(2), 'wf-2'), readTip, files)).appended).toBe(true);
-    expect(verifyLedger(await readFile(ledgerPath, 'utf8'))).toMatchObject({ ok: true, entries: 2 });
-  });
+      files.heal();
+      expect((await appendLedgerEntry(ledgerPath, promotion(id(2), 'wf-2'), readTip, files)).appended).toBe(true);
+      expect(verifyLedger(await readFile(ledgerPath, 'utf8'))).toMatchObject({ ok: true, entries: 2 });
+    },
+  );
 
   test('a short write that cannot finish (the disk fills up) is truncated away: the file keeps its bytes and verifies, and the retry appends one whole entry', async () => {
     await seededLedger(1);
@@ -162,7 +206,10 @@ describe('a failing file layer', () => {
     expect(err.nonRetryable).toBe(false);
     expect(err.message).toContain('ENOSPC');
     expect(err.message).toContain(`truncated away, back to ${unchanged.length} bytes`);
-    expect(files.fired.map((f) => f.code)).toEqual([expect.stringMatching(/^short write of 100 of \d+ bytes$/), 'ENOSPC']);
+    expect(files.fired.map((f) => f.code)).toEqual([
+      expect.stringMatching(/^short write of 100 of \d+ bytes$/),
+      'ENOSPC',
+    ]);
     expect((await readFile(ledgerPath)).equals(unchanged)).toBe(true);
 
     files.heal();
@@ -199,7 +246,9 @@ describe('a failing file layer', () => {
   test('when even the truncation fails, the torn entry stops the next append with LedgerDoesNotVerify at its opening fence, and nothing is written after it', async () => {
     await seededLedger(1);
     const unchanged = await readFile(ledgerPath);
-    const files = new FaultyLedgerFiles().shortWrite({ path: ledgerPath, bytes: 60, thenFail: 'ENOSPC' }).fail('truncate', 'EIO', { path: ledgerPath });
+    const files = new FaultyLedgerFiles()
+      .shortWrite({ path: ledgerPath, bytes: 60, thenFail: 'ENOSPC' })
+      .fail('truncate', 'EIO', { path: ledgerPath });
 
     const err = await failureOf(appendLedgerEntry(ledgerPath, promotion(id(2), 'wf-2'), readTip, files));
     expect(err.type).toBe('LedgerUnwritable');
@@ -278,7 +327,9 @@ describe('a ledger that does not verify', () => {
 
     const reserve = await failureOf(reserveReleaseId({ ledgerPath, workflowId: 'wf-5', kind: 'rc', at: AT }));
     expect(reserve.type).toBe('LedgerDoesNotVerify');
-    const drift = await failureOf(lastRecordedTip(ledgerPath, { repo: '/srv/x.git', branch: 'release', environment: 'canary' }));
+    const drift = await failureOf(
+      lastRecordedTip(ledgerPath, { repo: '/srv/x.git', branch: 'release', environment: 'canary' }),
+    );
     expect(drift.type).toBe('LedgerDoesNotVerify');
 
     expect(await readFile(ledgerPath, 'utf8')).toBe(cut);
@@ -288,7 +339,9 @@ describe('a ledger that does not verify', () => {
   test('once the cut entry is removed, appends are accepted again and the file verifies', async () => {
     const full = await seededLedger(3);
     await writeFile(ledgerPath, full.slice(0, full.lastIndexOf('  operator: alice')));
-    expect((await failureOf(appendLedgerEntry(ledgerPath, promotion(id(4), 'wf-4'), readTip))).type).toBe('LedgerDoesNotVerify');
+    expect((await failureOf(appendLedgerEntry(ledgerPath, promotion(id(4), 'wf-4'), readTip))).type).toBe(
+      'LedgerDoesNotVerify',
+    );
 
     await writeFile(ledgerPath, before(full, id(3)));
     expect((await appendLedgerEntry(ledgerPath, promotion(id(4), 'wf-4'), readTip)).appended).toBe(true);
@@ -306,7 +359,9 @@ describe('a ledger that does not verify', () => {
     const err = await failureOf(appendLedgerEntry(ledgerPath, promotion(id(1), 'wf-1'), readTip));
     expect(err.type).toBe('LedgerDoesNotVerify');
     expect(err.message).toContain(`at line ${fence}: fence opened here is never closed`);
-    expect((await failureOf(reserveReleaseId({ ledgerPath, workflowId: 'wf-1', kind: 'rc', at: AT }))).type).toBe('LedgerDoesNotVerify');
+    expect((await failureOf(reserveReleaseId({ ledgerPath, workflowId: 'wf-1', kind: 'rc', at: AT }))).type).toBe(
+      'LedgerDoesNotVerify',
+    );
     expect(await readFile(ledgerPath, 'utf8')).toBe(garbage);
 
     await writeFile(ledgerPath, `${FENCE}\n`, { flag: 'a' });
@@ -329,7 +384,10 @@ describe('a ledger that does not verify', () => {
 
   test('an entry repeated by hand after the worker last read the file is checked too: appends stop at the repeat', async () => {
     const text = await seededLedger(2);
-    const first = text.slice(text.indexOf(`${FENCE}\n- release_id: ${id(1)}\n`), text.indexOf(`${FENCE}\n`, text.indexOf(`- release_id: ${id(1)}`)) + 4);
+    const first = text.slice(
+      text.indexOf(`${FENCE}\n- release_id: ${id(1)}\n`),
+      text.indexOf(`${FENCE}\n`, text.indexOf(`- release_id: ${id(1)}`)) + 4,
+    );
     await writeFile(ledgerPath, `\n${first}`, { flag: 'a' });
     const repeated = await readFile(ledgerPath, 'utf8');
     const at = lastLineOf(repeated, `- release_id: ${id(1)}`);
@@ -337,7 +395,9 @@ describe('a ledger that does not verify', () => {
     const err = await failureOf(appendLedgerEntry(ledgerPath, promotion(id(3), 'wf-3'), readTip));
 
     expect(err.type).toBe('LedgerDoesNotVerify');
-    expect(err.message).toContain(`at line ${at}: release id ${id(1)} appears again (first at line ${lineOf(text, `- release_id: ${id(1)}`)})`);
+    expect(err.message).toContain(
+      `at line ${at}: release id ${id(1)} appears again (first at line ${lineOf(text, `- release_id: ${id(1)}`)})`,
+    );
     expect(await readFile(ledgerPath, 'utf8')).toBe(repeated);
   });
 
@@ -350,7 +410,9 @@ describe('a ledger that does not verify', () => {
     const err = await failureOf(appendLedgerEntry(ledgerPath, promotion(id(4), 'wf-4'), readTip));
 
     expect(err.type).toBe('LedgerDoesNotVerify');
-    expect(err.message).toContain(`at line ${lineOf(edited, `- release_id: ${id(2)}`)}: ${id(2)}: chain does not match`);
+    expect(err.message).toContain(
+      `at line ${lineOf(edited, `- release_id: ${id(2)}`)}: ${id(2)}: chain does not match`,
+    );
     expect(await readFile(ledgerPath, 'utf8')).toBe(edited);
   });
 });
@@ -434,12 +496,17 @@ describe('symlinks', () => {
 describe('ledger verify on a file that is not a release log', () => {
   test('a passwd-like file (no "# Release Log" heading, no entries) exits 1 saying it is not a release log', async () => {
     const file = path.join(tmp, 'passwd');
-    await writeFile(file, 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n');
+    await writeFile(
+      file,
+      'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n',
+    );
 
     const run = cli(['ledger', 'verify', file]);
 
     expect(run.status).toBe(1);
-    expect(run.stdout.trim()).toBe(`FAIL ${file}:1: not a release log: no "# Release Log" heading and no entries (is this the right file?)`);
+    expect(run.stdout.trim()).toBe(
+      `FAIL ${file}:1: not a release log: no "# Release Log" heading and no entries (is this the right file?)`,
+    );
   });
 
   (existsSync('/etc/passwd') ? test : test.skip)('ledger verify /etc/passwd exits 1, not "ok, 0 entries"', () => {
@@ -450,7 +517,10 @@ describe('ledger verify on a file that is not a release log', () => {
 
   test('the seed file still verifies from the command line, and an empty file does not', async () => {
     expect(cli(['ledger', 'verify', SEED]).status).toBe(0);
-    expect(verifyLedger('')).toMatchObject({ ok: false, problem: { line: 1, message: expect.stringContaining('not a release log') } });
+    expect(verifyLedger('')).toMatchObject({
+      ok: false,
+      problem: { line: 1, message: expect.stringContaining('not a release log') },
+    });
   });
 
   test('a file of entries without the heading is still a release log', async () => {
@@ -502,19 +572,32 @@ describe('per target (repo + branch)', () => {
       { releaseId: id(2), result: 'fail', tip: sha('2'), repo: '/srv/a.git' },
     ]);
     expect(driftReference(await ledgerIndex(ledgerPath), '/srv/a.git', 'release', 'production')?.tip).toBe(sha('1'));
-    await appendByHand(ledgerPath, [{ releaseId: id(3), result: 'fail', tip: sha('3'), repo: '/srv/a.git', rollbackReleaseId: '20261124-2231-rb1' }]);
+    await appendByHand(ledgerPath, [
+      { releaseId: id(3), result: 'fail', tip: sha('3'), repo: '/srv/a.git', rollbackReleaseId: '20261124-2231-rb1' },
+    ]);
     expect(driftReference(await ledgerIndex(ledgerPath), '/srv/a.git', 'release', 'production')?.tip).toBe(sha('3'));
-    await appendByHand(ledgerPath, [{ releaseId: '20261124-2231-rb2', type: 'rollback', result: 'partial', tip: sha('4'), repo: '/srv/a.git' }]);
+    await appendByHand(ledgerPath, [
+      { releaseId: '20261124-2231-rb2', type: 'rollback', result: 'partial', tip: sha('4'), repo: '/srv/a.git' },
+    ]);
     expect(driftReference(await ledgerIndex(ledgerPath), '/srv/a.git', 'release', 'production')?.tip).toBe(sha('4'));
   });
 
   test('the fail entry the target lock records for a holder that closed before its own entry (closed_while_holding) is a drift reference', async () => {
     await appendByHand(ledgerPath, [
       { releaseId: id(1), result: 'pass', tip: sha('1'), repo: '/srv/a.git' },
-      { releaseId: id(2), result: 'fail', tip: sha('2'), repo: '/srv/a.git', extras: [['closed_while_holding', `release was found at ${sha('2')} (pushed)`]] },
+      {
+        releaseId: id(2),
+        result: 'fail',
+        tip: sha('2'),
+        repo: '/srv/a.git',
+        extras: [['closed_while_holding', `release was found at ${sha('2')} (pushed)`]],
+      },
     ]);
 
-    expect(driftReference(await ledgerIndex(ledgerPath), '/srv/a.git', 'release', 'production')).toEqual({ releaseId: id(2), tip: sha('2') });
+    expect(driftReference(await ledgerIndex(ledgerPath), '/srv/a.git', 'release', 'production')).toEqual({
+      releaseId: id(2),
+      tip: sha('2'),
+    });
   });
 
   test('the last known good is the latest pass promotion or completed rollback of the repo and branch; failed promotions, partial rollbacks and other repos are skipped', async () => {
@@ -528,7 +611,10 @@ describe('per target (repo + branch)', () => {
     ]);
     const index = await ledgerIndex(ledgerPath);
 
-    expect(lastKnownGood(index, '/srv/a.git', 'release', 'production')).toEqual({ releaseId: '20261124-2231-rb1', tip: sha('2') });
+    expect(lastKnownGood(index, '/srv/a.git', 'release', 'production')).toEqual({
+      releaseId: '20261124-2231-rb1',
+      tip: sha('2'),
+    });
     expect(lastKnownGood(index, '/srv/b.git', 'release', 'production')).toEqual({ releaseId: id(5), tip: sha('5') });
   });
 
@@ -540,7 +626,10 @@ describe('per target (repo + branch)', () => {
     ]);
     const index = await ledgerIndex(ledgerPath);
 
-    expect(lastKnownGood(index, '/srv/a.git', 'release', 'production', { unlike: sha('3') })).toEqual({ releaseId: id(2), tip: sha('2') });
+    expect(lastKnownGood(index, '/srv/a.git', 'release', 'production', { unlike: sha('3') })).toEqual({
+      releaseId: id(2),
+      tip: sha('2'),
+    });
     expect(lastKnownGood(index, '/srv/a.git', 'release', 'production', { unlike: sha('9') })?.tip).toBe(sha('3'));
   });
 
@@ -550,7 +639,20 @@ describe('per target (repo + branch)', () => {
     const cut = full.slice(0, full.lastIndexOf('  operator: alice'));
     await writeFile(ledgerPath, cut);
 
-    const run = cli(['rollback', '--repo', repo.bare, '--production-base', 'http://127.0.0.1:9', '--environment', 'canary', '--ledger', ledgerPath], { RELEASE_LEDGER_PATH: ledgerPath });
+    const run = cli(
+      [
+        'rollback',
+        '--repo',
+        repo.bare,
+        '--production-base',
+        'http://127.0.0.1:9',
+        '--environment',
+        'canary',
+        '--ledger',
+        ledgerPath,
+      ],
+      { RELEASE_LEDGER_PATH: ledgerPath },
+    );
 
     expect(run.status).toBe(2);
     expect(run.stderr).toContain(`the ledger ${ledgerPath} does not verify at line ${lastLineOf(cut, FENCE)}`);
@@ -571,7 +673,12 @@ async function pendingFailure(handle: WorkflowHandle, activityType: string): Pro
   const described = await handle.describe();
   for (const activity of described.raw.pendingActivities ?? []) {
     const last = activity.lastFailure;
-    if (activity.activityType?.name === activityType && last) return { type: last.applicationFailureInfo?.type, nonRetryable: last.applicationFailureInfo?.nonRetryable, message: last.message };
+    if (activity.activityType?.name === activityType && last)
+      return {
+        type: last.applicationFailureInfo?.type,
+        nonRetryable: last.applicationFailureInfo?.nonRetryable,
+        message: last.message,
+      };
   }
   return undefined;
 }
@@ -592,7 +699,12 @@ describe('through a real promotion', () => {
     const commit = await h.repo.commit('feature: recorded despite EPERM');
     const handle = await h.start(h.request(commit));
 
-    const failed = await waitFor('a failed append attempt', () => pendingFailure(handle, 'appendLedgerEntry'), 60_000, 100);
+    const failed = await waitFor(
+      'a failed append attempt',
+      () => pendingFailure(handle, 'appendLedgerEntry'),
+      60_000,
+      100,
+    );
     expect(failed.type).toBe('LedgerUnwritable');
     expect(failed.nonRetryable).toBe(false);
     expect(failed.message).toContain(h.ledgerPath);
@@ -628,7 +740,10 @@ describe('through a real promotion', () => {
     expect((await handle.result()).stage).toBe('promoted');
     const text = await h.ledger();
     expect(verifyLedger(text)).toMatchObject({ ok: true, entries: 2 });
-    expect(parseLedger(text).entries.map((e) => e.fields.get('workflow_id')?.value)).toEqual(['wf-1', handle.workflowId]);
+    expect(parseLedger(text).entries.map((e) => e.fields.get('workflow_id')?.value)).toEqual([
+      'wf-1',
+      handle.workflowId,
+    ]);
   }, 120_000);
 
   test('a promotion is not refused as drifted by a newer entry of another repo under the same environment name', async () => {
@@ -636,7 +751,9 @@ describe('through a real promotion', () => {
     const first = await h.repo.commit('feature: first');
     expect((await (await h.start(h.request(first))).result()).stage).toBe('promoted');
     // Another repo's release in the same environment, at a commit this repo's branch never had.
-    await appendByHand(h.ledgerPath, [{ releaseId: '20261124-2231-rc90', result: 'pass', tip: sha('d'), repo: '/srv/another-service.git' }]);
+    await appendByHand(h.ledgerPath, [
+      { releaseId: '20261124-2231-rc90', result: 'pass', tip: sha('d'), repo: '/srv/another-service.git' },
+    ]);
 
     const second = await h.repo.commit('feature: second');
     const status = await (await h.start(h.request(second))).result();
@@ -653,12 +770,25 @@ describe('through a real promotion', () => {
     const regret = await harness.repo.commit('feature: regret');
     expect((await (await harness.start(harness.request(regret))).result()).stage).toBe('promoted');
     // Newer, of another repo, at a commit this repo has (so following it would "work").
-    await appendByHand(harness.ledgerPath, [{ releaseId: '20261124-2231-rc90', result: 'pass', tip: harness.repo.base, repo: '/srv/another-service.git' }]);
+    await appendByHand(harness.ledgerPath, [
+      { releaseId: '20261124-2231-rc90', result: 'pass', tip: harness.repo.base, repo: '/srv/another-service.git' },
+    ]);
 
     const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'rollback', '--repo', harness.repo.bare, '--production-base', harness.production.url, '--json'], {
-        env: { ...process.env, NO_COLOR: '1', TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS, TEMPORAL_TASK_QUEUE: harness.taskQueue, RELEASE_LEDGER_PATH: harness.ledgerPath, GIT_CACHE_DIR: path.join(harness.tmp, 'cli-git-cache') },
-      });
+      const child = spawn(
+        process.execPath,
+        [BIN, 'rollback', '--repo', harness.repo.bare, '--production-base', harness.production.url, '--json'],
+        {
+          env: {
+            ...process.env,
+            NO_COLOR: '1',
+            TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
+            TEMPORAL_TASK_QUEUE: harness.taskQueue,
+            RELEASE_LEDGER_PATH: harness.ledgerPath,
+            GIT_CACHE_DIR: path.join(harness.tmp, 'cli-git-cache'),
+          },
+        },
+      );
       let stderr = '';
       child.stdout.resume();
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -674,9 +804,15 @@ describe('through a real promotion', () => {
     const cut = full.slice(0, full.lastIndexOf('  operator: alice'));
     await writeFile(ledgerPath, cut);
 
-    const worker = await startWorker({ taskQueue: uniqueId('integrity-tq'), ledgerPath, gitCacheDir: path.join(tmp, 'git-cache') });
+    const worker = await startWorker({
+      taskQueue: uniqueId('integrity-tq'),
+      ledgerPath,
+      gitCacheDir: path.join(tmp, 'git-cache'),
+    });
     try {
-      expect(worker.stderr()).toContain(`WARNING: appends to the ledger are stopped: the ledger ${ledgerPath} does not verify at line ${lastLineOf(cut, FENCE)}`);
+      expect(worker.stderr()).toContain(
+        `WARNING: appends to the ledger are stopped: the ledger ${ledgerPath} does not verify at line ${lastLineOf(cut, FENCE)}`,
+      );
       expect(worker.stderr()).toContain('polling');
       expect(await readFile(ledgerPath, 'utf8')).toBe(cut);
     } finally {

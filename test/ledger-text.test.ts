@@ -43,15 +43,21 @@ function eventText(event: unknown): string {
 }
 
 /** The history's events by kind: the start input, the scheduled activities' inputs, and everything else. */
-async function historyParts(handle: WorkflowHandle): Promise<{ started: string; scheduled: Array<{ activity: string; input: string }>; rest: string[] }> {
+async function historyParts(
+  handle: WorkflowHandle,
+): Promise<{ started: string; scheduled: Array<{ activity: string; input: string }>; rest: string[] }> {
   const events = ((await handle.fetchHistory()).events ?? []) as HistoryEvent[];
   const started: string[] = [];
   const scheduled: Array<{ activity: string; input: string }> = [];
   const rest: string[] = [];
   for (const event of events) {
-    if (event.workflowExecutionStartedEventAttributes) started.push(eventText(event.workflowExecutionStartedEventAttributes));
+    if (event.workflowExecutionStartedEventAttributes)
+      started.push(eventText(event.workflowExecutionStartedEventAttributes));
     else if (event.activityTaskScheduledEventAttributes) {
-      const attributes = event.activityTaskScheduledEventAttributes as { activityType?: { name?: string }; input?: unknown };
+      const attributes = event.activityTaskScheduledEventAttributes as {
+        activityType?: { name?: string };
+        input?: unknown;
+      };
       scheduled.push({ activity: attributes.activityType?.name ?? '?', input: eventText(attributes.input) });
     } else rest.push(eventText(event));
   }
@@ -60,7 +66,9 @@ async function historyParts(handle: WorkflowHandle): Promise<{ started: string; 
 
 function cliLedgerVerify(ledgerPath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'ledger', 'verify', ledgerPath], { env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [BIN, 'ledger', 'verify', ledgerPath], {
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -101,8 +109,10 @@ describe('free text that tries to forge ledger lines', () => {
     expect(resultLines).toHaveLength(entries.filter((e) => fieldText(e, 'result') === 'pass').length);
     expect(unicodeLines(text).filter((line) => line.trim() === 'result: pass')).toHaveLength(resultLines.length);
     // Nothing that breaks or reorders a line is written raw; the file's lines are the parser's lines.
-    // eslint-disable-next-line no-control-regex -- these are exactly what must not be written raw
-    expect(text.match(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g)).toBeNull();
+    expect(
+      // eslint-disable-next-line no-control-regex -- these are exactly what must not be written raw
+      text.match(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g),
+    ).toBeNull();
     expect(unicodeLines(text)).toEqual(text.split('\n'));
 
     // The values round-trip: the escapes are JSON's, read back by the parser.
@@ -119,7 +129,13 @@ describe('free text that tries to forge ledger lines', () => {
 });
 
 describe('caller free text with secrets', () => {
-  const SECRET_BITS = ['sk_live_abcdef1234567890', 'abcdef1234567890', 'horse battery staple', 'hunter2pass', 'glpat-abcdefghij1234567890'];
+  const SECRET_BITS = [
+    'sk_live_abcdef1234567890',
+    'abcdef1234567890',
+    'horse battery staple',
+    'hunter2pass',
+    'glpat-abcdefghij1234567890',
+  ];
 
   function expectNoSecret(where: string, text: string): void {
     expect({ where, leaked: SECRET_BITS.filter((s) => text.includes(s)) }).toEqual({ where, leaked: [] });
@@ -161,7 +177,16 @@ describe('caller free text with secrets', () => {
     const handle = await h.env.client.workflow.start(rollbackWorkflow, {
       taskQueue: h.taskQueue,
       workflowId: uniqueId('rollback'),
-      args: [{ repo: h.repo.bare, productionBase: h.production.url, fromSha: sha, toSha: good, trigger: '5xx spike; checked with api_key=sk_live_abcdef1234567890', operator: 'oncall-bob' }],
+      args: [
+        {
+          repo: h.repo.bare,
+          productionBase: h.production.url,
+          fromSha: sha,
+          toSha: good,
+          trigger: '5xx spike; checked with api_key=sk_live_abcdef1234567890',
+          operator: 'oncall-bob',
+        },
+      ],
     });
     const status: RollbackStatus = await handle.result();
     expect(status.result).toBe('completed');

@@ -6,7 +6,8 @@ import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { appendLedgerEntry, PromotionRecord, reserveReleaseId, RollbackRecord } from '../src/activities/ledger';
+import type { PromotionRecord, RollbackRecord } from '../src/ledger/entry';
+import { appendLedgerEntry, reserveReleaseId } from '../src/ledger/store';
 import { chainOf, parseLedger } from '../src/ledger/format';
 import { verifyLedger } from '../src/ledger/verify';
 import { gate, promotion, rollback } from './records';
@@ -87,7 +88,10 @@ function rechain(text: string): string {
   const lines = text.split('\n');
   let previous = ZEROS;
   for (const block of blocksOf(text)) {
-    const body = lines.slice(block.idLine - 1, block.chainLine - 1).map((l) => `${l}\n`).join('');
+    const body = lines
+      .slice(block.idLine - 1, block.chainLine - 1)
+      .map((l) => `${l}\n`)
+      .join('');
     previous = chainOf(previous, body);
     lines[block.chainLine - 1] = `  chain: sha256:${previous}`;
   }
@@ -100,7 +104,14 @@ function lastLineNumber(text: string): number {
 
 // ---- the ledger under test ------------------------------------------------------------------
 
-const IDS = ['20261124-2231-rc1', '20261124-2231-rc2', '20261124-2231-rb1', '20261124-2231-rc3', '20261124-2231-rb2', '20261124-2231-rc4'] as const;
+const IDS = [
+  '20261124-2231-rc1',
+  '20261124-2231-rc2',
+  '20261124-2231-rb1',
+  '20261124-2231-rc3',
+  '20261124-2231-rb2',
+  '20261124-2231-rc4',
+] as const;
 
 let tmp: string;
 let ledgerPath: string;
@@ -116,18 +127,48 @@ beforeAll(async () => {
   await copyFile(SEED, ledgerPath);
   seedText = await readFile(SEED, 'utf8');
 
-  const plan: Array<{ kind: 'rc' | 'rb'; workflowId: string; make: (id: string, wf: string) => PromotionRecord | RollbackRecord }> = [
+  const plan: Array<{
+    kind: 'rc' | 'rb';
+    workflowId: string;
+    make: (id: string, wf: string) => PromotionRecord | RollbackRecord;
+  }> = [
     { kind: 'rc', workflowId: 'promotion-production-1', make: (id, wf) => promotion(id, wf) },
     {
       kind: 'rc',
       workflowId: 'promotion-production-2',
       make: (id, wf) =>
-        promotion(id, wf, { stagingGateResult: 'fail', gatesRun: [gate('health'), gate('db_health', false, 503)], prodVerification: [], result: 'fail', rollbackPlan: 'nothing was promoted', notes: 'StagingGatesFailed: db_health returned 503', operator: 'bob' }),
+        promotion(id, wf, {
+          stagingGateResult: 'fail',
+          gatesRun: [gate('health'), gate('db_health', false, 503)],
+          prodVerification: [],
+          result: 'fail',
+          rollbackPlan: 'nothing was promoted',
+          notes: 'StagingGatesFailed: db_health returned 503',
+          operator: 'bob',
+        }),
     },
-    { kind: 'rb', workflowId: 'rollback-production-1', make: (id, wf) => rollback(id, wf, { promotionReleaseId: IDS[0] }) },
-    { kind: 'rc', workflowId: 'promotion-canary-1', make: (id, wf) => promotion(id, wf, { environment: 'canary', commitSha: 'd'.repeat(40), operator: 'carol', approvals: ['dave'] }) },
-    { kind: 'rb', workflowId: 'rollback-production-2', make: (id, wf) => rollback(id, wf, { result: 'partial', operator: 'bob', notes: 'verification still failing: "db_health"' }) },
-    { kind: 'rc', workflowId: 'promotion-production-3', make: (id, wf) => promotion(id, wf, { commitSha: 'e'.repeat(40), extras: [['drift', 'accepted']] }) },
+    {
+      kind: 'rb',
+      workflowId: 'rollback-production-1',
+      make: (id, wf) => rollback(id, wf, { promotionReleaseId: IDS[0] }),
+    },
+    {
+      kind: 'rc',
+      workflowId: 'promotion-canary-1',
+      make: (id, wf) =>
+        promotion(id, wf, { environment: 'canary', commitSha: 'd'.repeat(40), operator: 'carol', approvals: ['dave'] }),
+    },
+    {
+      kind: 'rb',
+      workflowId: 'rollback-production-2',
+      make: (id, wf) =>
+        rollback(id, wf, { result: 'partial', operator: 'bob', notes: 'verification still failing: "db_health"' }),
+    },
+    {
+      kind: 'rc',
+      workflowId: 'promotion-production-3',
+      make: (id, wf) => promotion(id, wf, { commitSha: 'e'.repeat(40), extras: [['drift', 'accepted']] }),
+    },
   ];
   heads = [];
   const reserved: string[] = [];
@@ -180,7 +221,7 @@ describe('clean ledgers', () => {
 });
 
 describe('tampering is reported at the right line', () => {
-  test('a value edited in the third entry is reported at that entry\'s release_id line', () => {
+  test("a value edited in the third entry is reported at that entry's release_id line", () => {
     const { edited, operatorLine } = editThirdOperator();
     expect(operatorLine).toBeGreaterThan(nth(blocks, 3).idLine);
     expect(edited.split('\n').filter((l, i) => l !== text.split('\n')[i])).toEqual(['  operator: mallory']);
@@ -211,7 +252,12 @@ describe('tampering is reported at the right line', () => {
     const second = nth(blocks, 2);
     const third = nth(blocks, 3);
     const lines = text.split('\n');
-    const swapped = [...lines.slice(0, second.open - 2), ...segment(text, third), ...segment(text, second), ...lines.slice(third.close)].join('\n');
+    const swapped = [
+      ...lines.slice(0, second.open - 2),
+      ...segment(text, third),
+      ...segment(text, second),
+      ...lines.slice(third.close),
+    ].join('\n');
     expect(swapped.length).toBe(text.length);
     expect(blocksOf(swapped).map((b) => b.id)).toEqual([IDS[0], IDS[2], IDS[1], IDS[3], IDS[4], IDS[5]]);
 
@@ -234,10 +280,13 @@ describe('tampering is reported at the right line', () => {
     expect(report.ok).toBe(false);
     // Reported at exactly the line where the missing fence was (second.close in both texts). The
     // verifier cannot tell a missing fence from an extra line, so the message names both.
-    expect(report.problem).toEqual({ line: second.close, message: 'the entry does not close after chain: (a missing closing ``` fence, or a line added after chain)' });
+    expect(report.problem).toEqual({
+      line: second.close,
+      message: 'the entry does not close after chain: (a missing closing ``` fence, or a line added after chain)',
+    });
   });
 
-  test('a deleted closing fence of the last entry is reported at that entry\'s opening fence as never closed', () => {
+  test("a deleted closing fence of the last entry is reported at that entry's opening fence as never closed", () => {
     const last = nth(blocks, 6);
     const broken = withoutLines(text, last.close, last.close);
 
@@ -323,26 +372,30 @@ describe('tampering is reported at the right line', () => {
   test.each([
     { entry: 4, first: 'notes', second: 'operator' },
     { entry: 3, first: 'from_sha', second: 'to_sha' },
-  ])('keys $first and $second swapped in entry $entry, with the chain recomputed, are reported by name at the first misplaced key', ({ entry, first, second }) => {
-    const block = nth(blocks, entry);
-    const lines = text.split('\n');
-    const inBlock = (key: string) => lines.findIndex((l, i) => i >= block.idLine - 1 && i < block.close && l.startsWith(`  ${key}: `));
-    const a = inBlock(first);
-    const b = inBlock(second);
-    expect(b).toBe(a + 1);
-    [lines[a], lines[b]] = [lines[b] as string, lines[a] as string];
-    const reordered = rechain(lines.join('\n'));
-    expect(reordered).not.toBe(text);
+  ])(
+    'keys $first and $second swapped in entry $entry, with the chain recomputed, are reported by name at the first misplaced key',
+    ({ entry, first, second }) => {
+      const block = nth(blocks, entry);
+      const lines = text.split('\n');
+      const inBlock = (key: string) =>
+        lines.findIndex((l, i) => i >= block.idLine - 1 && i < block.close && l.startsWith(`  ${key}: `));
+      const a = inBlock(first);
+      const b = inBlock(second);
+      expect(b).toBe(a + 1);
+      [lines[a], lines[b]] = [lines[b] as string, lines[a] as string];
+      const reordered = rechain(lines.join('\n'));
+      expect(reordered).not.toBe(text);
 
-    const report = verifyLedger(reordered);
-    expect(report.ok).toBe(false);
-    expect(report.chained).toBe(6); // the chain holds: only the order is wrong
-    expect(report.problem?.line).toBe(a + 1);
-    expect(linesOf(reordered, a + 1, a + 1)[0]).toMatch(new RegExp(`^  ${second}: `));
-    expect(report.problem?.message).toContain(IDS[entry - 1]);
-    expect(report.problem?.message).toContain(second);
-    expect(report.problem?.message).toContain(first);
-  });
+      const report = verifyLedger(reordered);
+      expect(report.ok).toBe(false);
+      expect(report.chained).toBe(6); // the chain holds: only the order is wrong
+      expect(report.problem?.line).toBe(a + 1);
+      expect(linesOf(reordered, a + 1, a + 1)[0]).toMatch(new RegExp(`^  ${second}: `));
+      expect(report.problem?.message).toContain(IDS[entry - 1]);
+      expect(report.problem?.message).toContain(second);
+      expect(report.problem?.message).toContain(first);
+    },
+  );
 });
 
 describe('templates', () => {
@@ -358,9 +411,17 @@ describe('templates', () => {
     expect(parseLedger(seedText).entries).toEqual([]);
     const third = nth(blocks, 3);
     const lines = text.split('\n');
-    const withTemplate = [...lines.slice(0, third.close), '', ...promotionTemplate(), ...lines.slice(third.close)].join('\n');
+    const withTemplate = [...lines.slice(0, third.close), '', ...promotionTemplate(), ...lines.slice(third.close)].join(
+      '\n',
+    );
 
-    expect(verifyLedger(withTemplate)).toEqual({ ok: true, entries: 6, chained: 6, head: heads[5], problem: undefined });
+    expect(verifyLedger(withTemplate)).toEqual({
+      ok: true,
+      entries: 6,
+      chained: 6,
+      head: heads[5],
+      problem: undefined,
+    });
     expect(parseLedger(withTemplate).entries.map((e) => e.releaseId)).toEqual([...IDS]);
   });
 
@@ -411,7 +472,7 @@ describe('the CLI', () => {
     expect(run.stdout).toContain(IDS[2]);
   });
 
-  test('ledger verify --head exits 0 on the file\'s head (with or without sha256:) and 1 on another', () => {
+  test("ledger verify --head exits 0 on the file's head (with or without sha256:) and 1 on another", () => {
     expect(cli('ledger', 'verify', ledgerPath, '--head', heads[5] as string).status).toBe(0);
     expect(cli('ledger', 'verify', ledgerPath, '--head', `sha256:${heads[5]}`).status).toBe(0);
     const mismatch = cli('ledger', 'verify', ledgerPath, '--head', heads[4] as string);
@@ -423,7 +484,12 @@ describe('the CLI', () => {
     const { file, line } = await editedCopy();
     const run = cli('ledger', 'verify', file, '--json');
     expect(run.status).toBe(1);
-    const report = JSON.parse(run.stdout) as { path: string; ok: boolean; entries: number; problem?: { line: number; message: string } };
+    const report = JSON.parse(run.stdout) as {
+      path: string;
+      ok: boolean;
+      entries: number;
+      problem?: { line: number; message: string };
+    };
     expect(report).toMatchObject({ path: file, ok: false, entries: 6, problem: { line } });
 
     const good = JSON.parse(cli('ledger', 'verify', ledgerPath, '--json').stdout) as { ok: boolean; head: string };
@@ -437,7 +503,7 @@ describe('the CLI', () => {
     expect(rows.map((r) => r.releaseId)).toEqual([IDS[4], IDS[5]]);
   });
 
-  test('ledger show --environment keeps only that environment\'s entries', () => {
+  test("ledger show --environment keeps only that environment's entries", () => {
     const run = cli('ledger', 'show', ledgerPath, '--json', '--environment', 'canary');
     expect(run.status).toBe(0);
     const rows = JSON.parse(run.stdout) as Array<{ releaseId: string; environment: string; operator: string }>;

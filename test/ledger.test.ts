@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { appendLedgerEntry, reservationsPath, reserveReleaseId } from '../src/activities/ledger';
+import { reservationsPath } from '../src/ledger/reservations';
+import { appendLedgerEntry, reserveReleaseId } from '../src/ledger/store';
 import { LEDGER_HEADING, parseLedger } from '../src/ledger/format';
 import { failureOf, promotion, rollback } from './records';
 
@@ -27,7 +28,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
-
 
 interface ChainedBlock {
   releaseId: string;
@@ -55,7 +55,8 @@ function chainedBlocks(text: string): ChainedBlock[] {
     }
     const body: string[] = [];
     let j = i + 1;
-    for (; j < lines.length && lines[j] !== '```' && !lines[j]?.startsWith('  chain: '); j++) body.push(`${lines[j]}\n`);
+    for (; j < lines.length && lines[j] !== '```' && !lines[j]?.startsWith('  chain: '); j++)
+      body.push(`${lines[j]}\n`);
     if (lines[j] === '```') {
       i = j; // written by hand before the tool: no chain, history before the first chained entry
       continue;
@@ -77,7 +78,10 @@ function sha256Hex(text: string): string {
 function expectChainValid(text: string): string {
   let previous = '0'.repeat(64);
   for (const block of chainedBlocks(text)) {
-    expect({ releaseId: block.releaseId, chain: block.chain }).toEqual({ releaseId: block.releaseId, chain: sha256Hex(`${previous}\n${block.body}`) });
+    expect({ releaseId: block.releaseId, chain: block.chain }).toEqual({
+      releaseId: block.releaseId,
+      chain: sha256Hex(`${previous}\n${block.body}`),
+    });
     previous = block.chain;
   }
   return previous;
@@ -171,7 +175,10 @@ describe('reserving release ids', () => {
     expect(second).toBe('20261124-2231-rc2');
     expect(retry).toBe(first);
     const lines = (await readFile(reservationsPath(ledgerPath), 'utf8')).trim().split('\n');
-    expect(lines.map((l) => (JSON.parse(l) as { releaseId: string; workflowId: string }).workflowId)).toEqual(['wf-a', 'wf-b']);
+    expect(lines.map((l) => (JSON.parse(l) as { releaseId: string; workflowId: string }).workflowId)).toEqual([
+      'wf-a',
+      'wf-b',
+    ]);
   });
 
   test('rollback ids are counted separately from promotion ids', async () => {
@@ -182,26 +189,35 @@ describe('reserving release ids', () => {
   });
 
   test('ids are stamped with the given time in UTC', async () => {
-    expect(await reserveReleaseId({ ledgerPath, workflowId: 'wf-a', kind: 'rc', at: '2026-11-25T01:05:59.999+03:00' })).toBe('20261124-2205-rc1');
+    expect(
+      await reserveReleaseId({ ledgerPath, workflowId: 'wf-a', kind: 'rc', at: '2026-11-25T01:05:59.999+03:00' }),
+    ).toBe('20261124-2205-rc1');
   });
 
   test('a requested id that another workflow reserved is an InvalidPromotionRequest', async () => {
     const taken = await reserveReleaseId({ ledgerPath, workflowId: 'wf-a', kind: 'rc', at: AT });
-    const err = await failureOf(reserveReleaseId({ ledgerPath, workflowId: 'wf-b', kind: 'rc', at: AT, requested: taken }));
+    const err = await failureOf(
+      reserveReleaseId({ ledgerPath, workflowId: 'wf-b', kind: 'rc', at: AT, requested: taken }),
+    );
     expect(err.type).toBe('InvalidPromotionRequest');
     expect(err.message).toMatch(/^releaseId: /);
     expect(err.message).toContain('wf-a');
   });
 
   test('a free requested id is granted as asked', async () => {
-    expect(await reserveReleaseId({ ledgerPath, workflowId: 'wf-a', kind: 'rc', at: AT, requested: '20261124-2231-rc7' })).toBe('20261124-2231-rc7');
+    expect(
+      await reserveReleaseId({ ledgerPath, workflowId: 'wf-a', kind: 'rc', at: AT, requested: '20261124-2231-rc7' }),
+    ).toBe('20261124-2231-rc7');
   });
 
   // Known defect: the reservation after a torn last line (a crash mid-write) is appended to that
   // line, so it is unparseable too and its id counts as free: both workflows get rc1. Turn this
   // into a plain test() once reserveReleaseId starts a new line after a torn tail.
   test('a torn last reservation line does not swallow the next reservation', async () => {
-    await writeFile(reservationsPath(ledgerPath), '{"releaseId":"20261124-2231-rc1","workflowId":"wf-crashed","at":"2026-11-');
+    await writeFile(
+      reservationsPath(ledgerPath),
+      '{"releaseId":"20261124-2231-rc1","workflowId":"wf-crashed","at":"2026-11-',
+    );
     const a = await reserveReleaseId({ ledgerPath, workflowId: 'wf-a', kind: 'rc', at: AT });
     const b = await reserveReleaseId({ ledgerPath, workflowId: 'wf-b', kind: 'rc', at: AT });
     const aRetry = await reserveReleaseId({ ledgerPath, workflowId: 'wf-a', kind: 'rc', at: AT });
@@ -214,7 +230,9 @@ describe('reserving release ids', () => {
     await writeFile(ledgerPath, handWritten);
 
     expect(await reserveReleaseId({ ledgerPath, workflowId: 'wf-a', kind: 'rc', at: AT })).toBe('20261124-2231-rc2');
-    const err = await failureOf(reserveReleaseId({ ledgerPath, workflowId: 'wf-b', kind: 'rc', at: AT, requested: '20261124-2231-rc1' }));
+    const err = await failureOf(
+      reserveReleaseId({ ledgerPath, workflowId: 'wf-b', kind: 'rc', at: AT, requested: '20261124-2231-rc1' }),
+    );
     expect(err.type).toBe('InvalidPromotionRequest');
     expect(await readFile(ledgerPath, 'utf8')).toBe(handWritten);
   });
@@ -263,7 +281,11 @@ describe('the file', () => {
 describe('the chain', () => {
   test('the first entry chains on 64 zeros and the second on the first, as recomputed from the file text', async () => {
     const first = await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc1', 'wf-one'), readTip);
-    const second = await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc2', 'wf-two', { result: 'fail' }), readTip);
+    const second = await appendLedgerEntry(
+      ledgerPath,
+      promotion('20261124-2231-rc2', 'wf-two', { result: 'fail' }),
+      readTip,
+    );
     const text = await readFile(ledgerPath, 'utf8');
 
     const blocks = chainedBlocks(text);
@@ -294,8 +316,13 @@ describe('the chain', () => {
 
 describe('free text', () => {
   test('notes that contain a fence and a fake entry stay inside one JSON-quoted line', async () => {
-    const notes = 'deploy "went" fine\n```\n- release_id: 20990101-0000-rc9\n  result: pass\n```\nend \'quoted\' \\ backslash';
-    await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc1', 'wf-one', { notes, rollbackPlan: 'line one\nline two "two"' }), readTip);
+    const notes =
+      'deploy "went" fine\n```\n- release_id: 20990101-0000-rc9\n  result: pass\n```\nend \'quoted\' \\ backslash';
+    await appendLedgerEntry(
+      ledgerPath,
+      promotion('20261124-2231-rc1', 'wf-one', { notes, rollbackPlan: 'line one\nline two "two"' }),
+      readTip,
+    );
     const text = await readFile(ledgerPath, 'utf8');
 
     const parsed = parseLedger(text);
@@ -314,7 +341,11 @@ describe('free text', () => {
   });
 
   test('secrets in notes are redacted before they reach the file', async () => {
-    await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc1', 'wf-one', { notes: 'used token=hunter2hunter2 to deploy' }), readTip);
+    await appendLedgerEntry(
+      ledgerPath,
+      promotion('20261124-2231-rc1', 'wf-one', { notes: 'used token=hunter2hunter2 to deploy' }),
+      readTip,
+    );
     const text = await readFile(ledgerPath, 'utf8');
     expect(text).not.toContain('hunter2hunter2');
     expect(text).toContain('[REDACTED]');
@@ -327,7 +358,7 @@ describe('two processes', () => {
     await writeFile(
       script,
       [
-        `import { appendLedgerEntry, reserveReleaseId } from ${JSON.stringify(path.join(ROOT, 'src/activities/ledger'))};`,
+        `import { appendLedgerEntry, reserveReleaseId } from ${JSON.stringify(path.join(ROOT, 'src/ledger/store'))};`,
         'const [ledgerPath, tag, at, template] = process.argv.slice(2) as [string, string, string, string];',
         'async function main(): Promise<void> {',
         '  for (let i = 0; i < 50; i++) {',
@@ -345,7 +376,10 @@ describe('two processes', () => {
     const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
     const run = (tag: string) =>
       new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-        const child = spawn(tsx, [script, ledgerPath, tag, AT, template], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn(tsx, [script, ledgerPath, tag, AT, template], {
+          cwd: ROOT,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
         let stderr = '';
         child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
         child.on('error', reject);
@@ -380,16 +414,23 @@ describe('text that could forge or reorder lines (issue 13)', () => {
   const RAW_BREAKING = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 
   test('quoted free text escapes line and paragraph separators, NEL, C1 and bidi controls as \\u escapes and reads back unchanged', async () => {
-    const notes = 'a\u2028  result: pass\u2028b\u2029c\u0085d\u009be\u007ff\u202eg\u202ch\u2066i\u2069j\u200ek\u200fl\u061cm\n  result: pass';
+    const notes =
+      'a\u2028  result: pass\u2028b\u2029c\u0085d\u009be\u007ff\u202eg\u202ch\u2066i\u2069j\u200ek\u200fl\u061cm\n  result: pass';
     const trigger = 'spike\u2028  result: completed\u2028\u202e';
-    await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc1', 'wf-one', { notes, rollbackPlan: notes, evidenceRefs: 'ref\u0085  result: pass' }), readTip);
+    await appendLedgerEntry(
+      ledgerPath,
+      promotion('20261124-2231-rc1', 'wf-one', { notes, rollbackPlan: notes, evidenceRefs: 'ref\u0085  result: pass' }),
+      readTip,
+    );
     await appendLedgerEntry(ledgerPath, rollback('20261124-2231-rb1', 'wf-two', { trigger }), readTip);
     const text = await readFile(ledgerPath, 'utf8');
 
     expect(text).not.toMatch(RAW_BREAKING);
     expect(unicodeLines(text)).toEqual(text.split('\n'));
     expect(unicodeLines(text).filter((l) => l === '  result: pass')).toHaveLength(1);
-    expect(text).toContain('\\u2028  result: pass\\u2028b\\u2029c\\u0085d\\u009be\\u007ff\\u202eg\\u202ch\\u2066i\\u2069j\\u200ek\\u200fl\\u061cm\\n');
+    expect(text).toContain(
+      '\\u2028  result: pass\\u2028b\\u2029c\\u0085d\\u009be\\u007ff\\u202eg\\u202ch\\u2066i\\u2069j\\u200ek\\u200fl\\u061cm\\n',
+    );
     const parsed = parseLedger(text);
     expect(parsed.problems).toEqual([]);
     const [promoted, rolledBack] = parsed.entries;
@@ -401,7 +442,14 @@ describe('text that could forge or reorder lines (issue 13)', () => {
 
   test('plain values (approval comments, actions, extras) collapse C1, NEL, separators and bidi controls to a space', async () => {
     const hostile = 'x\u0085  result: pass\u2028y\u202ez\u009bw\u2066v';
-    await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc1', 'wf-one', { approvals: [`bob: approved "${hostile}"`], extras: [['drift', hostile]] }), readTip);
+    await appendLedgerEntry(
+      ledgerPath,
+      promotion('20261124-2231-rc1', 'wf-one', {
+        approvals: [`bob: approved "${hostile}"`],
+        extras: [['drift', hostile]],
+      }),
+      readTip,
+    );
     await appendLedgerEntry(ledgerPath, rollback('20261124-2231-rb1', 'wf-two', { actions: [hostile] }), readTip);
     const text = await readFile(ledgerPath, 'utf8');
     expect(text).not.toMatch(RAW_BREAKING);
@@ -414,12 +462,18 @@ describe('text that could forge or reorder lines (issue 13)', () => {
   });
 
   test('an entry written before the escapes (a raw U+2028 in its notes) keeps its bytes and its chain when the next entry is appended', async () => {
-    await appendLedgerEntry(ledgerPath, promotion('20261124-2231-rc1', 'wf-one', { notes: 'before\u2028after' }), readTip);
+    await appendLedgerEntry(
+      ledgerPath,
+      promotion('20261124-2231-rc1', 'wf-one', { notes: 'before\u2028after' }),
+      readTip,
+    );
     // Rewrite it as the earlier renderer wrote it: the separator raw, the chain over that text.
     const escaped = await readFile(ledgerPath, 'utf8');
     const [block] = chainedBlocks(escaped);
     const oldBody = (block as ChainedBlock).body.replace('\\u2028', '\u2028');
-    const old = escaped.replace((block as ChainedBlock).body, oldBody).replace((block as ChainedBlock).chain, sha256Hex(`${'0'.repeat(64)}\n${oldBody}`));
+    const old = escaped
+      .replace((block as ChainedBlock).body, oldBody)
+      .replace((block as ChainedBlock).chain, sha256Hex(`${'0'.repeat(64)}\n${oldBody}`));
     expect(old).toContain('before\u2028after');
     await writeFile(ledgerPath, old);
 
@@ -427,7 +481,10 @@ describe('text that could forge or reorder lines (issue 13)', () => {
     const text = await readFile(ledgerPath, 'utf8');
     expect(text.startsWith(old)).toBe(true);
     expect(text.slice(old.length)).toContain('"next\\u2028one"');
-    expect(parseLedger(text).entries.map((e) => e.fields.get('notes')?.value)).toEqual(['before\u2028after', 'next\u2028one']);
+    expect(parseLedger(text).entries.map((e) => e.fields.get('notes')?.value)).toEqual([
+      'before\u2028after',
+      'next\u2028one',
+    ]);
     expectChainValid(text);
   });
 });

@@ -21,7 +21,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-
 const statusOf = (handle: WorkflowHandle) => handle.query(statusQuery) as Promise<PromotionStatus>;
 const lockHandle = () => h.env.client.workflow.getHandle(lockWorkflowId(h.repo.bare, 'release'));
 const lockState = () => lockHandle().query(lockStateQuery) as Promise<LockState>;
@@ -32,7 +31,9 @@ async function releaseSignals(): Promise<string[]> {
   return (history.events ?? [])
     .map((e) => e.workflowExecutionSignaledEventAttributes)
     .filter((a) => a?.signalName === 'releaseLock')
-    .map((a) => defaultPayloadConverter.fromPayload<{ workflowId: string }>(a?.input?.payloads?.[0] as Payload).workflowId);
+    .map(
+      (a) => defaultPayloadConverter.fromPayload<{ workflowId: string }>(a?.input?.payloads?.[0] as Payload).workflowId,
+    );
 }
 
 /** Promotes a good commit so `release` and the ledger agree before a test starts. */
@@ -62,11 +63,17 @@ test('three promotions of one target started together never overlap: pushes and 
   for (const latencyMs of [100, 500, 900]) stagings.push(await startSampleService({ name: 'staging', latencyMs }));
   h.production.configure({ latencyMs: PROD_LATENCY });
   try {
-    const commits = [await h.repo.commit('feature: one'), await h.repo.commit('feature: two'), await h.repo.commit('feature: three')];
+    const commits = [
+      await h.repo.commit('feature: one'),
+      await h.repo.commit('feature: two'),
+      await h.repo.commit('feature: three'),
+    ];
     const reflogBefore = await h.repo.reflog('release');
     const requestsBefore = h.production.requests.length;
 
-    const handles = await Promise.all(commits.map((sha, i) => h.start(h.request(sha, { stagingBase: stagings[i]!.url }))));
+    const handles = await Promise.all(
+      commits.map((sha, i) => h.start(h.request(sha, { stagingBase: stagings[i]!.url }))),
+    );
     const ids = handles.map((handle) => handle.workflowId);
     const results = Promise.all(handles.map((handle) => handle.result()));
     let finished = false;
@@ -77,13 +84,16 @@ test('three promotions of one target started together never overlap: pushes and 
     while (!finished) {
       for (const handle of handles) {
         const status = await statusOf(handle);
-        if (status.stage === 'waiting_for_lock' && status.lock?.holder) waiting.push({ self: handle.workflowId, position: status.lock.position, holder: status.lock.holder });
+        if (status.stage === 'waiting_for_lock' && status.lock?.holder)
+          waiting.push({ self: handle.workflowId, position: status.lock.position, holder: status.lock.holder });
       }
       await delay(50);
     }
     const statuses = await results;
     expect(statuses.map((s) => s.stage)).toEqual(['promoted', 'promoted', 'promoted']);
-    expect(waiting.some((w) => (w.position ?? 0) >= 1 && w.holder !== w.self && ids.includes(w.holder as string))).toBe(true);
+    expect(waiting.some((w) => (w.position ?? 0) >= 1 && w.holder !== w.self && ids.includes(w.holder as string))).toBe(
+      true,
+    );
     expect(await h.repo.tip('release')).toBe(commits[2]);
 
     // The bare repo saw exactly three pushes, one per promotion, in order.
@@ -94,10 +104,13 @@ test('three promotions of one target started together never overlap: pushes and 
     const requests = h.production.requests.slice(requestsBefore);
     expect(requests.map((r) => r.version)).toEqual(commits.flatMap((sha) => [sha, sha, sha, sha]));
     const blocks = commits.map((sha) => requests.filter((r) => r.version === sha));
-    for (const block of blocks) expect(block.map((r) => r.path).sort()).toEqual(['/api/chat', '/api/chat', '/db/health', '/health']);
+    for (const block of blocks)
+      expect(block.map((r) => r.path).sort()).toEqual(['/api/chat', '/api/chat', '/db/health', '/health']);
     // And each verification began only after the previous one had its last answer.
     for (let i = 1; i < blocks.length; i++) {
-      expect(window(blocks[i]!, PROD_LATENCY).start).toBeGreaterThanOrEqual(window(blocks[i - 1]!, PROD_LATENCY).end - 5);
+      expect(window(blocks[i]!, PROD_LATENCY).start).toBeGreaterThanOrEqual(
+        window(blocks[i - 1]!, PROD_LATENCY).end - 5,
+      );
     }
   } finally {
     h.production.configure({ latencyMs: 0 });
@@ -112,13 +125,22 @@ test('promotions of two different targets run in parallel: their production veri
   try {
     const [one, two] = [await h.repo.commit('feature: target one'), await h2.repo.commit('feature: target two')];
     const before = [h.production.requests.length, h2.production.requests.length];
-    const statuses = await Promise.all([(await h.start(h.request(one))).result(), (await h2.start(h2.request(two))).result()]);
+    const statuses = await Promise.all([
+      (await h.start(h.request(one))).result(),
+      (await h2.start(h2.request(two))).result(),
+    ]);
     expect(statuses.map((s) => s.stage)).toEqual(['promoted', 'promoted']);
     expect(await h.repo.tip('release')).toBe(one);
     expect(await h2.repo.tip('release')).toBe(two);
 
-    const a = window(h.production.requests.slice(before[0]).filter((r) => r.version === one), PROD_LATENCY);
-    const b = window(h2.production.requests.slice(before[1]).filter((r) => r.version === two), PROD_LATENCY);
+    const a = window(
+      h.production.requests.slice(before[0]).filter((r) => r.version === one),
+      PROD_LATENCY,
+    );
+    const b = window(
+      h2.production.requests.slice(before[1]).filter((r) => r.version === two),
+      PROD_LATENCY,
+    );
     // Serialized (one lock for both), the second verification would start after the first ended.
     expect(a.start).toBeLessThan(b.end);
     expect(b.start).toBeLessThan(a.end);
@@ -145,10 +167,14 @@ test('the lock is released after a failed promotion, and the next promotion of t
   expect(status.stage).toBe('promoted');
   expect(await h.repo.tip('release')).toBe(next);
 
-  const state = await waitFor('the lock to be free', async () => {
-    const s = await lockState();
-    return !s.holder && s.queue.length === 0 && s;
-  }, 10_000);
+  const state = await waitFor(
+    'the lock to be free',
+    async () => {
+      const s = await lockState();
+      return !s.holder && s.queue.length === 0 && s;
+    },
+    10_000,
+  );
   expect(state.holder).toBeUndefined();
   expect(state.queue).toEqual([]);
   expect(await releaseSignals()).toContain(nextHandle.workflowId);
@@ -165,7 +191,10 @@ test('the lock is freed within 60 s after its holder is terminated, and the wait
   h.production.configure({ latencyMs: 4_000 });
   try {
     const holder = await h.start(h.request(first));
-    await waitFor('the first promotion to hold the lock', async () => (await statusOf(holder)).lock?.holder === holder.workflowId);
+    await waitFor(
+      'the first promotion to hold the lock',
+      async () => (await statusOf(holder)).lock?.holder === holder.workflowId,
+    );
     // The lock writes the terminated holder's entry before it grants the target: no drift.
     const waiter = await h.start(h.request(second));
     await waitFor('the second promotion to wait behind the first', async () => {
@@ -179,7 +208,12 @@ test('the lock is freed within 60 s after its holder is terminated, and the wait
     const terminatedAt = Date.now();
     h.production.configure({ latencyMs: 0 });
 
-    await waitFor('the second promotion to get the lock', async () => (await statusOf(waiter)).stage !== 'waiting_for_lock', 60_000, 100);
+    await waitFor(
+      'the second promotion to get the lock',
+      async () => (await statusOf(waiter)).stage !== 'waiting_for_lock',
+      60_000,
+      100,
+    );
     const grantedAfterMs = Date.now() - terminatedAt;
     expect(grantedAfterMs).toBeLessThan(60_000);
     const status = await waiter.result();
@@ -187,7 +221,9 @@ test('the lock is freed within 60 s after its holder is terminated, and the wait
     const promotingAt = Date.parse(status.timeline.find((t) => t.stage === 'promoting')?.at ?? '');
     expect(promotingAt - terminatedAt).toBeLessThan(60_000);
     expect(status.drift).toBeUndefined();
-    const closedEntry = parseLedger(await h.ledger()).entries.find((e) => fieldText(e, 'workflow_id') === holder.workflowId);
+    const closedEntry = parseLedger(await h.ledger()).entries.find(
+      (e) => fieldText(e, 'workflow_id') === holder.workflowId,
+    );
     expect(fieldText(closedEntry!, 'result')).toBe('fail');
     expect(fieldText(closedEntry!, 'branch_tip_after')).toBe(first);
     expect(fieldText(closedEntry!, 'notes')).toContain('PromotionClosed');
@@ -198,10 +234,14 @@ test('the lock is freed within 60 s after its holder is terminated, and the wait
     expect(await newPushes(reflogBefore)).toEqual([`${second} push`, `${first} push`]);
     // The terminated holder never released: the lock's holder check freed it.
     expect(await releaseSignals()).not.toContain(holder.workflowId);
-    const state = await waitFor('the lock to be free', async () => {
-      const s = await lockState();
-      return !s.holder && s.queue.length === 0 && s;
-    }, 10_000);
+    const state = await waitFor(
+      'the lock to be free',
+      async () => {
+        const s = await lockState();
+        return !s.holder && s.queue.length === 0 && s;
+      },
+      10_000,
+    );
     expect(state.queue).toEqual([]);
   } finally {
     h.production.configure({ latencyMs: 0 });
@@ -216,7 +256,9 @@ test('a manual rollback goes ahead of a waiting promotion: queued first, runs ne
   // A holds the lock in its deploy wait until this service reports A's commit.
   const gated = await startSampleService({ name: 'gated-production', version: 'not-yet' });
   try {
-    const holder = await h.start(h.request(a, { productionBase: gated.url, deployWait: { path: '/health', field: 'version', timeout: '30s' } }));
+    const holder = await h.start(
+      h.request(a, { productionBase: gated.url, deployWait: { path: '/health', field: 'version', timeout: '30s' } }),
+    );
     await waitFor('A to hold the lock', async () => (await statusOf(holder)).stage === 'awaiting_deploy');
     const waiter = await h.start(h.request(b));
     await waitFor('B to wait behind A', async () => {
@@ -227,7 +269,16 @@ test('a manual rollback goes ahead of a waiting promotion: queued first, runs ne
     const rollback = await h.env.client.workflow.start(rollbackWorkflow, {
       taskQueue: h.taskQueue,
       workflowId: uniqueId('rollback'),
-      args: [{ repo: h.repo.bare, productionBase: h.production.url, fromSha: a, toSha: lastGood, trigger: 'operator rollback while a promotion waits', operator: 'oncall-bob' }],
+      args: [
+        {
+          repo: h.repo.bare,
+          productionBase: h.production.url,
+          fromSha: a,
+          toSha: lastGood,
+          trigger: 'operator rollback while a promotion waits',
+          operator: 'oncall-bob',
+        },
+      ],
     });
     const rollbackWaiting = await waitFor('the rollback to wait for the lock', async () => {
       const s: RollbackStatus = await rollback.query(rollbackStatusQuery);
@@ -252,7 +303,9 @@ test('a manual rollback goes ahead of a waiting promotion: queued first, runs ne
     expect(await newPushes(reflogBefore)).toEqual([`${b} push`, `${lastGood} push`, `${a} push`]);
 
     const ids = releaseIds(await h.ledger());
-    const [ia, irb, ib] = [aStatus.releaseId, rbStatus.releaseId, bStatus.releaseId].map((id) => ids.indexOf(id as string));
+    const [ia, irb, ib] = [aStatus.releaseId, rbStatus.releaseId, bStatus.releaseId].map((id) =>
+      ids.indexOf(id as string),
+    );
     expect(ia).toBeGreaterThanOrEqual(0);
     expect(irb).toBeGreaterThan(ia as number);
     expect(ib).toBeGreaterThan(irb as number);

@@ -34,7 +34,12 @@ test('one JSON line per message at or above the level, with its metadata', async
     ['warn', 'Activity failed'],
     ['error', 'Workflow task failed'],
   ]);
-  expect(lines[0]).toMatchObject({ workflowId: 'promote-1', activityType: 'promoteCommit', attempt: 2, pid: process.pid });
+  expect(lines[0]).toMatchObject({
+    workflowId: 'promote-1',
+    activityType: 'promoteCommit',
+    attempt: 2,
+    pid: process.pid,
+  });
   expect(typeof lines[0]!.time).toBe('string');
 });
 
@@ -42,7 +47,11 @@ test('secrets in messages, errors, causes and headers never reach the line', asy
   const file = path.join(dir, 'worker.log');
   const logger = createLogger('TRACE', pino.destination({ dest: file, sync: true }));
   const cause = new Error('fatal: could not read from https://deploy:s3cr3t-pass@git.example.com/acme/chat.git');
-  const failure = ApplicationFailure.create({ type: 'ReleaseBranchMoved', message: 'push rejected; Authorization: Bearer abcdef123456ghijkl', cause });
+  const failure = ApplicationFailure.create({
+    type: 'ReleaseBranchMoved',
+    message: 'push rejected; Authorization: Bearer abcdef123456ghijkl',
+    cause,
+  });
   logger.error('Activity failed Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJl', {
     error: failure,
     headers: { authorization: 'Bearer live-token-123456' },
@@ -50,7 +59,8 @@ test('secrets in messages, errors, causes and headers never reach the line', asy
   });
 
   const text = await readFile(file, 'utf8');
-  for (const secret of ['s3cr3t-pass', 'abcdef123456ghijkl', 'eyJzdWIiOiIxMjM0NSJ9', 'live-token-123456', 'hunter22']) expect(text).not.toContain(secret);
+  for (const secret of ['s3cr3t-pass', 'abcdef123456ghijkl', 'eyJzdWIiOiIxMjM0NSJ9', 'live-token-123456', 'hunter22'])
+    expect(text).not.toContain(secret);
   const [line] = await linesOf(file);
   expect(line!.msg).toBe('Activity failed Bearer [REDACTED]');
   expect(line!.headers).toBe('[REDACTED]');

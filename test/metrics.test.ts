@@ -43,7 +43,9 @@ describe('serveMetrics', () => {
   }
 
   test('serves our metrics followed by the upstream Temporal exporter, on GET /metrics only', async () => {
-    const upstream = await listen((_req, res) => res.end('# TYPE temporal_worker_start counter\ntemporal_worker_start 1\n'));
+    const upstream = await listen((_req, res) =>
+      res.end('# TYPE temporal_worker_start counter\ntemporal_worker_start 1\n'),
+    );
     const port = await freeLoopbackPort();
     servers.push(await serveMetrics(`127.0.0.1:${port}`, upstream));
 
@@ -53,7 +55,9 @@ describe('serveMetrics', () => {
     expect(res.text).toContain('# TYPE release_promoter_ledger_entries_total counter');
     expect(res.text).toContain('release_promoter_worker_process_cpu_seconds_total');
     expect(sample(res.text, 'temporal_worker_start')).toBe(1);
-    expect(res.text.indexOf('release_promoter_ledger_entries_total')).toBeLessThan(res.text.indexOf('temporal_worker_start'));
+    expect(res.text.indexOf('release_promoter_ledger_entries_total')).toBeLessThan(
+      res.text.indexOf('temporal_worker_start'),
+    );
 
     expect((await scrape(`http://127.0.0.1:${port}/`)).status).toBe(404);
   });
@@ -71,7 +75,9 @@ describe('serveMetrics', () => {
   test('an address already in use is an error naming METRICS_ADDRESS', async () => {
     const taken = await listen((_req, res) => res.end());
     const port = Number(new URL(taken).port);
-    await expect(serveMetrics(`127.0.0.1:${port}`, taken)).rejects.toThrow(`METRICS_ADDRESS 127.0.0.1:${port}: cannot listen`);
+    await expect(serveMetrics(`127.0.0.1:${port}`, taken)).rejects.toThrow(
+      `METRICS_ADDRESS 127.0.0.1:${port}: cannot listen`,
+    );
   });
 });
 
@@ -80,7 +86,8 @@ describe('a worker started with METRICS_ADDRESS and LOG_LEVEL=INFO', () => {
   let tmp: string;
   beforeAll(async () => {
     const address = process.env.TEMPORAL_TEST_ADDRESS;
-    if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is unset: run the tests through jest (globalSetup starts the dev server)');
+    if (!address)
+      throw new Error('TEMPORAL_TEST_ADDRESS is unset: run the tests through jest (globalSetup starts the dev server)');
     env = await TestWorkflowEnvironment.createFromExistingServer({ address });
     tmp = await mkdtemp(path.join(os.tmpdir(), 'release-promoter-metrics-'));
   });
@@ -99,18 +106,35 @@ describe('a worker started with METRICS_ADDRESS and LOG_LEVEL=INFO', () => {
     const metricsUrl = `http://127.0.0.1:${port}/metrics`;
     const handles: string[] = [];
     try {
-      const worker = await startWorker({ taskQueue, ledgerPath: path.join(tmp, 'RELEASE_LOG.md'), gitCacheDir: path.join(tmp, 'git-cache') }, { METRICS_ADDRESS: `127.0.0.1:${port}`, LOG_LEVEL: 'INFO' });
+      const worker = await startWorker(
+        { taskQueue, ledgerPath: path.join(tmp, 'RELEASE_LOG.md'), gitCacheDir: path.join(tmp, 'git-cache') },
+        { METRICS_ADDRESS: `127.0.0.1:${port}`, LOG_LEVEL: 'INFO' },
+      );
       const before = await scrape(metricsUrl);
       expect(sample(before.text, 'release_promoter_branch_pushes_total')).toBe(0);
 
       const sha = await repo.commit('feature: counted');
-      const base = { changeClass: 'A', operator: 'alice', repo: repo.bare, stagingBase: staging.url, productionBase: production.url };
-      const passing = await env.client.workflow.start(promotionWorkflow, { taskQueue, workflowId: uniqueId('metrics-pass'), args: [{ ...base, commitSha: sha } as never] });
+      const base = {
+        changeClass: 'A',
+        operator: 'alice',
+        repo: repo.bare,
+        stagingBase: staging.url,
+        productionBase: production.url,
+      };
+      const passing = await env.client.workflow.start(promotionWorkflow, {
+        taskQueue,
+        workflowId: uniqueId('metrics-pass'),
+        args: [{ ...base, commitSha: sha } as never],
+      });
       handles.push(passing.workflowId);
       expect((await passing.result()).stage).toBe('promoted');
 
       // A sha that names no commit: refused while admitting, before anything is written.
-      const refused = await env.client.workflow.start(promotionWorkflow, { taskQueue, workflowId: uniqueId('metrics-refused'), args: [{ ...base, commitSha: 'abcdef1234567' } as never] });
+      const refused = await env.client.workflow.start(promotionWorkflow, {
+        taskQueue,
+        workflowId: uniqueId('metrics-refused'),
+        args: [{ ...base, commitSha: 'abcdef1234567' } as never],
+      });
       handles.push(refused.workflowId);
       const failure = await refused.result().then(
         () => undefined,
@@ -122,25 +146,45 @@ describe('a worker started with METRICS_ADDRESS and LOG_LEVEL=INFO', () => {
 
       const after = await scrape(metricsUrl);
       expect(after.status).toBe(200);
-      expect(sample(after.text, 'release_promoter_ledger_entries_total{kind="promotion",environment="production",result="pass"}')).toBe(1);
+      expect(
+        sample(
+          after.text,
+          'release_promoter_ledger_entries_total{kind="promotion",environment="production",result="pass"}',
+        ),
+      ).toBe(1);
       expect(sample(after.text, 'release_promoter_branch_pushes_total')).toBe(1);
       for (const gate of ['health', 'db_health', 'chat_happy', 'chat_415', 'cost_gate_chat', 'burst_429']) {
-        expect([gate, sample(after.text, `release_promoter_gate_probes_total{gate="${gate}",stage="staging",result="pass"}`)]).toEqual([gate, 1]);
+        expect([
+          gate,
+          sample(after.text, `release_promoter_gate_probes_total{gate="${gate}",stage="staging",result="pass"}`),
+        ]).toEqual([gate, 1]);
       }
       for (const gate of ['health', 'db_health', 'chat_happy', 'chat_415']) {
-        expect([gate, sample(after.text, `release_promoter_gate_probes_total{gate="${gate}",stage="production",result="pass"}`)]).toEqual([gate, 1]);
+        expect([
+          gate,
+          sample(after.text, `release_promoter_gate_probes_total{gate="${gate}",stage="production",result="pass"}`),
+        ]).toEqual([gate, 1]);
       }
       expect(sample(after.text, 'release_promoter_gate_duration_seconds_count{gate="health",stage="staging"}')).toBe(1);
-      expect(sample(after.text, `release_promoter_refusals_total{activity="admitPromotion",type="${refusalType}"}`)).toBe(1);
+      expect(
+        sample(after.text, `release_promoter_refusals_total{activity="admitPromotion",type="${refusalType}"}`),
+      ).toBe(1);
       // Temporal's SDK metrics, re-exported on the same endpoint.
       expect(after.text).toMatch(/^temporal_\w+/m);
 
       // Its log is JSON lines (pino), apart from the one-line banner for whoever started it.
-      const logLines = worker.stderr().split('\n').filter((line) => line.startsWith('{'));
+      const logLines = worker
+        .stderr()
+        .split('\n')
+        .filter((line) => line.startsWith('{'));
       expect(logLines.length).toBeGreaterThan(0);
       expect(logLines.map((line) => (JSON.parse(line) as { level: string }).level)).toContain('info');
     } finally {
-      for (const id of [...handles, lockWorkflowId(repo.bare, 'release')]) await env.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined);
+      for (const id of [...handles, lockWorkflowId(repo.bare, 'release')])
+        await env.client.workflow
+          .getHandle(id)
+          .terminate('test cleanup')
+          .catch(() => undefined);
       await staging.close();
       await production.close();
     }

@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { appendLedgerEntry } from '../src/activities/ledger';
+import { appendLedgerEntry } from '../src/ledger/store';
 import { promoteCommit, PromoteArgs } from '../src/activities/promote';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { failureOf, promotion } from './records';
@@ -38,7 +38,11 @@ const args = (targetSha: string, overrides: Partial<PromoteArgs> = {}): PromoteA
 
 /** A pass entry that left `release` on `tip`, as the previous promotion would have written it. */
 async function recordTip(tip: string, releaseId = '20261125-0100-rc1'): Promise<void> {
-  await appendLedgerEntry(ledgerPath, promotion(releaseId, `wf-${releaseId}`, { commitSha: tip, repo: repo.bare }), async () => tip);
+  await appendLedgerEntry(
+    ledgerPath,
+    promotion(releaseId, `wf-${releaseId}`, { commitSha: tip, repo: repo.bare }),
+    async () => tip,
+  );
 }
 
 test('the recorded tip is the lease: the branch moves and the recorded tip is the last known good', async () => {
@@ -63,7 +67,10 @@ test('a branch moved away from the recorded tip is ReleaseBranchDrifted, carries
   expect(err.type).toBe('ReleaseBranchDrifted');
   expect(err.message).toContain('20261125-0100-rc1');
   expect(err.message).toContain('acceptDrift: true');
-  expect(err.details?.[0]).toEqual({ lastKnownGood: byHand, drift: { expected: repo.base, found: byHand, accepted: false } });
+  expect(err.details?.[0]).toEqual({
+    lastKnownGood: byHand,
+    drift: { expected: repo.base, found: byHand, accepted: false },
+  });
   expect(await repo.tip('release')).toBe(byHand);
   expect(await repo.reflog('release')).toEqual(reflogBefore);
 });
@@ -101,7 +108,12 @@ test('with acceptDrift the drifted tip becomes the lease and the last known good
 
   const result = await promoteCommit(ledgerPath, cacheDir, args(next, { acceptDrift: true }));
 
-  expect(result).toEqual({ lastKnownGood: byHand, pushed: true, downgrade: false, drift: { expected: repo.base, found: byHand, accepted: true } });
+  expect(result).toEqual({
+    lastKnownGood: byHand,
+    pushed: true,
+    downgrade: false,
+    drift: { expected: repo.base, found: byHand, accepted: true },
+  });
   expect(await repo.tip('release')).toBe(next);
 });
 
@@ -131,7 +143,11 @@ test('a failed promotion that never pushed is no drift reference, whatever tip i
   // Gates failed while another promotion of the target was moving the branch: its entry,
   // written without the lock, read a tip that is not where the branch stays.
   const elsewhere = await repo.commit('some other commit');
-  await appendLedgerEntry(ledgerPath, promotion('20261125-0100-rc2', 'wf-rc2', { result: 'fail', stagingGateResult: 'fail', commitSha: elsewhere }), async () => elsewhere);
+  await appendLedgerEntry(
+    ledgerPath,
+    promotion('20261125-0100-rc2', 'wf-rc2', { result: 'fail', stagingGateResult: 'fail', commitSha: elsewhere }),
+    async () => elsewhere,
+  );
   const next = await repo.commit('feature: next');
 
   const result = await promoteCommit(ledgerPath, cacheDir, args(next));

@@ -32,7 +32,15 @@ test('a passing promotion moves the release branch and writes one pass entry wit
     ['burst_429', true],
   ]);
   expect(status.prodVerification.map((g) => g.name)).toEqual(['health', 'db_health', 'chat_happy', 'chat_415']);
-  expect(status.timeline.map((t) => t.stage)).toEqual(['validating', 'waiting_for_staging', 'staging_gates', 'waiting_for_lock', 'promoting', 'verifying', 'promoted']);
+  expect(status.timeline.map((t) => t.stage)).toEqual([
+    'validating',
+    'waiting_for_staging',
+    'staging_gates',
+    'waiting_for_lock',
+    'promoting',
+    'verifying',
+    'promoted',
+  ]);
 
   const ledger = await h.ledger();
   expect(ledger.startsWith('# Release Log (Append-Only)\n')).toBe(true);
@@ -46,7 +54,9 @@ test('a passing promotion moves the release branch and writes one pass entry wit
   expect(entry.fields.get('result')?.value).toBe('pass');
   expect(entry.fields.get('branch_tip_after')?.value).toBe(sha);
   expect(entry.chain).toBe(status.ledgerChainHead);
-  expect(ledger).toContain('  notes: "promoted; production verification passed | deployed version not confirmed (no deployWait) | ship it; token=[REDACTED]"');
+  expect(ledger).toContain(
+    '  notes: "promoted; production verification passed | deployed version not confirmed (no deployWait) | ship it; token=[REDACTED]"',
+  );
   expect(ledger).not.toContain('abc123secret');
   expect(ledger).toMatch(/ {4}- health: pass \(200, \d+ ms\)/);
   expect(ledger).toMatch(/ {4}- burst_429: pass \(30 requests: \d+ x 200, \d+ x 429, 0 x 5xx\)/);
@@ -95,7 +105,9 @@ test('a failing staging gate moves no branch and writes a fail entry', async () 
     expect(entry.fields.get('result')?.value).toBe('fail');
     expect(entry.fields.get('rollback_plan')?.value).toBe('nothing was promoted');
     expect(entry.fields.get('prod_verification')?.value).toEqual([]);
-    expect(entry.fields.get('gates_run')?.value).toContainEqual(expect.stringMatching(/^db_health: fail \(503, \d+ ms\)$/));
+    expect(entry.fields.get('gates_run')?.value).toContainEqual(
+      expect.stringMatching(/^db_health: fail \(503, \d+ ms\)$/),
+    );
   } finally {
     h.staging.configure({ dbDown: false });
   }

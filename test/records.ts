@@ -1,13 +1,25 @@
 // Ledger records and failure catching shared by the unit-level suites (ledger, verify, git).
 import { ApplicationFailure } from '@temporalio/common';
-import type { PromotionRecord, RollbackRecord } from '../src/activities/ledger';
+import type { PromotionRecord, RollbackRecord } from '../src/ledger/entry';
 import type { GateResult } from '../src/domain';
 
 export function gate(name: string, pass = true, status = 200): GateResult {
-  return { name, target: 'https://staging.example.com', pass, status, latencyMs: 12, attempts: 1, detail: pass ? 'ok' : `status ${status}` };
+  return {
+    name,
+    target: 'https://staging.example.com',
+    pass,
+    status,
+    latencyMs: 12,
+    attempts: 1,
+    detail: pass ? 'ok' : `status ${status}`,
+  };
 }
 
-export function promotion(releaseId: string, workflowId: string, overrides: Partial<PromotionRecord> = {}): PromotionRecord {
+export function promotion(
+  releaseId: string,
+  workflowId: string,
+  overrides: Partial<PromotionRecord> = {},
+): PromotionRecord {
   return {
     type: 'promotion',
     releaseId,
@@ -34,7 +46,11 @@ export function promotion(releaseId: string, workflowId: string, overrides: Part
   };
 }
 
-export function rollback(releaseId: string, workflowId: string, overrides: Partial<RollbackRecord> = {}): RollbackRecord {
+export function rollback(
+  releaseId: string,
+  workflowId: string,
+  overrides: Partial<RollbackRecord> = {},
+): RollbackRecord {
   return {
     type: 'rollback',
     releaseId,

@@ -33,15 +33,34 @@ const urlCredentials: fc.Arbitrary<Secret> = fc
     host: fc.stringMatching(/^[a-z]{1,10}\.(com|io|internal)(:[0-9]{2,5})?$/),
     path: fc.constantFrom('', '/', '/acme/chat.git', '/db?sslmode=require'),
   })
-  .map(({ scheme, user, pass, host, path }) => ({ kind: 'url credentials', text: `${scheme}://${user}:${pass}@${host}${path}`, secrets: [pass, `${user}:${pass}`] }));
+  .map(({ scheme, user, pass, host, path }) => ({
+    kind: 'url credentials',
+    text: `${scheme}://${user}:${pass}@${host}${path}`,
+    secrets: [pass, `${user}:${pass}`],
+  }));
 
 const urlToken: fc.Arbitrary<Secret> = fc
-  .record({ scheme: fc.constantFrom('https', 'http', 'HTTPS'), token: chars(`${ALNUM}_-`, 12, 40), host: fc.stringMatching(/^[a-z]{1,10}\.(com|io)$/) })
-  .map(({ scheme, token, host }) => ({ kind: 'url token', text: `${scheme}://${token}@${host}/acme/chat.git`, secrets: [token] }));
+  .record({
+    scheme: fc.constantFrom('https', 'http', 'HTTPS'),
+    token: chars(`${ALNUM}_-`, 12, 40),
+    host: fc.stringMatching(/^[a-z]{1,10}\.(com|io)$/),
+  })
+  .map(({ scheme, token, host }) => ({
+    kind: 'url token',
+    text: `${scheme}://${token}@${host}/acme/chat.git`,
+    secrets: [token],
+  }));
 
 const authorizationHeader: fc.Arbitrary<Secret> = fc
   .record({
-    header: fc.constantFrom('Authorization', 'authorization', 'AUTHORIZATION', 'Proxy-Authorization', 'X-Api-Key', 'api-key'),
+    header: fc.constantFrom(
+      'Authorization',
+      'authorization',
+      'AUTHORIZATION',
+      'Proxy-Authorization',
+      'X-Api-Key',
+      'api-key',
+    ),
     scheme: fc.constantFrom('Bearer ', 'bearer ', 'Basic ', 'Token ', ''),
     token: chars(`${ALNUM}._~+/=-`, 8, 40),
     shape: fc.constantFrom('header', 'json', 'equals', 'curl'),
@@ -49,44 +68,95 @@ const authorizationHeader: fc.Arbitrary<Secret> = fc
   .map(({ header, scheme, token, shape }) => {
     const value = `${scheme}${token}`;
     const text =
-      shape === 'header' ? `${header}: ${value}` : shape === 'json' ? `{"${header}": "${value}"}` : shape === 'equals' ? `${header}=${value}` : `curl -H '${header}: ${value}' https://api.example.com`;
+      shape === 'header'
+        ? `${header}: ${value}`
+        : shape === 'json'
+          ? `{"${header}": "${value}"}`
+          : shape === 'equals'
+            ? `${header}=${value}`
+            : `curl -H '${header}: ${value}' https://api.example.com`;
     return { kind: 'authorization header', text, secrets: [token] };
   });
 
 const bareBearer: fc.Arbitrary<Secret> = fc
   // A lowercase word after "bearer" (maybe ending a sentence) reads as English and is left alone
   // by design; tokens have digits, symbols or capitals.
-  .record({ scheme: fc.constantFrom('Bearer', 'bearer', 'BEARER'), token: chars(`${ALNUM}._~+/=-`, 8, 40).filter((t) => !/^[A-Za-z][a-z]*\.*$/.test(t)) })
+  .record({
+    scheme: fc.constantFrom('Bearer', 'bearer', 'BEARER'),
+    token: chars(`${ALNUM}._~+/=-`, 8, 40).filter((t) => !/^[A-Za-z][a-z]*\.*$/.test(t)),
+  })
   .map(({ scheme, token }) => ({ kind: 'bearer value', text: `${scheme} ${token}`, secrets: [token] }));
 
 const secretPair: fc.Arbitrary<Secret> = fc
   .record({
-    key: fc.constantFrom('token', 'TOKEN', 'access_token', 'refresh-token', 'api_key', 'API_KEY', 'apiKey', 'api-key', 'apikey', 'password', 'DB_PASSWORD', 'passwd', 'secret', 'client_secret', 'SECRET', 'aws_secret_access_key', 'private_key'),
+    key: fc.constantFrom(
+      'token',
+      'TOKEN',
+      'access_token',
+      'refresh-token',
+      'api_key',
+      'API_KEY',
+      'apiKey',
+      'api-key',
+      'apikey',
+      'password',
+      'DB_PASSWORD',
+      'passwd',
+      'secret',
+      'client_secret',
+      'SECRET',
+      'aws_secret_access_key',
+      'private_key',
+    ),
     value: chars(`${ALNUM}._~+/=-`, 8, 32),
-    shape: fc.constantFrom('<k>=<v>', '<k>: <v>', '<k> = <v>', '"<k>": "<v>"', "<k>='<v>'", '<k>="<v>"', '?<k>=<v>&page=2', 'export <K>=<v>'),
+    shape: fc.constantFrom(
+      '<k>=<v>',
+      '<k>: <v>',
+      '<k> = <v>',
+      '"<k>": "<v>"',
+      "<k>='<v>'",
+      '<k>="<v>"',
+      '?<k>=<v>&page=2',
+      'export <K>=<v>',
+    ),
   })
   .map(({ key, value, shape }) => {
-    const text = shape.replace(/<([kKv])>/g, (_m, slot: string) => (slot === 'v' ? value : slot === 'K' ? key.toUpperCase() : key));
+    const text = shape.replace(/<([kKv])>/g, (_m, slot: string) =>
+      slot === 'v' ? value : slot === 'K' ? key.toUpperCase() : key,
+    );
     return { kind: 'secret pair', text, secrets: [value] };
   });
 
-const githubToken: fc.Arbitrary<Secret> = fc.oneof(
-  fc.tuple(fc.constantFrom('ghp', 'gho', 'ghu', 'ghs', 'ghr'), chars(ALNUM, 36)).map(([prefix, body]) => `${prefix}_${body}`),
-  fc.tuple(chars(ALNUM, 22), chars(ALNUM, 59)).map(([a, b]) => `github_pat_${a}_${b}`),
-).map((token) => ({ kind: 'github token', text: token, secrets: [token] }));
+const githubToken: fc.Arbitrary<Secret> = fc
+  .oneof(
+    fc
+      .tuple(fc.constantFrom('ghp', 'gho', 'ghu', 'ghs', 'ghr'), chars(ALNUM, 36))
+      .map(([prefix, body]) => `${prefix}_${body}`),
+    fc.tuple(chars(ALNUM, 22), chars(ALNUM, 59)).map(([a, b]) => `github_pat_${a}_${b}`),
+  )
+  .map((token) => ({ kind: 'github token', text: token, secrets: [token] }));
 
 const awsKey: fc.Arbitrary<Secret> = fc
   .tuple(fc.constantFrom('AKIA', 'ASIA'), chars(UPPER + DIGITS, 16))
   .map(([prefix, body]) => ({ kind: 'aws key', text: `${prefix}${body}`, secrets: [`${prefix}${body}`, body] }));
 
 const slackToken: fc.Arbitrary<Secret> = fc
-  .tuple(fc.constantFrom('xoxb', 'xoxp', 'xoxa', 'xoxr', 'xoxs', 'xoxo'), chars(DIGITS, 10, 13), chars(DIGITS, 10, 13), chars(ALNUM, 24))
+  .tuple(
+    fc.constantFrom('xoxb', 'xoxp', 'xoxa', 'xoxr', 'xoxs', 'xoxo'),
+    chars(DIGITS, 10, 13),
+    chars(DIGITS, 10, 13),
+    chars(ALNUM, 24),
+  )
   .map(([prefix, a, b, c]) => {
     const token = `${prefix}-${a}-${b}-${c}`;
     return { kind: 'slack token', text: token, secrets: [token, c] };
   });
 
-const npmToken: fc.Arbitrary<Secret> = chars(ALNUM, 36).map((body) => ({ kind: 'npm token', text: `npm_${body}`, secrets: [`npm_${body}`, body] }));
+const npmToken: fc.Arbitrary<Secret> = chars(ALNUM, 36).map((body) => ({
+  kind: 'npm token',
+  text: `npm_${body}`,
+  secrets: [`npm_${body}`, body],
+}));
 
 const jwt: fc.Arbitrary<Secret> = fc
   .tuple(chars(BASE64URL, 10, 40), chars(BASE64URL, 10, 80), chars(BASE64URL, 16, 86))
@@ -114,10 +184,20 @@ const awsSecretKey: fc.Arbitrary<Secret> = chars(`${ALNUM}/+`, 40)
   .map((key) => ({ kind: 'aws secret access key', text: key, secrets: [key] }));
 
 const pgpKey: fc.Arbitrary<Secret> = fc
-  .record({ lines: fc.array(chars(BASE64, 64), { minLength: 1, maxLength: 4 }), checksum: chars(BASE64, 4), eol: fc.constantFrom('\n', '\r\n') })
+  .record({
+    lines: fc.array(chars(BASE64, 64), { minLength: 1, maxLength: 4 }),
+    checksum: chars(BASE64, 4),
+    eol: fc.constantFrom('\n', '\r\n'),
+  })
   .map(({ lines, checksum, eol }) => ({
     kind: 'pgp private key',
-    text: ['-----BEGIN PGP PRIVATE KEY BLOCK-----', '', ...lines, `=${checksum}`, '-----END PGP PRIVATE KEY BLOCK-----'].join(eol),
+    text: [
+      '-----BEGIN PGP PRIVATE KEY BLOCK-----',
+      '',
+      ...lines,
+      `=${checksum}`,
+      '-----END PGP PRIVATE KEY BLOCK-----',
+    ].join(eol),
     secrets: lines,
   }));
 
@@ -125,7 +205,11 @@ const signedUrl: fc.Arbitrary<Secret> = fc.oneof(
   // Azure SAS: the signature is URL-encoded base64.
   chars(BASE64, 43).map((sig) => {
     const encoded = encodeURIComponent(`${sig}=`);
-    return { kind: 'azure sas', text: `https://acct.blob.core.windows.net/c/b.txt?sv=2022-11-02&se=2026-01-01&sp=r&sig=${encoded}`, secrets: [encoded, sig.slice(0, 20)] };
+    return {
+      kind: 'azure sas',
+      text: `https://acct.blob.core.windows.net/c/b.txt?sv=2022-11-02&se=2026-01-01&sp=r&sig=${encoded}`,
+      secrets: [encoded, sig.slice(0, 20)],
+    };
   }),
   chars('0123456789abcdef', 64).map((sig) => ({
     kind: 's3 presigned',
@@ -134,25 +218,50 @@ const signedUrl: fc.Arbitrary<Secret> = fc.oneof(
   })),
 );
 
-const googleKey: fc.Arbitrary<Secret> = chars(`${ALNUM}_-`, 35).map((body) => ({ kind: 'google api key', text: `AIza${body}`, secrets: [`AIza${body}`, body] }));
+const googleKey: fc.Arbitrary<Secret> = chars(`${ALNUM}_-`, 35).map((body) => ({
+  kind: 'google api key',
+  text: `AIza${body}`,
+  secrets: [`AIza${body}`, body],
+}));
 
 const stripeKey: fc.Arbitrary<Secret> = fc
   .tuple(fc.constantFrom('sk_live_', 'rk_live_', 'sk_test_', 'rk_test_'), chars(ALNUM, 16, 99))
   .map(([prefix, body]) => ({ kind: 'stripe key', text: `${prefix}${body}`, secrets: [body] }));
 
-const gitlabToken: fc.Arbitrary<Secret> = chars(`${ALNUM}_-`, 20).map((body) => ({ kind: 'gitlab token', text: `glpat-${body}`, secrets: [body] }));
+const gitlabToken: fc.Arbitrary<Secret> = chars(`${ALNUM}_-`, 20).map((body) => ({
+  kind: 'gitlab token',
+  text: `glpat-${body}`,
+  secrets: [body],
+}));
 
 const pwdPair: fc.Arbitrary<Secret> = fc
   .record({
     key: fc.constantFrom('pwd', 'Pwd', 'PWD', 'pass', 'PASS', 'db_pass', 'mysql-pwd'),
     value: chars(`${ALNUM}._~+!*-`, 6, 24),
-    shape: fc.constantFrom('<k>=<v>', 'Server=db;Database=app;User Id=sa;<k>=<v>;', '"<k>": "<v>"', '?user=ops&<k>=<v>&page=2', '<k> = <v>'),
+    shape: fc.constantFrom(
+      '<k>=<v>',
+      'Server=db;Database=app;User Id=sa;<k>=<v>;',
+      '"<k>": "<v>"',
+      '?user=ops&<k>=<v>&page=2',
+      '<k> = <v>',
+    ),
   })
-  .map(({ key, value, shape }) => ({ kind: 'pwd/pass pair', text: shape.replace('<k>', key).replace('<v>', value), secrets: [value] }));
+  .map(({ key, value, shape }) => ({
+    kind: 'pwd/pass pair',
+    text: shape.replace('<k>', key).replace('<v>', value),
+    secrets: [value],
+  }));
 
 const passwordElement: fc.Arbitrary<Secret> = fc
-  .record({ tag: fc.constantFrom('password', 'Password', 'db_password', 'pwd', 'clientSecret', 'pass'), value: fc.array(chars(`${ALNUM}!#$%*-`, 4, 12), { minLength: 1, maxLength: 4 }) })
-  .map(({ tag, value }) => ({ kind: 'password element', text: `<${tag}>${value.join(' ')}</${tag}>`, secrets: [value.join(' ')] }));
+  .record({
+    tag: fc.constantFrom('password', 'Password', 'db_password', 'pwd', 'clientSecret', 'pass'),
+    value: fc.array(chars(`${ALNUM}!#$%*-`, 4, 12), { minLength: 1, maxLength: 4 }),
+  })
+  .map(({ tag, value }) => ({
+    kind: 'password element',
+    text: `<${tag}>${value.join(' ')}</${tag}>`,
+    secrets: [value.join(' ')],
+  }));
 
 /** A quoted multi-word passphrase: the words after the first one leaked before. */
 const quotedPassphrase: fc.Arbitrary<Secret> = fc
@@ -201,10 +310,12 @@ const surrounding = fc.oneof(
 const before = fc.constantFrom(' ', '\n', '\t', '"', "'", '(', '[', '{', '<', '|', ', ', '=', ': ', '> ');
 const after = fc.constantFrom(' ', '\n', '\t', '"', "'", ')', ']', '}', '>', '|', ',', ';', '.', '\r\n');
 
-const embedded = fc.record({ prefix: surrounding, left: before, secret: anySecret, right: after, suffix: surrounding }).map((parts) => ({
-  ...parts,
-  text: `${parts.prefix}${parts.left}${parts.secret.text}${parts.right}${parts.suffix}`,
-}));
+const embedded = fc
+  .record({ prefix: surrounding, left: before, secret: anySecret, right: after, suffix: surrounding })
+  .map((parts) => ({
+    ...parts,
+    text: `${parts.prefix}${parts.left}${parts.secret.text}${parts.right}${parts.suffix}`,
+  }));
 
 describe('no generated secret survives', () => {
   test.each([
@@ -244,7 +355,8 @@ describe('no generated secret survives', () => {
       fc.property(embedded, ({ prefix, suffix, secret, text }) => {
         fc.pre(secret.secrets.every((s) => !prefix.includes(s) && !suffix.includes(s)));
         const out = redact(text);
-        for (const s of secret.secrets) expect({ kind: secret.kind, text, out, survived: out.includes(s) }).toMatchObject({ survived: false });
+        for (const s of secret.secrets)
+          expect({ kind: secret.kind, text, out, survived: out.includes(s) }).toMatchObject({ survived: false });
       }),
       { numRuns: 1_000 },
     );
@@ -262,8 +374,12 @@ describe('no generated secret survives', () => {
   });
 
   test('the key of a masked pair stays readable', () => {
-    expect(redact('DB_PASSWORD=hunter2hunter2 and api_key: "abc123abc123"')).toBe(`DB_PASSWORD=${MASK} and api_key: "${MASK}"`);
-    expect(redact('clone https://ops:hunter2@git.example.com/acme.git')).toBe(`clone https://${MASK}@git.example.com/acme.git`);
+    expect(redact('DB_PASSWORD=hunter2hunter2 and api_key: "abc123abc123"')).toBe(
+      `DB_PASSWORD=${MASK} and api_key: "${MASK}"`,
+    );
+    expect(redact('clone https://ops:hunter2@git.example.com/acme.git')).toBe(
+      `clone https://${MASK}@git.example.com/acme.git`,
+    );
   });
 });
 
@@ -313,7 +429,13 @@ const nearMiss = fc.constantFrom(
 );
 const punctuation = fc.constantFrom('', '', '', ',', '.', '!', '?', ';', ')', '...');
 const ordinaryText = fc
-  .array(fc.tuple(fc.oneof({ weight: 6, arbitrary: word }, { weight: 2, arbitrary: number }, { weight: 1, arbitrary: nearMiss }), punctuation), { maxLength: 30 })
+  .array(
+    fc.tuple(
+      fc.oneof({ weight: 6, arbitrary: word }, { weight: 2, arbitrary: number }, { weight: 1, arbitrary: nearMiss }),
+      punctuation,
+    ),
+    { maxLength: 30 },
+  )
   .chain((items) => fc.constantFrom(' ', '\n', '  ').map((sep) => items.map(([w, p]) => `${w}${p}`).join(sep)));
 
 describe('ordinary text comes back unchanged', () => {
@@ -328,10 +450,26 @@ describe('ordinary text comes back unchanged', () => {
 
   test('a redacted ordinary line around a secret keeps everything but the secret', () => {
     fc.assert(
-      fc.property(ordinaryText, fc.oneof(githubToken, awsKey, npmToken, jwt, slackToken, awsSecretKey, pgpKey, googleKey, stripeKey, gitlabToken), ordinaryText, (left, secret, right) => {
-        const out = redact(`${left} ${secret.text} ${right}`);
-        expect(out).toBe(`${left} ${MASK} ${right}`);
-      }),
+      fc.property(
+        ordinaryText,
+        fc.oneof(
+          githubToken,
+          awsKey,
+          npmToken,
+          jwt,
+          slackToken,
+          awsSecretKey,
+          pgpKey,
+          googleKey,
+          stripeKey,
+          gitlabToken,
+        ),
+        ordinaryText,
+        (left, secret, right) => {
+          const out = redact(`${left} ${secret.text} ${right}`);
+          expect(out).toBe(`${left} ${MASK} ${right}`);
+        },
+      ),
       RUNS,
     );
   });
@@ -348,7 +486,20 @@ describe('ordinary text comes back unchanged', () => {
 
   // Regression: "basic authentication works" once came back as "basic [REDACTED] works".
   test('ordinary English that happens to say "basic" or "bearer" before a long word is not touched', () => {
-    const english = fc.constantFrom('the', 'basic', 'bearer', 'authentication', 'functionality', 'checks', 'passed', 'configuration', 'token', 'secret', 'password', 'instruments');
+    const english = fc.constantFrom(
+      'the',
+      'basic',
+      'bearer',
+      'authentication',
+      'functionality',
+      'checks',
+      'passed',
+      'configuration',
+      'token',
+      'secret',
+      'password',
+      'instruments',
+    );
     fc.assert(
       fc.property(fc.array(english, { maxLength: 12 }), (words) => {
         const text = words.join(' ');
@@ -491,7 +642,11 @@ const ENCODINGS: Array<[string, (value: string) => string]> = [
   ['upper-cased', (v) => v.toUpperCase()],
   ['JSON-escaped', (v) => JSON.stringify(v).slice(1, -1)],
   ['JSON-escaped with \\/ for slashes', (v) => JSON.stringify(v).slice(1, -1).replace(/\//g, '\\/')],
-  ['JSON-escaped as \\u escapes', (v) => [...v].map((c) => (/[A-Za-z0-9]/.test(c) ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)).join('')],
+  [
+    'JSON-escaped as \\u escapes',
+    (v) =>
+      [...v].map((c) => (/[A-Za-z0-9]/.test(c) ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)).join(''),
+  ],
   ['URL-encoded', (v) => encodeURIComponent(v)],
   ['URL-encoded with lower-case hex', (v) => encodeURIComponent(v).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())],
   ['form-encoded', (v) => new URLSearchParams({ v }).toString().slice(2)],
@@ -510,7 +665,12 @@ const ENCODINGS: Array<[string, (value: string) => string]> = [
 
 /** Header values as registries hold them: tokens with slashes, pluses, spaces, quotes and colons. */
 const headerValue = fc.oneof(
-  fc.constantFrom('plain/secret+value/42', 'Bearer s3cr3t-gate-token-123456', 'Basic b3BzOmh1bnRlcjI=', 'k=v; other="x/y"'),
+  fc.constantFrom(
+    'plain/secret+value/42',
+    'Bearer s3cr3t-gate-token-123456',
+    'Basic b3BzOmh1bnRlcjI=',
+    'k=v; other="x/y"',
+  ),
   chars(`${ALNUM}/+=-_.~:!*" `, 8, 40).filter((v) => v.trim() === v && !/\s\s/.test(v) && /[A-Za-z0-9]{3}/.test(v)),
 );
 
@@ -528,9 +688,16 @@ describe('redactValues knows encodings', () => {
         const echoed = encode(value);
         const out = redactValues(`${left} "echo": "${echoed}" ${right}`, [value]);
         expect(out).toContain(MASK);
-        for (const piece of windows(echoed, 10)) expect({ echoed, out, survived: out.toLowerCase().includes(piece) }).toMatchObject({ survived: false });
+        for (const piece of windows(echoed, 10))
+          expect({ echoed, out, survived: out.toLowerCase().includes(piece) }).toMatchObject({ survived: false });
       }),
-      { ...RUNS, examples: [['plain/secret+value/42', 'status ok', 'end'], ['Bearer s3cr3t-gate-token-123456', '', '']] },
+      {
+        ...RUNS,
+        examples: [
+          ['plain/secret+value/42', 'status ok', 'end'],
+          ['Bearer s3cr3t-gate-token-123456', '', ''],
+        ],
+      },
     );
   });
 
@@ -538,41 +705,71 @@ describe('redactValues knows encodings', () => {
   // encode only the value's bytes are the same in every such body and must go.
   test.each([
     ['the value after a prefix', (v: string, pad: string) => `${pad}${v}`],
-    ['a JSON object holding the value', (v: string, pad: string) => JSON.stringify({ [`x-${pad}`]: 'a', authorization: v, host: '127.0.0.1' })],
-    ['a JSON object with escaped slashes', (v: string, pad: string) => JSON.stringify({ pad, authorization: v }).replace(/\//g, '\\/')],
-    ['an Authorization header line', (v: string, pad: string) => `GET / HTTP/1.1\r\nX-Pad: ${pad}\r\nAuthorization: ${v}\r\n`],
+    [
+      'a JSON object holding the value',
+      (v: string, pad: string) => JSON.stringify({ [`x-${pad}`]: 'a', authorization: v, host: '127.0.0.1' }),
+    ],
+    [
+      'a JSON object with escaped slashes',
+      (v: string, pad: string) => JSON.stringify({ pad, authorization: v }).replace(/\//g, '\\/'),
+    ],
+    [
+      'an Authorization header line',
+      (v: string, pad: string) => `GET / HTTP/1.1\r\nX-Pad: ${pad}\r\nAuthorization: ${v}\r\n`,
+    ],
   ])('base64 of %s does not keep the value at any alignment', (_name, wrap) => {
     fc.assert(
-      fc.property(headerValue, chars(LOWER, 0, 5), fc.constantFrom('base64', 'base64url'), fc.boolean(), (value, pad, alphabet, upper) => {
-        const wrapped = wrap(value, pad);
-        let encoded = Buffer.from(wrapped).toString(alphabet as BufferEncoding);
-        if (upper) encoded = encoded.toUpperCase();
-        const out = redactValues(`body: ${encoded}`, [value]);
-        // The spelling of the value inside the wrapping, and the base64 characters only its bytes decide.
-        const inner = [value, JSON.stringify(value).slice(1, -1), JSON.stringify(value).slice(1, -1).replace(/\//g, '\\/')].find((form) => wrapped.includes(form)) as string;
-        const start = Buffer.byteLength(wrapped.slice(0, wrapped.indexOf(inner)));
-        const end = start + Buffer.byteLength(inner);
-        const core = encoded.slice(Math.ceil((start * 8) / 6), Math.floor((end * 8) / 6));
-        expect(core.length).toBeGreaterThanOrEqual(8);
-        for (const piece of windows(core, 8)) expect({ wrapped, out, piece, survived: out.toLowerCase().includes(piece) }).toMatchObject({ survived: false });
-      }),
+      fc.property(
+        headerValue,
+        chars(LOWER, 0, 5),
+        fc.constantFrom('base64', 'base64url'),
+        fc.boolean(),
+        (value, pad, alphabet, upper) => {
+          const wrapped = wrap(value, pad);
+          let encoded = Buffer.from(wrapped).toString(alphabet as BufferEncoding);
+          if (upper) encoded = encoded.toUpperCase();
+          const out = redactValues(`body: ${encoded}`, [value]);
+          // The spelling of the value inside the wrapping, and the base64 characters only its bytes decide.
+          const inner = [
+            value,
+            JSON.stringify(value).slice(1, -1),
+            JSON.stringify(value).slice(1, -1).replace(/\//g, '\\/'),
+          ].find((form) => wrapped.includes(form)) as string;
+          const start = Buffer.byteLength(wrapped.slice(0, wrapped.indexOf(inner)));
+          const end = start + Buffer.byteLength(inner);
+          const core = encoded.slice(Math.ceil((start * 8) / 6), Math.floor((end * 8) / 6));
+          expect(core.length).toBeGreaterThanOrEqual(8);
+          for (const piece of windows(core, 8))
+            expect({ wrapped, out, piece, survived: out.toLowerCase().includes(piece) }).toMatchObject({
+              survived: false,
+            });
+        },
+      ),
       RUNS,
     );
   });
 
   test('the values the security review used are masked in the echoes it saw', () => {
-    expect(redactValues('{"echo":{"x-gate-secret":"plain\\/secret+value\\/42"}}', ['plain/secret+value/42'])).toBe(`{"echo":{"x-gate-secret":"${MASK}"}}`);
+    expect(redactValues('{"echo":{"x-gate-secret":"plain\\/secret+value\\/42"}}', ['plain/secret+value/42'])).toBe(
+      `{"echo":{"x-gate-secret":"${MASK}"}}`,
+    );
     const upper = Buffer.from('Bearer s3cr3t-gate-token-123456').toString('base64').toUpperCase();
     expect(redactValues(`{"echo":"${upper}"}`, ['Bearer s3cr3t-gate-token-123456'])).toBe(`{"echo":"${MASK}"}`);
   });
 
   test('text around a masked value, shas and ordinary words included, comes back unchanged', () => {
     fc.assert(
-      fc.property(headerValue, fc.constantFrom(...ENCODINGS.map(([, encode]) => encode)), ordinaryText, chars('0123456789abcdef', 40), (value, encode, words, sha) => {
-        const left = `${words} ${sha} `;
-        const out = redactValues(`${left}${encode(value)} tail`, [value]);
-        expect(out).toBe(`${left}${MASK} tail`);
-      }),
+      fc.property(
+        headerValue,
+        fc.constantFrom(...ENCODINGS.map(([, encode]) => encode)),
+        ordinaryText,
+        chars('0123456789abcdef', 40),
+        (value, encode, words, sha) => {
+          const left = `${words} ${sha} `;
+          const out = redactValues(`${left}${encode(value)} tail`, [value]);
+          expect(out).toBe(`${left}${MASK} tail`);
+        },
+      ),
       RUNS,
     );
   });

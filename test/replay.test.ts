@@ -15,5 +15,7 @@ test('recorded histories are present', () => {
 
 test.each(files)('%s replays without a determinism error', async (file) => {
   const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
-  await expect(Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, file.replace(/\.json$/, '').split('__')[1])).resolves.toBeUndefined();
+  await expect(
+    Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, file.replace(/\.json$/, '').split('__')[1]),
+  ).resolves.toBeUndefined();
 });

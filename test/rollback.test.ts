@@ -30,7 +30,10 @@ async function promoteGood(message: string): Promise<string> {
   return sha;
 }
 
-async function waitForStage(handle: { query: (q: typeof statusQuery) => Promise<PromotionStatus> }, stage: string): Promise<void> {
+async function waitForStage(
+  handle: { query: (q: typeof statusQuery) => Promise<PromotionStatus> },
+  stage: string,
+): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if ((await handle.query(statusQuery)).stage === stage) return;
     await delay(25);
@@ -49,7 +52,16 @@ test('a bad deploy is rolled back: branch on the last known good, two entries, p
   expect(message).toContain('rolled back to');
   expect(status.stage).toBe('rolled_back');
   expect(status.rollback?.result).toBe('completed');
-  expect(status.timeline.map((t) => t.stage)).toEqual(['validating', 'waiting_for_staging', 'staging_gates', 'waiting_for_lock', 'promoting', 'verifying', 'rolling_back', 'rolled_back']);
+  expect(status.timeline.map((t) => t.stage)).toEqual([
+    'validating',
+    'waiting_for_staging',
+    'staging_gates',
+    'waiting_for_lock',
+    'promoting',
+    'verifying',
+    'rolling_back',
+    'rolled_back',
+  ]);
   expect(await h.repo.tip('release')).toBe(good);
   // Outside evidence: production really served the bad commit, then the good one again.
   const versions = h.production.requests.filter((r) => r.path === '/db/health').map((r) => r.version);
@@ -61,7 +73,20 @@ test('a bad deploy is rolled back: branch on the last known good, two entries, p
   expect(fieldText(promotion, 'branch_tip_after')).toBe(good);
   const rollback = await entryOf(status.rollback?.releaseId);
   expect(rollback.releaseId).toMatch(/-rb1$/);
-  expect(rollback.keys.slice(0, 12)).toEqual(['release_id', 'type', 'trigger', 'from_sha', 'to_sha', 'environment', 'actions', 'post_rollback_verification', 'result', 'notes', 'operator', 'evidence_refs']);
+  expect(rollback.keys.slice(0, 12)).toEqual([
+    'release_id',
+    'type',
+    'trigger',
+    'from_sha',
+    'to_sha',
+    'environment',
+    'actions',
+    'post_rollback_verification',
+    'result',
+    'notes',
+    'operator',
+    'evidence_refs',
+  ]);
   expect(fieldText(rollback, 'result')).toBe('completed');
   expect(fieldText(rollback, 'from_sha')).toBe(bad);
   expect(fieldText(rollback, 'to_sha')).toBe(good);
@@ -102,7 +127,9 @@ test('a deploy that never shows the commit is DeployNotObserved and rolled back'
   // Production reports a fixed version: the new commit never appears.
   const stuck = await createHarnessFixedVersion();
   try {
-    const handle = await h.start(h.request(next, { productionBase: stuck.url, deployWait: { path: '/health', field: 'version', timeout: '2s' } }));
+    const handle = await h.start(
+      h.request(next, { productionBase: stuck.url, deployWait: { path: '/health', field: 'version', timeout: '2s' } }),
+    );
     const { type, status } = await failureOf(handle);
     await recordHistory(handle, 'promotion-deploy-not-observed');
     expect(type).toBe('DeployNotObserved');
@@ -124,9 +151,20 @@ async function createHarnessFixedVersion() {
 
 test('a deploy wait passes as soon as production reports the commit', async () => {
   const sha = await h.repo.commit('feature: observed deploy');
-  const status = await (await h.start(h.request(sha, { deployWait: { path: '/health', field: 'version', timeout: '30s' } }))).result();
+  const status = await (
+    await h.start(h.request(sha, { deployWait: { path: '/health', field: 'version', timeout: '30s' } }))
+  ).result();
   expect(status.stage).toBe('promoted');
-  expect(status.timeline.map((t) => t.stage)).toEqual(['validating', 'waiting_for_staging', 'staging_gates', 'waiting_for_lock', 'promoting', 'awaiting_deploy', 'verifying', 'promoted']);
+  expect(status.timeline.map((t) => t.stage)).toEqual([
+    'validating',
+    'waiting_for_staging',
+    'staging_gates',
+    'waiting_for_lock',
+    'promoting',
+    'awaiting_deploy',
+    'verifying',
+    'promoted',
+  ]);
   expect(fieldText(await entryOf(status.releaseId), 'notes')).not.toContain('not confirmed');
 });
 
@@ -149,7 +187,9 @@ test('drift is refused with ReleaseBranchDrifted, and with acceptDrift promoted 
   const accepted = await (await h.start(h.request(next, { acceptDrift: true }))).result();
   expect(accepted.stage).toBe('promoted');
   expect(accepted.drift).toEqual({ expected: good, found: elsewhere, accepted: true });
-  expect(fieldText(await entryOf(accepted.releaseId), 'drift')).toBe(`expected ${good}, found ${elsewhere}; accepted (acceptDrift)`);
+  expect(fieldText(await entryOf(accepted.releaseId), 'drift')).toBe(
+    `expected ${good}, found ${elsewhere}; accepted (acceptDrift)`,
+  );
   expect(await h.repo.tip('release')).toBe(next);
 });
 
@@ -215,7 +255,16 @@ test('a manual rollback started from the Temporal client moves the branch back a
   const handle = await h.env.client.workflow.start(rollbackWorkflow, {
     taskQueue: h.taskQueue,
     workflowId: uniqueId('rollback'),
-    args: [{ repo: h.repo.bare, productionBase: h.production.url, fromSha: current, toSha: good, trigger: '5xx spike after deploy', operator: 'oncall-bob' }],
+    args: [
+      {
+        repo: h.repo.bare,
+        productionBase: h.production.url,
+        fromSha: current,
+        toSha: good,
+        trigger: '5xx spike after deploy',
+        operator: 'oncall-bob',
+      },
+    ],
   });
   const status: RollbackStatus = await handle.result();
   await recordHistory(handle, 'rollback-manual');
@@ -233,7 +282,16 @@ test('a manual rollback with a bad sha is refused and changes nothing', async ()
   const handle = await h.env.client.workflow.start(rollbackWorkflow, {
     taskQueue: h.taskQueue,
     workflowId: uniqueId('rollback'),
-    args: [{ repo: h.repo.bare, productionBase: h.production.url, fromSha: 'abc', toSha: 'def', trigger: 'x', operator: 'bob' }],
+    args: [
+      {
+        repo: h.repo.bare,
+        productionBase: h.production.url,
+        fromSha: 'abc',
+        toSha: 'def',
+        trigger: 'x',
+        operator: 'bob',
+      },
+    ],
   });
   const err = await handle.result().catch((e: unknown) => e);
   expect(err).toBeInstanceOf(WorkflowFailedError);

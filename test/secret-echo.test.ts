@@ -18,7 +18,17 @@ import { createHarness, failureOf, Harness } from './helpers';
 // it (a key named "authorization" or "…secret" is masked by its name already).
 const SECRETS = { authorization: 'Bearer s3cr3t-gate-token-123456', 'x-gate-key': 'plain/secret+value/42' } as const;
 const ENV = { SECRET_ECHO_AUTH: SECRETS.authorization, SECRET_ECHO_PLAIN: SECRETS['x-gate-key'] };
-const ENCODINGS: EchoEncoding[] = ['json', 'json-escaped-slashes', 'base64', 'base64-upper', 'base64url', 'base64-json', 'hex', 'hex-upper', 'url'];
+const ENCODINGS: EchoEncoding[] = [
+  'json',
+  'json-escaped-slashes',
+  'base64',
+  'base64-upper',
+  'base64url',
+  'base64-json',
+  'hex',
+  'hex-upper',
+  'url',
+];
 
 let h: Harness;
 let tmp: string;
@@ -85,14 +95,34 @@ function forbiddenSpellings(): string[] {
   const forms: string[] = [];
   for (const value of Object.values(SECRETS)) {
     const json = JSON.stringify(value).slice(1, -1);
-    forms.push(value, json, json.replace(/\//g, '\\/'), encodeURIComponent(value), b64(value).replace(/=+$/, ''), Buffer.from(value).toString('base64url'), Buffer.from(value).toString('hex'));
-    for (const offset of [0, 1, 2]) forms.push(b64(`${'x'.repeat(offset)}${json}`).slice(Math.ceil((offset * 8) / 6), Math.floor(((offset + json.length) * 8) / 6)));
+    forms.push(
+      value,
+      json,
+      json.replace(/\//g, '\\/'),
+      encodeURIComponent(value),
+      b64(value).replace(/=+$/, ''),
+      Buffer.from(value).toString('base64url'),
+      Buffer.from(value).toString('hex'),
+    );
+    for (const offset of [0, 1, 2])
+      forms.push(
+        b64(`${'x'.repeat(offset)}${json}`).slice(
+          Math.ceil((offset * 8) / 6),
+          Math.floor(((offset + json.length) * 8) / 6),
+        ),
+      );
   }
   return forms.map((f) => f.toLowerCase());
 }
 
 /** 12-character pieces of every forbidden spelling: a cut-off piece of a secret is a leak too. */
-const PIECES = [...new Set(forbiddenSpellings().flatMap((form) => Array.from({ length: Math.max(1, form.length - 11) }, (_, i) => form.slice(i, i + 12))))];
+const PIECES = [
+  ...new Set(
+    forbiddenSpellings().flatMap((form) =>
+      Array.from({ length: Math.max(1, form.length - 11) }, (_, i) => form.slice(i, i + 12)),
+    ),
+  ),
+];
 
 function leaksIn(where: string, text: string): { where: string; leaked: string[] } {
   const lower = text.toLowerCase();
@@ -122,7 +152,9 @@ function echoing(encoding: EchoEncoding, productionDown: boolean): void {
 test('the sample service echoes the secrets in the chosen encoding (the leak tests below are real)', async () => {
   for (const encoding of ENCODINGS) {
     h.staging.configure({ echoEncoding: encoding });
-    const answer = await fetch(`${h.staging.url}/health`, { headers: { authorization: SECRETS.authorization, 'x-gate-key': SECRETS['x-gate-key'] } });
+    const answer = await fetch(`${h.staging.url}/health`, {
+      headers: { authorization: SECRETS.authorization, 'x-gate-key': SECRETS['x-gate-key'] },
+    });
     const text = await answer.text();
     expect(text.startsWith('{"echo":')).toBe(true);
     const spelled = (value: string) =>
@@ -138,7 +170,8 @@ test('the sample service echoes the secrets in the chosen encoding (the leak tes
         url: encodeURIComponent(value),
       })[encoding];
     // Both within the first 160 characters, the part of a body a gate keeps as its excerpt.
-    for (const value of Object.values(SECRETS)) expect({ encoding, echoed: text.slice(0, 160).includes(spelled(value)) }).toEqual({ encoding, echoed: true });
+    for (const value of Object.values(SECRETS))
+      expect({ encoding, echoed: text.slice(0, 160).includes(spelled(value)) }).toEqual({ encoding, echoed: true });
   }
 });
 
@@ -162,38 +195,41 @@ test('a promotion whose targets echo the secrets with escaped slashes is promote
 });
 
 describe('a promotion failing production verification while both targets echo the secrets', () => {
-  test.each(ENCODINGS)('echoed as %s: the secrets are in no history, status, failure or ledger entry, of the promotion or its rollback', async (encoding) => {
-    echoing(encoding, true);
-    try {
-      const sha = await repo.commit(`feature: echo as ${encoding}`);
-      const handle: WorkflowHandle = await h.start(minimal(sha));
-      const failure = await failureOf(handle);
-      expect(failure.type).toBe('ProductionVerificationFailed');
-      expect(failure.status.rollback?.workflowId).toBe(rollbackChildId(handle.workflowId));
-      expectEchoMasked(failure.status.gates);
-      // The failing check quotes the echoing body, masked.
-      const dbCheck = failure.status.prodVerification.find((g) => g.name === 'db_health');
-      expect(dbCheck?.pass).toBe(false);
-      expect(dbCheck?.detail).toContain('[REDACTED]');
+  test.each(ENCODINGS)(
+    'echoed as %s: the secrets are in no history, status, failure or ledger entry, of the promotion or its rollback',
+    async (encoding) => {
+      echoing(encoding, true);
+      try {
+        const sha = await repo.commit(`feature: echo as ${encoding}`);
+        const handle: WorkflowHandle = await h.start(minimal(sha));
+        const failure = await failureOf(handle);
+        expect(failure.type).toBe('ProductionVerificationFailed');
+        expect(failure.status.rollback?.workflowId).toBe(rollbackChildId(handle.workflowId));
+        expectEchoMasked(failure.status.gates);
+        // The failing check quotes the echoing body, masked.
+        const dbCheck = failure.status.prodVerification.find((g) => g.name === 'db_health');
+        expect(dbCheck?.pass).toBe(false);
+        expect(dbCheck?.detail).toContain('[REDACTED]');
 
-      const child = h.env.client.workflow.getHandle(rollbackChildId(handle.workflowId));
-      const rollbackStatus = await child.query(rollbackStatusQuery);
-      expectEchoMasked(rollbackStatus.verification);
-      const ledger = await h.ledger();
-      const ids = parseLedger(ledger).entries.map((e) => e.releaseId);
-      expect(ids).toContain(failure.status.releaseId);
-      expect(ids).toContain(rollbackStatus.releaseId);
-      expectNoLeak([
-        ['promotion history', historyText(await handle.fetchHistory())],
-        ['rollback history', historyText(await child.fetchHistory())],
-        ['promotion status', JSON.stringify(await handle.query(statusQuery))],
-        ['rollback status', JSON.stringify(rollbackStatus)],
-        ['failure message', failure.message],
-        ['failure details', JSON.stringify(failure.status)],
-        ['ledger', ledger],
-      ]);
-    } finally {
-      h.production.configure({ dbDown: false });
-    }
-  });
+        const child = h.env.client.workflow.getHandle(rollbackChildId(handle.workflowId));
+        const rollbackStatus = await child.query(rollbackStatusQuery);
+        expectEchoMasked(rollbackStatus.verification);
+        const ledger = await h.ledger();
+        const ids = parseLedger(ledger).entries.map((e) => e.releaseId);
+        expect(ids).toContain(failure.status.releaseId);
+        expect(ids).toContain(rollbackStatus.releaseId);
+        expectNoLeak([
+          ['promotion history', historyText(await handle.fetchHistory())],
+          ['rollback history', historyText(await child.fetchHistory())],
+          ['promotion status', JSON.stringify(await handle.query(statusQuery))],
+          ['rollback status', JSON.stringify(rollbackStatus)],
+          ['failure message', failure.message],
+          ['failure details', JSON.stringify(failure.status)],
+          ['ledger', ledger],
+        ]);
+      } finally {
+        h.production.configure({ dbDown: false });
+      }
+    },
+  );
 });

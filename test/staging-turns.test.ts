@@ -57,7 +57,15 @@ describe('on a staging service without a registry (the service is the normalized
     const staging = await startSampleService({ name: 'busy-staging', rateLimit: { limit: 20, windowMs: 3_000 } });
     try {
       const sha = await h.repo.commit('feature: staging is busy');
-      const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${staging.url}/api/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"message":"someone else"}' })));
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`${staging.url}/api/chat`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"message":"someone else"}',
+          }),
+        ),
+      );
       expect(answers.every((a) => a.status === 200)).toBe(true);
       const handle = await h.start(h.request(sha, { stagingBase: staging.url }));
       const status: PromotionStatus = await handle.result();
@@ -67,7 +75,11 @@ describe('on a staging service without a registry (the service is the normalized
       for (const gate of throttled) expect(gate.pass).toBe(true);
       const entry = parseLedger(await h.ledger()).entries.find((e) => e.releaseId === status.releaseId);
       const lines = entry?.fields.get('gates_run')?.value as string[];
-      expect(lines.some((line) => /^[a-z_]+: pass \(200, \d+ ms, after \d+ x 429 rate-limited, waited \d+\.\d s\)$/.test(line))).toBe(true);
+      expect(
+        lines.some((line) =>
+          /^[a-z_]+: pass \(200, \d+ ms, after \d+ x 429 rate-limited, waited \d+\.\d s\)$/.test(line),
+        ),
+      ).toBe(true);
     } finally {
       await staging.close();
     }
@@ -124,7 +136,9 @@ describe('a budget block is still a verdict', () => {
     const cost = status.gates.find((g) => g.name === 'cost_gate_chat');
     expect(cost?.throttled).toBeUndefined();
     expect(cost?.attempts).toBe(1);
-    expect(h.staging.requests.filter((r) => r.status === 429 && Number(r.headers['content-length']) > 1000)).toHaveLength(1);
+    expect(
+      h.staging.requests.filter((r) => r.status === 429 && Number(r.headers['content-length']) > 1000),
+    ).toHaveLength(1);
   });
 });
 
@@ -166,7 +180,9 @@ describe('eight environments registered on one staging service', () => {
   });
 
   test('started at once, all eight pass, their gate runs never overlap, and the waiting ones show who runs and their place', async () => {
-    const handles = await Promise.all(shas.map((sha, i) => h.start({ commitSha: sha, changeClass: 'A', operator: 'alice', environment: `env-${i}` })));
+    const handles = await Promise.all(
+      shas.map((sha, i) => h.start({ commitSha: sha, changeClass: 'A', operator: 'alice', environment: `env-${i}` })),
+    );
 
     // While they queue, a waiting one says who runs and where it stands, and the list finds it.
     const waiting = await waitFor(
@@ -174,7 +190,8 @@ describe('eight environments registered on one staging service', () => {
       async () => {
         for (const handle of handles) {
           const status = await statusOf(handle);
-          if (status.stage === 'waiting_for_staging' && status.stagingTurn?.position && status.stagingTurn.holder) return status;
+          if (status.stage === 'waiting_for_staging' && status.stagingTurn?.position && status.stagingTurn.holder)
+            return status;
         }
         return undefined;
       },
@@ -185,7 +202,10 @@ describe('eight environments registered on one staging service', () => {
     expect(handles.map((hd) => hd.workflowId)).toContain(waiting.stagingTurn?.holder);
     const listed = await waitFor('the waiting promotions in the visibility list', async () => {
       const ids: string[] = [];
-      for await (const wf of h.env.client.workflow.list({ query: `ReleaseStage = 'waiting_for_staging' AND TaskQueue = '${h.taskQueue}'` })) ids.push(wf.workflowId);
+      for await (const wf of h.env.client.workflow.list({
+        query: `ReleaseStage = 'waiting_for_staging' AND TaskQueue = '${h.taskQueue}'`,
+      }))
+        ids.push(wf.workflowId);
       return ids.length > 0 ? ids : undefined;
     });
     expect(listed.every((id) => handles.some((hd) => hd.workflowId === id))).toBe(true);
@@ -196,7 +216,9 @@ describe('eight environments registered on one staging service', () => {
     // Every one asked for its turn; seven of them got it only after another's run.
     expect(outcomes.filter((o) => o.timeline.some((t) => t.stage === 'waiting_for_staging')).length).toBe(N);
 
-    const runs = Array.from({ length: N }, (_, i) => span(h.staging.requests.filter((r) => r.headers['x-env-tag'] === tag(i)))).sort((a, b) => a.start - b.start);
+    const runs = Array.from({ length: N }, (_, i) =>
+      span(h.staging.requests.filter((r) => r.headers['x-env-tag'] === tag(i))),
+    ).sort((a, b) => a.start - b.start);
     for (const run of runs) expect(run.end).toBeGreaterThan(run.start);
     for (let i = 1; i < runs.length; i++) expect(runs[i]!.start).toBeGreaterThanOrEqual(runs[i - 1]!.end);
     // Each run met a fresh window: nobody's probe was throttled.
@@ -204,7 +226,10 @@ describe('eight environments registered on one staging service', () => {
 
     // The service's turn workflow ends once the last spent window has passed.
     const turn = h.env.client.workflow.getHandle(stagingTurnWorkflowId('chat-staging'));
-    await waitFor('the staging turn workflow to end after its cooldown', async () => (await turn.describe()).status.name === 'COMPLETED');
+    await waitFor(
+      'the staging turn workflow to end after its cooldown',
+      async () => (await turn.describe()).status.name === 'COMPLETED',
+    );
     await recordHistory(turn, 'staging-turn-eight-runs');
   });
 });

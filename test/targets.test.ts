@@ -31,7 +31,9 @@ const statusOf = (handle: WorkflowHandle) => handle.query(statusQuery) as Promis
 /** Every lock workflow id this harness's worker ran (all runs), as the server lists them. */
 async function lockWorkflowIds(): Promise<string[]> {
   const ids = new Set<string>();
-  for await (const wf of h.env.client.workflow.list({ query: `TaskQueue = '${h.taskQueue}' AND WorkflowType = 'targetLockWorkflow'` })) {
+  for await (const wf of h.env.client.workflow.list({
+    query: `TaskQueue = '${h.taskQueue}' AND WorkflowType = 'targetLockWorkflow'`,
+  })) {
     if (wf.workflowId.startsWith('release-lock:')) ids.add(wf.workflowId);
   }
   return [...ids].sort();
@@ -45,7 +47,9 @@ async function lockRequesters(workflowId: string): Promise<Set<string>> {
     for (const event of history.events ?? []) {
       const signal = event.workflowExecutionSignaledEventAttributes;
       if (signal?.signalName !== 'acquireLock') continue;
-      requesters.add(defaultPayloadConverter.fromPayload<{ workflowId: string }>(signal.input?.payloads?.[0] as Payload).workflowId);
+      requesters.add(
+        defaultPayloadConverter.fromPayload<{ workflowId: string }>(signal.input?.payloads?.[0] as Payload).workflowId,
+      );
     }
   }
   return requesters;
@@ -64,7 +68,8 @@ test('promotions of one bare repo spelled as a path, a file:// URL, with ".." an
   // Each promotion gets its own staging service, slower for each: they reach the lock in commit
   // order (so none is a downgrade) while the one before still holds it.
   const stagings: SampleService[] = [];
-  for (const latencyMs of [100, 500, 900, 1_300]) stagings.push(await startSampleService({ name: 'staging', latencyMs }));
+  for (const latencyMs of [100, 500, 900, 1_300])
+    stagings.push(await startSampleService({ name: 'staging', latencyMs }));
   h.production.configure({ latencyMs: PROD_LATENCY });
   try {
     const commits: string[] = [];
@@ -73,7 +78,11 @@ test('promotions of one bare repo spelled as a path, a file:// URL, with ".." an
     const requestsBefore = h.production.requests.length;
 
     // acceptDrift: the drift check cannot stand in for the lock; only one lock per real target can.
-    const handles = await Promise.all(commits.map((sha, i) => h.start(h.request(sha, { repo: spellings[i], stagingBase: stagings[i]!.url, acceptDrift: true }))));
+    const handles = await Promise.all(
+      commits.map((sha, i) =>
+        h.start(h.request(sha, { repo: spellings[i], stagingBase: stagings[i]!.url, acceptDrift: true })),
+      ),
+    );
     const ids = handles.map((handle) => handle.workflowId);
     const results = Promise.all(handles.map((handle) => handle.result()));
     let finished = false;
@@ -84,7 +93,8 @@ test('promotions of one bare repo spelled as a path, a file:// URL, with ".." an
     while (!finished) {
       for (const [i, handle] of handles.entries()) {
         const status = await statusOf(handle);
-        if (status.stage === 'waiting_for_lock' && status.lock?.holder) waiting.push({ self: i, holder: ids.indexOf(status.lock.holder) });
+        if (status.stage === 'waiting_for_lock' && status.lock?.holder)
+          waiting.push({ self: i, holder: ids.indexOf(status.lock.holder) });
       }
       await delay(50);
     }
@@ -95,12 +105,19 @@ test('promotions of one bare repo spelled as a path, a file:// URL, with ".." an
     // One lock: every status names the canonical target, and its one lock workflow served all four.
     expect(statuses.map((s) => s.lock?.target)).toEqual(spellings.map(() => `${canonical}#release`));
     const lockId = lockWorkflowId(canonical, 'release');
-    expect(await waitFor('the lock workflow to be listed', async () => (await lockWorkflowIds()).includes(lockId) && lockWorkflowIds())).toEqual([lockId]);
+    expect(
+      await waitFor(
+        'the lock workflow to be listed',
+        async () => (await lockWorkflowIds()).includes(lockId) && lockWorkflowIds(),
+      ),
+    ).toEqual([lockId]);
     expect(await lockRequesters(lockId)).toEqual(new Set(ids));
 
     // The bare repo saw four pushes, one per promotion, in order.
     const reflogNow = await h.repo.reflog('release');
-    expect(reflogNow.slice(0, reflogNow.length - reflogBefore.length)).toEqual([...commits].reverse().map((sha) => `${sha} push`));
+    expect(reflogNow.slice(0, reflogNow.length - reflogBefore.length)).toEqual(
+      [...commits].reverse().map((sha) => `${sha} push`),
+    );
     expect(await h.repo.tip('release')).toBe(commits[3]);
 
     // Production (which serves the release tip) saw each promotion's four probes as one block,
@@ -109,11 +126,15 @@ test('promotions of one bare repo spelled as a path, a file:// URL, with ".." an
     expect(requests.map((r) => r.version)).toEqual(commits.flatMap((sha) => [sha, sha, sha, sha]));
     const blocks = commits.map((sha) => requests.filter((r) => r.version === sha));
     for (let i = 1; i < blocks.length; i++) {
-      expect(window(blocks[i]!, PROD_LATENCY).start).toBeGreaterThanOrEqual(window(blocks[i - 1]!, PROD_LATENCY).end - 5);
+      expect(window(blocks[i]!, PROD_LATENCY).start).toBeGreaterThanOrEqual(
+        window(blocks[i - 1]!, PROD_LATENCY).end - 5,
+      );
     }
 
     // Every entry names the target by its canonical repo, right after the template's keys.
-    const entries = parseLedger(await h.ledger()).entries.filter((e) => statuses.some((s) => s.releaseId === e.releaseId));
+    const entries = parseLedger(await h.ledger()).entries.filter((e) =>
+      statuses.some((s) => s.releaseId === e.releaseId),
+    );
     expect(entries).toHaveLength(4);
     for (const entry of entries) {
       expect(fieldText(entry, 'repo')).toBe(canonical);
@@ -127,7 +148,9 @@ test('promotions of one bare repo spelled as a path, a file:// URL, with ".." an
 
 test('a rolled-back promotion and its rollback both record the canonical repo, though the request spelled it as a file:// URL', async () => {
   const bad = await h.repo.commit('feature: breaks production', { 'service.json': BROKEN_SERVICE });
-  const failure = await failureOf(await h.start(h.request(bad, { repo: `file://${h.repo.bare}/../${path.basename(h.repo.bare)}` })));
+  const failure = await failureOf(
+    await h.start(h.request(bad, { repo: `file://${h.repo.bare}/../${path.basename(h.repo.bare)}` })),
+  );
   expect(failure.type).toBe('ProductionVerificationFailed');
   expect(failure.status.stage).toBe('rolled_back');
   const entries = parseLedger(await h.ledger()).entries;
@@ -141,11 +164,16 @@ test('a rolled-back promotion and its rollback both record the canonical repo, t
 test('bases are probed and recorded in their canonical form: lowercased scheme, no trailing slash', async () => {
   const sha = await h.repo.commit('feature: spelled bases');
   const before = h.staging.requests.length;
-  const status = await (await h.start(h.request(sha, { stagingBase: `${h.staging.url.toUpperCase()}//`, productionBase: `${h.production.url}/` }))).result();
+  const status = await (
+    await h.start(
+      h.request(sha, { stagingBase: `${h.staging.url.toUpperCase()}//`, productionBase: `${h.production.url}/` }),
+    )
+  ).result();
   expect(status.stage).toBe('promoted');
   expect(h.staging.requests.length).toBeGreaterThan(before);
   // "GET http://127.0.0.1:port/health": the canonical base, then the gate's path.
-  for (const gate of status.gates) expect(gate.target.split(' ')[1]).toMatch(new RegExp(`^${h.staging.url.replace(/[.]/g, '\\.')}/[a-z]`));
+  for (const gate of status.gates)
+    expect(gate.target.split(' ')[1]).toMatch(new RegExp(`^${h.staging.url.replace(/[.]/g, '\\.')}/[a-z]`));
   const entry = parseLedger(await h.ledger()).entries.find((e) => e.releaseId === status.releaseId);
   expect(entry && fieldText(entry, 'staging_base')).toBe(h.staging.url);
 }, 60_000);
@@ -168,16 +196,22 @@ describe('with an environment registry that spells the repo otherwise', () => {
       productionBase: `http://127.0.0.1:${productionPort}`,
     };
     await writeFile(configFile, JSON.stringify({ environments: { production: environment } }));
-    r = await createHarness({ staging: { port: stagingPort }, production: { port: productionPort, follow: { gitDir: sample.bare, branch: 'release' } }, env: { ENVIRONMENTS_CONFIG: configFile } });
+    r = await createHarness({
+      staging: { port: stagingPort },
+      production: { port: productionPort, follow: { gitDir: sample.bare, branch: 'release' } },
+      env: { ENVIRONMENTS_CONFIG: configFile },
+    });
   });
   afterAll(async () => {
     await r?.close();
     await rm(tmp, { recursive: true, force: true });
   });
 
-  test('a request naming the same repo by its plain path is accepted, and a failed promotion\'s compensating rollback (given the canonical repo) is too', async () => {
+  test("a request naming the same repo by its plain path is accepted, and a failed promotion's compensating rollback (given the canonical repo) is too", async () => {
     const bad = await sample.commit('feature: breaks production', { 'service.json': BROKEN_SERVICE });
-    const failure = await failureOf(await r.start({ commitSha: bad, changeClass: 'A', operator: 'alice', repo: sample.bare }));
+    const failure = await failureOf(
+      await r.start({ commitSha: bad, changeClass: 'A', operator: 'alice', repo: sample.bare }),
+    );
     expect(failure.type).toBe('ProductionVerificationFailed');
     // The child rollback is started with the parent's canonical repo; the registry has its own spelling.
     expect(failure.status.stage).toBe('rolled_back');

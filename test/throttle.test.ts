@@ -49,7 +49,9 @@ describe('throttleHintMs', () => {
   });
 
   test('Retry-After wins over the RateLimit headers', () => {
-    expect(throttleHintMs({ 'retry-after': '1', ratelimit: '"chat";r=0;t=9', 'ratelimit-reset': '9' }, NOW)).toBe(1_000);
+    expect(throttleHintMs({ 'retry-after': '1', ratelimit: '"chat";r=0;t=9', 'ratelimit-reset': '9' }, NOW)).toBe(
+      1_000,
+    );
   });
 
   test('no usable header means no hint', () => {

@@ -30,25 +30,65 @@ const cases: Array<[string, Record<string, unknown>, string, string]> = [
   ['an unknown change class', { changeClass: 'D' }, 'InvalidPromotionRequest', 'changeClass:'],
   ['an operator with spaces', { operator: 'alice smith' }, 'InvalidPromotionRequest', 'operator:'],
   ['an environment in capitals', { environment: 'Prod' }, 'InvalidPromotionRequest', 'environment:'],
-  ['a repo URL carrying a token', { repo: 'https://x-access-token:ghp_abc@github.com/acme/chat.git' }, 'InvalidPromotionRequest', 'repo:'],
+  [
+    'a repo URL carrying a token',
+    { repo: 'https://x-access-token:ghp_abc@github.com/acme/chat.git' },
+    'InvalidPromotionRequest',
+    'repo:',
+  ],
   ['a repo that reads as a git option', { repo: '--upload-pack=touch /tmp/pwned' }, 'InvalidPromotionRequest', 'repo:'],
   ['a branch name with ..', { fromBranch: 'main..evil' }, 'InvalidPromotionRequest', 'fromBranch:'],
   ['the same branch twice', { fromBranch: 'release', toBranch: 'release' }, 'InvalidPromotionRequest', 'toBranch:'],
-  ['a staging base that is not http', { stagingBase: 'ftp://staging.example.com' }, 'InvalidPromotionRequest', 'stagingBase:'],
-  ['a staging base with a query', { stagingBase: 'https://staging.example.com/?debug=1' }, 'InvalidPromotionRequest', 'stagingBase:'],
-  ['a production base with user:password', { productionBase: 'https://ops:hunter2@chat.example.com' }, 'InvalidPromotionRequest', 'productionBase:'],
-  ['a deploy wait timeout in words', { deployWait: { path: '/health', field: 'version', timeout: '10 minutes' } }, 'InvalidPromotionRequest', 'deployWait.timeout:'],
+  [
+    'a staging base that is not http',
+    { stagingBase: 'ftp://staging.example.com' },
+    'InvalidPromotionRequest',
+    'stagingBase:',
+  ],
+  [
+    'a staging base with a query',
+    { stagingBase: 'https://staging.example.com/?debug=1' },
+    'InvalidPromotionRequest',
+    'stagingBase:',
+  ],
+  [
+    'a production base with user:password',
+    { productionBase: 'https://ops:hunter2@chat.example.com' },
+    'InvalidPromotionRequest',
+    'productionBase:',
+  ],
+  [
+    'a deploy wait timeout in words',
+    { deployWait: { path: '/health', field: 'version', timeout: '10 minutes' } },
+    'InvalidPromotionRequest',
+    'deployWait.timeout:',
+  ],
   ['an approval timeout in weeks', { approval: { timeout: '1w' } }, 'InvalidPromotionRequest', 'approval.timeout:'],
   ['a malformed release id', { releaseId: 'tomorrow' }, 'InvalidPromotionRequest', 'releaseId:'],
   ['notes over 500 characters', { notes: 'x'.repeat(501) }, 'InvalidPromotionRequest', 'notes:'],
   ['a misspelled field', { comitSha: 'abc1234' }, 'InvalidPromotionRequest', 'comitSha: is not a known setting'],
-  ['an optional gate the catalog lacks', { optionalGates: ['smoke_everything'] }, 'InvalidPromotionRequest', 'optionalGates:'],
-  ['a command gate with no command configured', { optionalGates: ['breaker_drill'] }, 'InvalidPromotionRequest', 'gates.breaker_drill.command'],
+  [
+    'an optional gate the catalog lacks',
+    { optionalGates: ['smoke_everything'] },
+    'InvalidPromotionRequest',
+    'optionalGates:',
+  ],
+  [
+    'a command gate with no command configured',
+    { optionalGates: ['breaker_drill'] },
+    'InvalidPromotionRequest',
+    'gates.breaker_drill.command',
+  ],
   ['no repo and no registry', { repo: undefined }, 'InvalidPromotionRequest', 'repo: is required'],
   ['a repo that does not exist', { repo: '/nonexistent/repo.git' }, 'InvalidPromotionRequest', 'repo:'],
   ['a source branch that does not exist', { fromBranch: 'trunk' }, 'InvalidPromotionRequest', 'fromBranch:'],
   // Pushing would create the branch and record a "promotion" nobody deploys from.
-  ['a release branch that does not exist', { toBranch: 'relase' }, 'InvalidPromotionRequest', 'toBranch: branch "relase" does not exist'],
+  [
+    'a release branch that does not exist',
+    { toBranch: 'relase' },
+    'InvalidPromotionRequest',
+    'toBranch: branch "relase" does not exist',
+  ],
   ['a commit that does not exist', { commitSha: 'deadbeefdeadbeef' }, 'CommitNotOnSourceBranch', 'deadbeefdeadbeef'],
 ];
 
@@ -91,7 +131,7 @@ test('a request that is not an object is refused', async () => {
 const SECRET = 'ghs_s3cr3tT0kenValue1234567890abcd';
 
 const hostileRepos: Array<[string, string]> = [
-  ['git\'s transport syntax hiding a credentialed URL', `https::https://user:${SECRET}@github.com/acme/chat.git`],
+  ["git's transport syntax hiding a credentialed URL", `https::https://user:${SECRET}@github.com/acme/chat.git`],
   ['an ext:: helper running a command', 'ext::sh -c touch% /tmp/pwned'],
   ['an fd:: helper', 'fd::0'],
   ['an ssh host that reads as an option', 'ssh://-oProxyCommand=touch/x'],
@@ -109,21 +149,28 @@ const hostileRepos: Array<[string, string]> = [
   ['a percent-encoded path', 'https://git.example.com/acme/%2e%2e/chat.git'],
 ];
 
-test.each(hostileRepos)('a repo with %s is refused at admission naming repo, with no credential in the failure or the status', async (_name, repo) => {
-  const handle = await h.start(h.request(good, { repo }));
-  const failure = await failureOf(handle);
-  expect(failure.type).toBe('InvalidPromotionRequest');
-  expect(failure.message).toMatch(/^invalid promotion request: repo: must /);
-  expect(failure.status.stage).toBe('invalid');
-  expect(failure.status.releaseId).toBeUndefined();
-  expect(failure.message).not.toContain(SECRET);
-  expect(JSON.stringify(failure.status)).not.toContain(SECRET);
-  expect(JSON.stringify(await handle.query('status'))).not.toContain(SECRET);
-  await expectNothingChanged();
-});
+test.each(hostileRepos)(
+  'a repo with %s is refused at admission naming repo, with no credential in the failure or the status',
+  async (_name, repo) => {
+    const handle = await h.start(h.request(good, { repo }));
+    const failure = await failureOf(handle);
+    expect(failure.type).toBe('InvalidPromotionRequest');
+    expect(failure.message).toMatch(/^invalid promotion request: repo: must /);
+    expect(failure.status.stage).toBe('invalid');
+    expect(failure.status.releaseId).toBeUndefined();
+    expect(failure.message).not.toContain(SECRET);
+    expect(JSON.stringify(failure.status)).not.toContain(SECRET);
+    expect(JSON.stringify(await handle.query('status'))).not.toContain(SECRET);
+    await expectNothingChanged();
+  },
+);
 
 const misleadingBases: Array<[string, string, string]> = [
-  ['a backslash before an @ (probes one host, reads as another)', 'stagingBase', 'http://127.0.0.1:19103\\@127.0.0.1:19101'],
+  [
+    'a backslash before an @ (probes one host, reads as another)',
+    'stagingBase',
+    'http://127.0.0.1:19103\\@127.0.0.1:19101',
+  ],
   ['an @ in the path', 'productionBase', 'http://127.0.0.1:19103/x@127.0.0.1:19101'],
   ['a tab inside the host', 'stagingBase', 'http://127.0.0.1:191\t03'],
   ['a newline', 'productionBase', 'http://127.0.0.1:19103/\nhealth'],
@@ -145,13 +192,16 @@ test.each([
   ['99999d', 'approval.timeout', { approval: { timeout: '99999d' } }],
   ['366d', 'deployWait.timeout', { deployWait: { path: '/health', field: 'version', timeout: '366d' } }],
   ['8761h', 'approval.timeout', { approval: { timeout: '8761h' } }],
-])('a timeout of %s in %s (over 365 days) is refused naming the field, not capped', async (_value, field, overrides) => {
-  const handle = await h.start(h.request(good, overrides));
-  const failure = await failureOf(handle);
-  expect(failure.type).toBe('InvalidPromotionRequest');
-  expect(failure.message).toContain(`${field}: must be at most 365d`);
-  await expectNothingChanged();
-});
+])(
+  'a timeout of %s in %s (over 365 days) is refused naming the field, not capped',
+  async (_value, field, overrides) => {
+    const handle = await h.start(h.request(good, overrides));
+    const failure = await failureOf(handle);
+    expect(failure.type).toBe('InvalidPromotionRequest');
+    expect(failure.message).toContain(`${field}: must be at most 365d`);
+    await expectNothingChanged();
+  },
+);
 
 describe('the schemas alone', () => {
   test('a base is kept in its canonical form: lowercased scheme and host, no default port, no trailing slash', () => {
@@ -168,7 +218,14 @@ describe('the schemas alone', () => {
   });
 
   test('the accepted repo forms pass validation', () => {
-    for (const repo of ['/srv/git/chat.git', 'file:///srv/git/chat.git', 'https://github.com/acme/chat.git', 'ssh://git@git.example.com:2222/srv/chat.git', 'git@github.com:acme/chat.git', '/srv/git/../git/chat.git']) {
+    for (const repo of [
+      '/srv/git/chat.git',
+      'file:///srv/git/chat.git',
+      'https://github.com/acme/chat.git',
+      'ssh://git@git.example.com:2222/srv/chat.git',
+      'git@github.com:acme/chat.git',
+      '/srv/git/../git/chat.git',
+    ]) {
       expect(RepoLocation.safeParse(repo).success).toBe(true);
     }
   });

@@ -56,7 +56,10 @@ function alive(pid: number): boolean {
 export async function killWorker(worker: WorkerProcess): Promise<void> {
   workers.delete(worker);
   const pid = worker.proc.pid as number;
-  const exited = worker.proc.exitCode !== null || worker.proc.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => worker.proc.once('exit', () => resolve()));
+  const exited =
+    worker.proc.exitCode !== null || worker.proc.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => worker.proc.once('exit', () => resolve()));
   const victims = [...descendantsOf(pid), pid];
   for (const victim of victims) {
     try {
@@ -74,7 +77,10 @@ export async function killWorker(worker: WorkerProcess): Promise<void> {
  * Starts `tsx src/worker.ts` as its own process on the test dev server and resolves once it
  * polls its task queue. `env` adds or overrides worker variables (e.g. METRICS_ADDRESS).
  */
-export async function startWorker(config: { taskQueue: string; ledgerPath: string; gitCacheDir: string }, env: Record<string, string> = {}): Promise<WorkerProcess> {
+export async function startWorker(
+  config: { taskQueue: string; ledgerPath: string; gitCacheDir: string },
+  env: Record<string, string> = {},
+): Promise<WorkerProcess> {
   const proc = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/worker.ts'], {
     cwd: ROOT,
     detached: false,

@@ -6,14 +6,19 @@
 const { execFile } = require('node:child_process');
 
 process.on('message', (request) => {
-  execFile('git', request.args, { cwd: request.cwd, env: request.env, timeout: request.timeout, maxBuffer: request.maxBuffer }, (err, stdout, stderr) => {
-    process.send({
-      id: request.id,
-      error: err ? err.message : undefined,
-      code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
-      stdout: String(stdout),
-      stderr: String(stderr),
-    });
-  });
+  execFile(
+    'git',
+    request.args,
+    { cwd: request.cwd, env: request.env, timeout: request.timeout, maxBuffer: request.maxBuffer },
+    (err, stdout, stderr) => {
+      process.send({
+        id: request.id,
+        error: err ? err.message : undefined,
+        code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+        stdout: String(stdout),
+        stderr: String(stderr),
+      });
+    },
+  );
 });
 process.on('disconnect', () => process.exit(0));

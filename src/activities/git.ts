@@ -1,152 +1,14 @@
-// Git: resolve commits in a cache clone, read branch tips, move the release branch with a lease.
-// Every git call is execFile with an argument array (no shell), no prompts, bounded in time, and
-// allowed only the file, https and ssh transports. What leaves here is a typed ApplicationFailure
-// whose message carries no credential.
-import { ChildProcess, fork } from 'node:child_process';
+// Git for promotions: the canonical repo (a target's identity), the cache clone, resolving a
+// commit on the source branch, reading a branch tip and moving the release branch with a lease.
+// git itself runs through git-process.ts; its failures are typed by git-failures.ts.
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import lockfile from 'proper-lockfile';
 import { parseRepoLocation } from '../domain';
 import { failure } from '../failures';
-import { redact } from '../redact';
-
-const GIT_TIMEOUT_MS = 60_000;
-
-/**
- * The transports git may use, whatever a repo string says: request validation refuses the rest,
- * and this holds even if it is bypassed (a hand-edited registry, a future caller). It replaces
- * git's protocol.allow configuration, so ext::, fd::, git:// and http:// never run.
- */
-export const GIT_ALLOWED_PROTOCOLS = 'file:https:ssh';
-
-export class GitError extends Error {
-  constructor(
-    message: string,
-    readonly stderr: string,
-    readonly exitCode: number | null,
-  ) {
-    super(message);
-    this.name = 'GitError';
-  }
-}
-
-interface RunnerReply {
-  id: number;
-  error?: string;
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-let runner: ChildProcess | undefined;
-let nextId = 0;
-const pending = new Map<number, { args: string[]; resolve: (stdout: string) => void; reject: (err: Error) => void }>();
-
-/** The git runner process, started on first use; it holds the event loop only while calls are pending. */
-function gitRunner(): ChildProcess {
-  if (runner?.connected) return runner;
-  const child = fork(path.join(__dirname, 'git-runner.js'), [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  child.on('message', (reply: RunnerReply) => {
-    const call = pending.get(reply.id);
-    if (!call) return;
-    pending.delete(reply.id);
-    if (pending.size === 0) child.channel?.unref();
-    // Not reply.error as the message: Node's "Command failed: git …" repeats every argument, the remote included.
-    if (reply.error !== undefined) call.reject(new GitError(`git ${call.args[0]} failed: ${reply.stderr.trim() || `exit ${reply.code ?? 'by signal or timeout'}`}`, reply.stderr, reply.code));
-    else call.resolve(reply.stdout);
-  });
-  child.on('exit', () => {
-    if (runner === child) runner = undefined;
-    // Calls in flight fail as transport errors: the activity's retry policy runs them again.
-    for (const [id, call] of pending) {
-      pending.delete(id);
-      call.reject(new GitError(`the git runner exited during git ${call.args[0]}`, '', null));
-    }
-  });
-  child.unref();
-  child.channel?.unref();
-  runner = child;
-  return child;
-}
-
-export function git(args: string[], options: { cwd?: string } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = gitRunner();
-    const id = nextId++;
-    pending.set(id, { args, resolve, reject });
-    child.channel?.ref();
-    child.send({
-      id,
-      args,
-      cwd: options.cwd,
-      timeout: GIT_TIMEOUT_MS,
-      maxBuffer: 16 * 1024 * 1024,
-      env: { ...process.env, GIT_ALLOW_PROTOCOL: GIT_ALLOWED_PROTOCOLS, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true', LC_ALL: 'C' },
-    });
-  });
-}
-
-// Messages git prints when the remote itself is wrong, not when the network hiccups:
-// retrying those only delays the answer. (A refused connection, a timeout or a 5xx is retried.)
-const NO_SUCH_REPO = /does not appear to be a git repository|repository .*not found|No such file or directory|Could not resolve host|returned error: 404/i;
-/** git refused the transport (GIT_ALLOW_PROTOCOL) or has no helper for it. */
-const PROTOCOL_REFUSED = /transport '[^']*' not allowed|protocol '[^']*' is not supported|unable to find remote helper|remote-[^ ]* is not a git command/i;
-/** The remote refused the worker's credentials: retrying sends the same ones. */
-const AUTH_REFUSED = /authentication failed|permission denied|could not read (?:username|password)|terminal prompts disabled|host key verification failed|returned error: 40[13]/i;
-
-/**
- * Text about a remote with every credential shape masked: URL user info, scp-style
- * `user:password@`, a query (`?access_token=…`), and whatever `redact` knows. Git prints the
- * remote in its errors, and a repo that bypassed validation may carry any of these.
- */
-export function redactGitText(text: string): string {
-  return redact(
-    text
-      .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/'"]*@/gi, '$1[REDACTED]@')
-      .replace(/(^|[\s'"(])([^\s'"/:@]+):[^\s'"/@]+@/g, '$1$2:[REDACTED]@')
-      .replace(/([a-z][a-z0-9+.-]*:\/\/[^\s?#'"]*)[?#][^\s'"]*/gi, '$1?[REDACTED]'),
-  );
-}
-
-/** The first line of git's complaint, redacted: enough to act on, never a credential. */
-function gitComplaint(err: GitError): string {
-  return redactGitText(err.stderr.trim().split('\n').find((line) => line.trim() !== '') ?? err.message).slice(0, 300);
-}
-
-/**
- * A GitError from a call that talks to `repo` as a typed failure. Refusals retrying cannot fix
- * (no such repo, transport not allowed, credentials refused) are non-retryable `refusal`s (the
- * request's fault at admission, RepoUnreachable later); anything else (network, timeout, the git
- * runner gone) is a retryable RepoUnreachable, so the activity's bounded policy decides and the
- * workflow still ends typed. Typed failures pass through.
- */
-function remoteFailure(err: unknown, repo: string, refusal: 'InvalidPromotionRequest' | 'RepoUnreachable'): unknown {
-  if (!(err instanceof GitError)) return err;
-  const shown = redactGitText(repo);
-  const complaint = gitComplaint(err);
-  const field = refusal === 'InvalidPromotionRequest' ? 'repo: ' : '';
-  if (PROTOCOL_REFUSED.test(err.stderr)) {
-    return failure(refusal, `${field}git refused the transport of ${shown} (${complaint}); only absolute paths, file://, https:// and ssh:// remotes are allowed`);
-  }
-  if (AUTH_REFUSED.test(err.stderr)) {
-    return failure(refusal, `${field}${shown} refused access (${complaint}); fix the worker's git credentials (credential helper, SSH key) or file permissions`);
-  }
-  if (NO_SUCH_REPO.test(err.stderr)) {
-    return failure(refusal, `${field}cannot read ${shown} (${complaint}); check the path or URL and the worker's git credentials`);
-  }
-  return ApplicationFailure.retryable(`could not reach ${shown} (${complaint}); a network or server problem, retried a few times before the promotion gives up`, 'RepoUnreachable');
-}
-
-/** Runs `work`, turning GitErrors from talking to `repo` into typed failures (see remoteFailure). */
-async function typedGit<T>(repo: string, refusal: 'InvalidPromotionRequest' | 'RepoUnreachable', work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    throw remoteFailure(err, repo, refusal);
-  }
-}
+import { gitComplaint, redactGitText, typedGit } from './git-failures';
+import { git, GitError } from './git-process';
 
 /**
  * The canonical spelling of a repo: the target's identity (its lock, cache clone, drift
@@ -155,7 +17,10 @@ async function typedGit<T>(repo: string, refusal: 'InvalidPromotionRequest' | 'R
  * and a symlink to it are one target; a remote is parseRepoLocation's canonical URL. Throws
  * `refusal` (naming repo) for a repo validation refuses or a local path that does not exist.
  */
-export async function canonicalRepo(repo: string, refusal: 'InvalidPromotionRequest' | 'InvalidRollbackRequest'): Promise<string> {
+export async function canonicalRepo(
+  repo: string,
+  refusal: 'InvalidPromotionRequest' | 'InvalidRollbackRequest',
+): Promise<string> {
   const form = parseRepoLocation(repo);
   if (form.kind === 'refused') throw failure(refusal, `repo: ${form.message}`);
   if (form.kind === 'remote') return form.canonical;
@@ -163,9 +28,21 @@ export async function canonicalRepo(repo: string, refusal: 'InvalidPromotionRequ
     return await realpath(form.path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw failure(refusal, `repo: ${redactGitText(form.path)} ${code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist on the worker' : `cannot be resolved on the worker (${code ?? 'error'})`}; check the path`);
+    throw failure(
+      refusal,
+      `repo: ${redactGitText(form.path)} ${code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist on the worker' : `cannot be resolved on the worker (${code ?? 'error'})`}; check the path`,
+    );
   }
 }
+
+// The cache clone's cross-process lock: held for a whole fetch, which may take a while on a big
+// repo or a slow link, so the holder refreshes it every CACHE_LOCK_UPDATE_MS and only a lock left
+// CACHE_LOCK_STALE_MS without a refresh (its process died) is taken over. Waiters poll for about
+// two minutes (600 tries, backing off to 200 ms), the git activities' start-to-close: past that,
+// the attempt fails and the activity's retry policy decides.
+const CACHE_LOCK_STALE_MS = 30_000;
+const CACHE_LOCK_UPDATE_MS = 5_000;
+const CACHE_LOCK_RETRIES = { retries: 600, minTimeout: 20, maxTimeout: 200 };
 
 /**
  * The cache clone for a remote: one bare repository per remote under `cacheDir`, used under a
@@ -183,7 +60,10 @@ export async function withCacheClone<T>(cacheDir: string, repo: string, work: (d
       await git(['init', '--bare', '--quiet', '--template=', partial]); // no sample hooks: nothing runs in the cache
     } catch (err) {
       // The worker's own disk, not the remote: no GitError, so it is never read as the repo's refusal.
-      throw new Error(`cannot create a git cache clone in ${cacheDir} (${err instanceof GitError ? gitComplaint(err) : String(err)}); check GIT_CACHE_DIR`, { cause: err });
+      throw new Error(
+        `cannot create a git cache clone in ${cacheDir} (${err instanceof GitError ? gitComplaint(err) : String(err)}); check GIT_CACHE_DIR`,
+        { cause: err },
+      );
     }
     try {
       await rename(partial, dir);
@@ -191,7 +71,12 @@ export async function withCacheClone<T>(cacheDir: string, repo: string, work: (d
       await rm(partial, { recursive: true, force: true }); // another process won the race
     }
   }
-  const release = await lockfile.lock(dir, { stale: 30_000, update: 5_000, retries: { retries: 600, minTimeout: 20, maxTimeout: 200 }, realpath: false });
+  const release = await lockfile.lock(dir, {
+    stale: CACHE_LOCK_STALE_MS,
+    update: CACHE_LOCK_UPDATE_MS,
+    retries: CACHE_LOCK_RETRIES,
+    realpath: false,
+  });
   try {
     return await work(dir);
   } finally {
@@ -200,16 +85,35 @@ export async function withCacheClone<T>(cacheDir: string, repo: string, work: (d
 }
 
 /** Fetches the branches into the cache in one call; `field` names the request field a missing branch came from. */
-async function fetchBranches(dir: string, repo: string, wanted: Array<{ field: string; branch: string }>): Promise<void> {
+async function fetchBranches(
+  dir: string,
+  repo: string,
+  wanted: Array<{ field: string; branch: string }>,
+): Promise<void> {
   const branches = [...new Set(wanted.map((w) => w.branch))];
   try {
-    await git(['fetch', '--quiet', '--no-tags', '--force', '--', repo, ...branches.map((b) => `+refs/heads/${b}:refs/remotes/cache/${b}`)], { cwd: dir });
+    await git(
+      [
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        '--force',
+        '--',
+        repo,
+        ...branches.map((b) => `+refs/heads/${b}:refs/remotes/cache/${b}`),
+      ],
+      { cwd: dir },
+    );
   } catch (err) {
     const stderr = err instanceof GitError ? err.stderr : '';
     const missing = /couldn't find remote ref (?:refs\/heads\/)?(\S+)/i.exec(stderr)?.[1];
     if (missing !== undefined) {
-      const { field, branch } = wanted.find((w) => w.branch === missing) ?? (wanted[0] as { field: string; branch: string });
-      throw failure('InvalidPromotionRequest', `${field}: branch "${branch}" does not exist in ${redactGitText(repo)}; name an existing branch (a new release branch is created by hand first, e.g. git push <repo> <sha>:refs/heads/${branch})`);
+      const { field, branch } =
+        wanted.find((w) => w.branch === missing) ?? (wanted[0] as { field: string; branch: string });
+      throw failure(
+        'InvalidPromotionRequest',
+        `${field}: branch "${branch}" does not exist in ${redactGitText(repo)}; name an existing branch (a new release branch is created by hand first, e.g. git push <repo> <sha>:refs/heads/${branch})`,
+      );
     }
     throw err; // typedGit types it: a refusal, or transport trouble the activity's bounded retry policy decides
   }
@@ -242,39 +146,61 @@ async function isAncestor(dir: string, ancestor: string, descendant: string): Pr
  * not pushed as a new branch. Throws CommitNotOnSourceBranch, InvalidPromotionRequest (repo or
  * branch unreadable, ambiguous sha).
  */
-export async function resolveCommit(cacheDir: string, args: { repo: string; fromBranch: string; toBranch?: string; commitSha: string }): Promise<string> {
+export async function resolveCommit(
+  cacheDir: string,
+  args: { repo: string; fromBranch: string; toBranch?: string; commitSha: string },
+): Promise<string> {
   const shown = redactGitText(args.repo);
-  return typedGit(args.repo, 'InvalidPromotionRequest', () => withCacheClone(cacheDir, args.repo, async (dir) => {
-    await fetchBranches(dir, args.repo, [{ field: 'fromBranch', branch: args.fromBranch }, ...(args.toBranch ? [{ field: 'toBranch', branch: args.toBranch }] : [])]);
-    // One git call answers both questions: the merge base of the commit and the branch is the
-    // commit itself (its full sha, starting with the given prefix) exactly when the branch
-    // contains it. An unknown or ambiguous sha is an error instead.
-    let base: string;
-    try {
-      base = (await git(['merge-base', '--end-of-options', `${args.commitSha}^{commit}`, `refs/remotes/cache/${args.fromBranch}`], { cwd: dir })).trim();
-    } catch (err) {
-      if (err instanceof GitError && /ambiguous/i.test(err.stderr)) {
-        throw failure('InvalidPromotionRequest', `commitSha: "${args.commitSha}" is ambiguous in ${shown}; give more characters of the sha`);
+  return typedGit(args.repo, 'InvalidPromotionRequest', () =>
+    withCacheClone(cacheDir, args.repo, async (dir) => {
+      await fetchBranches(dir, args.repo, [
+        { field: 'fromBranch', branch: args.fromBranch },
+        ...(args.toBranch ? [{ field: 'toBranch', branch: args.toBranch }] : []),
+      ]);
+      // One git call answers both questions: the merge base of the commit and the branch is the
+      // commit itself (its full sha, starting with the given prefix) exactly when the branch
+      // contains it. An unknown or ambiguous sha is an error instead.
+      let base: string;
+      try {
+        base = (
+          await git(
+            ['merge-base', '--end-of-options', `${args.commitSha}^{commit}`, `refs/remotes/cache/${args.fromBranch}`],
+            { cwd: dir },
+          )
+        ).trim();
+      } catch (err) {
+        if (err instanceof GitError && /ambiguous/i.test(err.stderr)) {
+          throw failure(
+            'InvalidPromotionRequest',
+            `commitSha: "${args.commitSha}" is ambiguous in ${shown}; give more characters of the sha`,
+          );
+        }
+        if (err instanceof GitError && err.exitCode === 1)
+          base = ''; // unrelated histories: no merge base
+        else {
+          throw failure(
+            'CommitNotOnSourceBranch',
+            `commit ${args.commitSha} is not on ${args.fromBranch} in ${shown}; merge it to ${args.fromBranch} first, or check the sha`,
+          );
+        }
       }
-      if (err instanceof GitError && err.exitCode === 1) base = ''; // unrelated histories: no merge base
-      else {
+      if (!base.startsWith(args.commitSha.toLowerCase())) {
         throw failure(
           'CommitNotOnSourceBranch',
-          `commit ${args.commitSha} is not on ${args.fromBranch} in ${shown}; merge it to ${args.fromBranch} first, or check the sha`,
+          `commit ${args.commitSha} is not reachable from ${args.fromBranch} in ${shown}; merge it to ${args.fromBranch} first`,
         );
       }
-    }
-    if (!base.startsWith(args.commitSha.toLowerCase())) {
-      throw failure('CommitNotOnSourceBranch', `commit ${args.commitSha} is not reachable from ${args.fromBranch} in ${shown}; merge it to ${args.fromBranch} first`);
-    }
-    return base;
-  }));
+      return base;
+    }),
+  );
 }
 
 /** The commit a branch points at in the remote, or null when the branch does not exist. */
 export async function readBranchTip(args: { repo: string; branch: string }): Promise<string | null> {
   // Read after admission (under the lock, for the ledger, by the CLI): a refusal is no longer the request's.
-  const out = await typedGit(args.repo, 'RepoUnreachable', () => git(['ls-remote', '--heads', '--', args.repo, `refs/heads/${args.branch}`]));
+  const out = await typedGit(args.repo, 'RepoUnreachable', () =>
+    git(['ls-remote', '--heads', '--', args.repo, `refs/heads/${args.branch}`]),
+  );
   const line = out.split('\n').find((l) => l.endsWith(`\trefs/heads/${args.branch}`));
   return line ? (line.split('\t')[0] ?? null) : null;
 }
@@ -301,45 +227,59 @@ export interface MoveBranchResult {
  * on the target is success. Throws ReleaseBranchMoved (someone else moved it), DowngradeRefused.
  */
 export async function moveBranch(cacheDir: string, args: MoveBranchArgs): Promise<MoveBranchResult> {
-  return typedGit(args.repo, 'RepoUnreachable', () => withCacheClone(cacheDir, args.repo, async (dir) => {
-    const fetchBoth = () => fetchBranches(dir, args.repo, [{ field: 'toBranch', branch: args.branch }, { field: 'fromBranch', branch: args.sourceBranch }]);
-    let downgrade = false;
-    if (args.expectedTip === null) {
-      if (!(await objectExists(dir, args.targetSha))) await fetchBoth();
-    } else if (args.expectedTip !== args.targetSha) {
-      // The lease below guarantees the branch is still on expectedTip when the push lands, so
-      // the descendant check can be made against it without asking the remote first. The cache
-      // usually holds both commits already (resolving the commit fetched them); if not, fetch once.
-      let ancestor = await isAncestor(dir, args.expectedTip, args.targetSha);
-      if (ancestor === 'missing') {
-        await fetchBoth();
-        ancestor = await isAncestor(dir, args.expectedTip, args.targetSha);
-        if (ancestor === 'missing') throw new GitError(`git merge-base: ${args.expectedTip} or ${args.targetSha} is not in ${redactGitText(args.repo)}`, '', 128);
+  return typedGit(args.repo, 'RepoUnreachable', () =>
+    withCacheClone(cacheDir, args.repo, async (dir) => {
+      const fetchBoth = () =>
+        fetchBranches(dir, args.repo, [
+          { field: 'toBranch', branch: args.branch },
+          { field: 'fromBranch', branch: args.sourceBranch },
+        ]);
+      let downgrade = false;
+      if (args.expectedTip === null) {
+        if (!(await objectExists(dir, args.targetSha))) await fetchBoth();
+      } else if (args.expectedTip !== args.targetSha) {
+        // The lease below guarantees the branch is still on expectedTip when the push lands, so
+        // the descendant check can be made against it without asking the remote first. The cache
+        // usually holds both commits already (resolving the commit fetched them); if not, fetch once.
+        let ancestor = await isAncestor(dir, args.expectedTip, args.targetSha);
+        if (ancestor === 'missing') {
+          await fetchBoth();
+          ancestor = await isAncestor(dir, args.expectedTip, args.targetSha);
+          if (ancestor === 'missing')
+            throw new GitError(
+              `git merge-base: ${args.expectedTip} or ${args.targetSha} is not in ${redactGitText(args.repo)}`,
+              '',
+              128,
+            );
+        }
+        downgrade = !ancestor;
+        if (downgrade && !args.allowDowngrade) {
+          throw failure(
+            'DowngradeRefused',
+            `${args.targetSha} is not a descendant of ${args.branch}'s tip ${args.expectedTip}; moving there would drop commits. Set allowDowngrade: true to do it on purpose`,
+          );
+        }
       }
-      downgrade = !ancestor;
-      if (downgrade && !args.allowDowngrade) {
-        throw failure(
-          'DowngradeRefused',
-          `${args.targetSha} is not a descendant of ${args.branch}'s tip ${args.expectedTip}; moving there would drop commits. Set allowDowngrade: true to do it on purpose`,
+      const lease = `--force-with-lease=refs/heads/${args.branch}:${args.expectedTip ?? ''}`;
+      try {
+        const out = await git(
+          ['push', '--porcelain', lease, '--', args.repo, `${args.targetSha}:refs/heads/${args.branch}`],
+          { cwd: dir },
         );
+        // "=" is git's porcelain flag for a ref already at the pushed value: a retry, nothing moved.
+        return { pushed: !/^=\t/m.test(out), downgrade };
+      } catch (err) {
+        // The lease failed: a retry of a push that already landed, or someone else moved the branch.
+        const now = await readBranchTip({ repo: args.repo, branch: args.branch });
+        if (now === args.targetSha) return { pushed: false, downgrade };
+        if (now !== args.expectedTip) {
+          throw failure(
+            'ReleaseBranchMoved',
+            `${args.branch} moved from ${args.expectedTip ?? '(none)'} to ${now ?? '(deleted)'} while this promotion ran; nothing was overwritten. Check who moved it, then start a new promotion`,
+          );
+        }
+        throw err; // transport trouble: typed by typedGit, retried by the activity's policy
       }
-    }
-    const lease = `--force-with-lease=refs/heads/${args.branch}:${args.expectedTip ?? ''}`;
-    try {
-      const out = await git(['push', '--porcelain', lease, '--', args.repo, `${args.targetSha}:refs/heads/${args.branch}`], { cwd: dir });
-      // "=" is git's porcelain flag for a ref already at the pushed value: a retry, nothing moved.
-      return { pushed: !/^=\t/m.test(out), downgrade };
-    } catch (err) {
-      // The lease failed: a retry of a push that already landed, or someone else moved the branch.
-      const now = await readBranchTip({ repo: args.repo, branch: args.branch });
-      if (now === args.targetSha) return { pushed: false, downgrade };
-      if (now !== args.expectedTip) {
-        throw failure(
-          'ReleaseBranchMoved',
-          `${args.branch} moved from ${args.expectedTip ?? '(none)'} to ${now ?? '(deleted)'} while this promotion ran; nothing was overwritten. Check who moved it, then start a new promotion`,
-        );
-      }
-      throw err; // transport trouble: typed by typedGit, retried by the activity's policy
-    }
-  }));
+    }),
+  );
 }

@@ -7,10 +7,11 @@ import { productionGateNames } from '../gates/catalog';
 import { newProbeAgent, readDeployedVersion, runGates, stagingCooldownMs } from './gates';
 import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
 import { planPromotion, planRollback, probeHeaders } from './plan';
-import { AppendResult, appendLedgerEntry, LedgerRecord, PromotionRecord, reserveReleaseId, ReserveArgs } from './ledger';
+import type { AppendResult, LedgerRecord, PromotionRecord } from '../ledger/entry';
+import { appendLedgerEntry, reserveReleaseId, ReserveArgs } from '../ledger/store';
 import type { ClosingEntry } from '../workflows/messages';
 import { PromoteArgs, promoteCommit, PromoteResult } from './promote';
-import { LedgerFiles, nodeLedgerFiles } from '../ledger/ledger-index';
+import { LedgerFiles, nodeLedgerFiles } from '../ledger/files';
 import { countGates, countLedgerAppendFailure, countLedgerEntry, countPush, countRefusal } from '../metrics';
 
 /**
@@ -28,9 +29,15 @@ export function createActivities(config: Config, client: Client, options: { ledg
      * release id (only for a valid request). Throws ChangeClassForbidden, InvalidPromotionRequest,
      * CommitNotOnSourceBranch. A retry gets the same id back (reservations are keyed by workflow).
      */
-    async admitPromotion(request: PromotionRequest, reservation: Omit<ReserveArgs, 'ledgerPath' | 'requested' | 'kind'>): Promise<{ plan: PromotionPlan; releaseId: string }> {
+    async admitPromotion(
+      request: PromotionRequest,
+      reservation: Omit<ReserveArgs, 'ledgerPath' | 'requested' | 'kind'>,
+    ): Promise<{ plan: PromotionPlan; releaseId: string }> {
       const plan = await planPromotion(config, request);
-      const releaseId = await reserveReleaseId({ ...reservation, kind: 'rc', requested: plan.releaseId, ledgerPath: config.ledgerPath }, ledgerFiles);
+      const releaseId = await reserveReleaseId(
+        { ...reservation, kind: 'rc', requested: plan.releaseId, ledgerPath: config.ledgerPath },
+        ledgerFiles,
+      );
       return { plan, releaseId };
     },
 
@@ -41,7 +48,14 @@ export function createActivities(config: Config, client: Client, options: { ledg
     /** The staging gates, and how long the next run on this staging service must wait for the window they spent. */
     async runStagingGates(plan: PromotionPlan): Promise<{ gates: GateResult[]; cooldownMs: number }> {
       const headers = probeHeaders(config, plan.environment, plan.stagingBase);
-      const gates = await runGates(plan.stagingGates, { base: plan.stagingBase, mode: 'staging', expectBudgetBlock: plan.expectBudgetBlock, catalog: config.gates, dispatcher, headers });
+      const gates = await runGates(plan.stagingGates, {
+        base: plan.stagingBase,
+        mode: 'staging',
+        expectBudgetBlock: plan.expectBudgetBlock,
+        catalog: config.gates,
+        dispatcher,
+        headers,
+      });
       countGates(gates, 'staging');
       return { gates, cooldownMs: stagingCooldownMs(gates, config.gates.defaults) };
     },
@@ -49,13 +63,29 @@ export function createActivities(config: Config, client: Client, options: { ledg
     /** The production smoke checks (after a promotion's push, and after a rollback). */
     async verifyProduction(target: { productionBase: string; environment: string }): Promise<GateResult[]> {
       const headers = probeHeaders(config, target.environment, target.productionBase);
-      const results = await runGates(productionGateNames(config.gates), { base: target.productionBase, mode: 'production', expectBudgetBlock: false, catalog: config.gates, dispatcher, headers });
+      const results = await runGates(productionGateNames(config.gates), {
+        base: target.productionBase,
+        mode: 'production',
+        expectBudgetBlock: false,
+        catalog: config.gates,
+        dispatcher,
+        headers,
+      });
       countGates(results, 'production');
       return results;
     },
 
-    async readDeployedVersion(args: { base: string; path: string; field: string; environment: string }): Promise<string | null> {
-      return readDeployedVersion(args, { dispatcher, catalog: config.gates, headers: probeHeaders(config, args.environment, args.base) });
+    async readDeployedVersion(args: {
+      base: string;
+      path: string;
+      field: string;
+      environment: string;
+    }): Promise<string | null> {
+      return readDeployedVersion(args, {
+        dispatcher,
+        catalog: config.gates,
+        headers: probeHeaders(config, args.environment, args.base),
+      });
     },
 
     /** Resolves a rollback's settings. Throws InvalidRollbackRequest naming the field. */
@@ -81,7 +111,13 @@ export function createActivities(config: Config, client: Client, options: { ledg
      * Joins the target's lock queue: signal-with-start of its lock workflow. Safe to repeat (the
      * lock ignores a second request from the same workflow). The grant arrives as a signal.
      */
-    async requestTargetLock(args: { lockWorkflowId: string; target: string; workflowId: string; priority: 'rollback' | 'promotion'; closing?: ClosingEntry }): Promise<void> {
+    async requestTargetLock(args: {
+      lockWorkflowId: string;
+      target: string;
+      workflowId: string;
+      priority: 'rollback' | 'promotion';
+      closing?: ClosingEntry;
+    }): Promise<void> {
       await client.workflow.signalWithStart('targetLockWorkflow', {
         workflowId: args.lockWorkflowId,
         taskQueue: config.taskQueue,
@@ -128,9 +164,17 @@ export function createActivities(config: Config, client: Client, options: { ledg
      * `target.tip` is the branch tip when the caller knows it, holding the lock and having just
      * moved the branch there; without it the remote is read.
      */
-    async appendLedgerEntry(record: LedgerRecord, target: { repo: string; branch: string; tip?: string }): Promise<AppendResult> {
+    async appendLedgerEntry(
+      record: LedgerRecord,
+      target: { repo: string; branch: string; tip?: string },
+    ): Promise<AppendResult> {
       const { tip } = target;
-      const result = await appendLedgerEntry(config.ledgerPath, record, tip ? async () => tip : () => readBranchTip(target), ledgerFiles);
+      const result = await appendLedgerEntry(
+        config.ledgerPath,
+        record,
+        tip ? async () => tip : () => readBranchTip(target),
+        ledgerFiles,
+      );
       countLedgerEntry(record, result.appended);
       return result;
     },
@@ -164,7 +208,10 @@ function asActivities<T extends Record<string, (...args: never[]) => Promise<unk
         countRefusal(name, err);
         if (name === 'appendLedgerEntry') {
           countLedgerAppendFailure(err);
-          context?.log.warn('ledger append failed; the workflow retries it (without limit for the last entry, in stage recording)', { error: (err as Error)?.message, attempt: context.info.attempt });
+          context?.log.warn(
+            'ledger append failed; the workflow retries it (without limit for the last entry, in stage recording)',
+            { error: (err as Error)?.message, attempt: context.info.attempt },
+          );
         }
         throw err;
       } finally {

@@ -7,7 +7,10 @@ import { failure, FailureType } from '../failures';
 import { stagingGateNames } from '../gates/catalog';
 import { canonicalRepo, resolveCommit } from './git';
 
-type Settings = Pick<PromotionPlan, 'repo' | 'fromBranch' | 'toBranch' | 'stagingBase' | 'stagingService' | 'productionBase' | 'deployWait'>;
+type Settings = Pick<
+  PromotionPlan,
+  'repo' | 'fromBranch' | 'toBranch' | 'stagingBase' | 'stagingService' | 'productionBase' | 'deployWait'
+>;
 
 /**
  * The staging service a base belongs to: scheme, lowercased host and port with its default
@@ -23,7 +26,10 @@ function registered(config: Config, environment: string, type: FailureType): Reg
   if (!config.environments) return undefined;
   const entry = config.environments[environment];
   if (!entry) {
-    throw failure(type, `environment: "${environment}" is not registered on this worker (registered: ${Object.keys(config.environments).join(', ') || 'none'}); ask the platform owner to add it to ENVIRONMENTS_CONFIG`);
+    throw failure(
+      type,
+      `environment: "${environment}" is not registered on this worker (registered: ${Object.keys(config.environments).join(', ') || 'none'}); ask the platform owner to add it to ENVIRONMENTS_CONFIG`,
+    );
   }
   return entry;
 }
@@ -33,34 +39,60 @@ function registered(config: Config, environment: string, type: FailureType): Reg
  * comparison below is then against the registry's own text). A repo that cannot be resolved is
  * left as given, so the comparison reports it as different from the registered one.
  */
-async function sameTargetAsRegistered(given: string | undefined, registeredRepo: string | undefined, type: 'InvalidPromotionRequest' | 'InvalidRollbackRequest'): Promise<string | undefined> {
+async function sameTargetAsRegistered(
+  given: string | undefined,
+  registeredRepo: string | undefined,
+  type: 'InvalidPromotionRequest' | 'InvalidRollbackRequest',
+): Promise<string | undefined> {
   if (given === undefined || registeredRepo === undefined || given === registeredRepo) return given;
-  const [a, b] = await Promise.all([canonicalRepo(given, type).catch(() => undefined), canonicalRepo(registeredRepo, type).catch(() => undefined)]);
+  const [a, b] = await Promise.all([
+    canonicalRepo(given, type).catch(() => undefined),
+    canonicalRepo(registeredRepo, type).catch(() => undefined),
+  ]);
   return a !== undefined && a === b ? registeredRepo : given;
 }
 
 /** A value the request gives must equal the registry's: a caller never picks where probes (and secrets) go. */
 function same<T>(field: string, given: T | undefined, registeredValue: T, environment: string, type: FailureType): T {
   if (given !== undefined && !isDeepStrictEqual(given, registeredValue)) {
-    throw failure(type, `${field}: ${JSON.stringify(given)} differs from the value registered for ${environment} (${JSON.stringify(registeredValue)}); omit ${field} or use the registered value`);
+    throw failure(
+      type,
+      `${field}: ${JSON.stringify(given)} differs from the value registered for ${environment} (${JSON.stringify(registeredValue)}); omit ${field} or use the registered value`,
+    );
   }
   return registeredValue;
 }
 
 function settings(config: Config, request: PromotionRequest): Settings {
-  const deployWait = request.deployWait ? { path: request.deployWait.path, field: request.deployWait.field, timeoutMs: request.deployWait.timeout } : undefined;
+  const deployWait = request.deployWait
+    ? { path: request.deployWait.path, field: request.deployWait.field, timeoutMs: request.deployWait.timeout }
+    : undefined;
   const env = registered(config, request.environment, 'InvalidPromotionRequest');
   if (!env) {
     const need = (field: 'repo' | 'stagingBase' | 'productionBase'): string => {
       const value = request[field];
-      if (value === undefined) throw failure('InvalidPromotionRequest', `${field}: is required (the worker has no environment registry to take it from); add "${field}" to the request`);
+      if (value === undefined)
+        throw failure(
+          'InvalidPromotionRequest',
+          `${field}: is required (the worker has no environment registry to take it from); add "${field}" to the request`,
+        );
       return value;
     };
     const stagingBase = need('stagingBase');
-    return { repo: need('repo'), fromBranch: request.fromBranch ?? 'main', toBranch: request.toBranch ?? 'release', stagingBase, stagingService: stagingServiceOf(stagingBase), productionBase: need('productionBase'), deployWait };
+    return {
+      repo: need('repo'),
+      fromBranch: request.fromBranch ?? 'main',
+      toBranch: request.toBranch ?? 'release',
+      stagingBase,
+      stagingService: stagingServiceOf(stagingBase),
+      productionBase: need('productionBase'),
+      deployWait,
+    };
   }
   const e = request.environment;
-  const registeredWait = env.deployWait ? { path: env.deployWait.path, field: env.deployWait.field, timeoutMs: env.deployWait.timeout } : undefined;
+  const registeredWait = env.deployWait
+    ? { path: env.deployWait.path, field: env.deployWait.field, timeoutMs: env.deployWait.timeout }
+    : undefined;
   return {
     repo: same('repo', request.repo, env.repo, e, 'InvalidPromotionRequest'),
     fromBranch: same('fromBranch', request.fromBranch, env.fromBranch, e, 'InvalidPromotionRequest'),
@@ -69,24 +101,39 @@ function settings(config: Config, request: PromotionRequest): Settings {
     // Two bases (a path or a host alias apart) may be one service: the registry says so by name.
     stagingService: env.stagingService ?? stagingServiceOf(env.stagingBase),
     productionBase: same('productionBase', request.productionBase, env.productionBase, e, 'InvalidPromotionRequest'),
-    deployWait: deployWait === undefined ? registeredWait : same('deployWait', deployWait, registeredWait, e, 'InvalidPromotionRequest'),
+    deployWait:
+      deployWait === undefined
+        ? registeredWait
+        : same('deployWait', deployWait, registeredWait, e, 'InvalidPromotionRequest'),
   };
 }
 
 /** The stricter of registry and request: required if either says so (class B always), approvers narrowed, the larger minimum. */
-function approvalPolicy(config: Config, request: PromotionRequest & { changeClass: 'A' | 'B' }): PromotionPlan['approval'] {
+function approvalPolicy(
+  config: Config,
+  request: PromotionRequest & { changeClass: 'A' | 'B' },
+): PromotionPlan['approval'] {
   const policy = config.environments?.[request.environment]?.approval;
-  const required = request.approval.required || request.changeClass === 'B' || (policy?.classes.includes(request.changeClass) ?? false);
+  const required =
+    request.approval.required ||
+    request.changeClass === 'B' ||
+    (policy?.classes.includes(request.changeClass) ?? false);
   let approvers = policy?.approvers ?? request.approval.approvers;
   if (policy?.approvers && request.approval.approvers) {
     approvers = policy.approvers.filter((a) => request.approval.approvers?.includes(a));
     if (approvers.length === 0) {
-      throw failure('InvalidPromotionRequest', `approval.approvers: none of ${request.approval.approvers.join(', ')} may approve in ${request.environment} (registered: ${policy.approvers.join(', ')})`);
+      throw failure(
+        'InvalidPromotionRequest',
+        `approval.approvers: none of ${request.approval.approvers.join(', ')} may approve in ${request.environment} (registered: ${policy.approvers.join(', ')})`,
+      );
     }
   }
   const minApprovals = Math.max(request.approval.minApprovals, policy?.minApprovals ?? 1);
   if (required && approvers && approvers.filter((a) => a !== request.operator).length < minApprovals) {
-    throw failure('InvalidPromotionRequest', `approval.minApprovals: ${minApprovals} approvals needed but only ${approvers.filter((a) => a !== request.operator).join(', ') || 'nobody'} besides the operator may approve; fix the approvers or the minimum`);
+    throw failure(
+      'InvalidPromotionRequest',
+      `approval.minApprovals: ${minApprovals} approvals needed but only ${approvers.filter((a) => a !== request.operator).join(', ') || 'nobody'} besides the operator may approve; fix the approvers or the minimum`,
+    );
   }
   return { required, approvers, minApprovals, timeoutMs: request.approval.timeout };
 }
@@ -96,26 +143,47 @@ function approvalPolicy(config: Config, request: PromotionRequest & { changeClas
  * Throws ChangeClassForbidden, InvalidPromotionRequest (naming the field), CommitNotOnSourceBranch.
  */
 export async function planPromotion(config: Config, request: PromotionRequest): Promise<PromotionPlan> {
-  if (request.changeClass === 'C') throw failure('ChangeClassForbidden', 'changeClass C may not be promoted by release-promoter');
-  const repo = await sameTargetAsRegistered(request.repo, config.environments?.[request.environment]?.repo, 'InvalidPromotionRequest');
+  if (request.changeClass === 'C')
+    throw failure('ChangeClassForbidden', 'changeClass C may not be promoted by release-promoter');
+  const repo = await sameTargetAsRegistered(
+    request.repo,
+    config.environments?.[request.environment]?.repo,
+    'InvalidPromotionRequest',
+  );
   const settled = settings(config, { ...request, repo });
   // The target's identity from here on (lock, git cache, drift reference, last known good,
   // the ledger's repo key): one spelling per real repo, resolved where the file system is.
   const where = { ...settled, repo: await canonicalRepo(settled.repo, 'InvalidPromotionRequest') };
-  if (where.fromBranch === where.toBranch) throw failure('InvalidPromotionRequest', `toBranch: must differ from fromBranch ("${where.fromBranch}")`);
+  if (where.fromBranch === where.toBranch)
+    throw failure('InvalidPromotionRequest', `toBranch: must differ from fromBranch ("${where.fromBranch}")`);
   for (const name of request.optionalGates) {
     const gate = config.gates.gates[name];
     if (!gate) {
       const known = Object.keys(config.gates.gates).filter((g) => config.gates.gates[g]?.staging === 'optional');
-      throw failure('InvalidPromotionRequest', `optionalGates: "${name}" is not in the worker's gate catalog; known optional gates: ${known.join(', ')}`);
+      throw failure(
+        'InvalidPromotionRequest',
+        `optionalGates: "${name}" is not in the worker's gate catalog; known optional gates: ${known.join(', ')}`,
+      );
     }
-    if (gate.staging !== 'optional') throw failure('InvalidPromotionRequest', `optionalGates: "${name}" always runs in staging; remove it from optionalGates`);
+    if (gate.staging !== 'optional')
+      throw failure(
+        'InvalidPromotionRequest',
+        `optionalGates: "${name}" always runs in staging; remove it from optionalGates`,
+      );
     if (gate.kind === 'command' && !gate.command) {
-      throw failure('InvalidPromotionRequest', `optionalGates: "${name}" has no command on this worker; set gates.${name}.command in the worker's GATES_CONFIG`);
+      throw failure(
+        'InvalidPromotionRequest',
+        `optionalGates: "${name}" has no command on this worker; set gates.${name}.command in the worker's GATES_CONFIG`,
+      );
     }
   }
   const approval = approvalPolicy(config, { ...request, changeClass: request.changeClass });
-  const commitSha = await resolveCommit(config.gitCacheDir, { repo: where.repo, fromBranch: where.fromBranch, toBranch: where.toBranch, commitSha: request.commitSha });
+  const commitSha = await resolveCommit(config.gitCacheDir, {
+    repo: where.repo,
+    fromBranch: where.fromBranch,
+    toBranch: where.toBranch,
+    commitSha: request.commitSha,
+  });
   return {
     ...where,
     commitSha,
@@ -142,15 +210,26 @@ export async function planRollback(config: Config, request: RollbackRequest): Pr
   request = { ...request, repo: await sameTargetAsRegistered(request.repo, env?.repo, 'InvalidRollbackRequest') };
   const need = (field: 'repo' | 'productionBase'): string => {
     const value = request[field];
-    if (value === undefined) throw failure('InvalidRollbackRequest', `${field}: is required (the worker has no environment registry to take it from); add "${field}" to the rollback request`);
+    if (value === undefined)
+      throw failure(
+        'InvalidRollbackRequest',
+        `${field}: is required (the worker has no environment registry to take it from); add "${field}" to the rollback request`,
+      );
     return value;
   };
   const e = request.environment;
   return {
     environment: e,
-    repo: await canonicalRepo(env ? same('repo', request.repo, env.repo, e, 'InvalidRollbackRequest') : need('repo'), 'InvalidRollbackRequest'),
-    toBranch: env ? same('toBranch', request.toBranch, env.toBranch, e, 'InvalidRollbackRequest') : (request.toBranch ?? 'release'),
-    productionBase: env ? same('productionBase', request.productionBase, env.productionBase, e, 'InvalidRollbackRequest') : need('productionBase'),
+    repo: await canonicalRepo(
+      env ? same('repo', request.repo, env.repo, e, 'InvalidRollbackRequest') : need('repo'),
+      'InvalidRollbackRequest',
+    ),
+    toBranch: env
+      ? same('toBranch', request.toBranch, env.toBranch, e, 'InvalidRollbackRequest')
+      : (request.toBranch ?? 'release'),
+    productionBase: env
+      ? same('productionBase', request.productionBase, env.productionBase, e, 'InvalidRollbackRequest')
+      : need('productionBase'),
     fromSha: request.fromSha,
     toSha: request.toSha,
     trigger: request.trigger,

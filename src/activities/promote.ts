@@ -5,8 +5,8 @@
 // failed lease, or when drift is accepted.
 import { driftMessage, failure, failureTypeOf } from '../failures';
 import { moveBranch, readBranchTip } from './git';
-import type { LedgerFiles } from '../ledger/ledger-index';
-import { lastRecordedTip } from './ledger';
+import type { LedgerFiles } from '../ledger/files';
+import { lastRecordedTip } from '../ledger/store';
 
 export interface PromoteArgs {
   repo: string;
@@ -25,7 +25,11 @@ export interface Drift {
 }
 
 export interface PromoteResult {
-  /** The tip the push replaced: what a rollback goes back to. */
+  /**
+   * The previous tip (SPEC §3 step 6): the tip the push's lease replaced, what an automatic
+   * rollback restores. Decided here only; not section 6's last known good (see lastKnownGood in
+   * ledger/target-references.ts), whatever the field's older name says.
+   */
   lastKnownGood: string | null;
   /** false when the branch was already on the commit (a retry after a push that landed). */
   pushed: boolean;
@@ -35,17 +39,39 @@ export interface PromoteResult {
 
 /** What a refusal (ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved) carries as details[0]. */
 export interface RefusalDetails {
+  /** The branch's tip as found: the previous tip, had the push gone ahead. */
   lastKnownGood: string | null;
   drift?: Drift;
 }
 
-export async function promoteCommit(ledgerPath: string, gitCacheDir: string, args: PromoteArgs, ledgerFiles?: LedgerFiles): Promise<PromoteResult> {
+/**
+ * Step 6 under the target's lock. The previous tip is the lease that held: the drift reference
+ * (driftReference, read from a ledger that verifies) when the branch is still there, else the tip
+ * found (no reference, or accepted drift).
+ */
+export async function promoteCommit(
+  ledgerPath: string,
+  gitCacheDir: string,
+  args: PromoteArgs,
+  ledgerFiles?: LedgerFiles,
+): Promise<PromoteResult> {
   // The reference is the target's (repo + branch), not the environment's: two repos under one
   // environment name never see each other's tips. A ledger that does not verify gives none
   // (LedgerDoesNotVerify, retryable) rather than a wrong one.
-  const recorded = await lastRecordedTip(ledgerPath, { repo: args.repo, branch: args.branch, environment: args.environment }, ledgerFiles);
+  const recorded = await lastRecordedTip(
+    ledgerPath,
+    { repo: args.repo, branch: args.branch, environment: args.environment },
+    ledgerFiles,
+  );
   const push = (tip: string | null) =>
-    moveBranch(gitCacheDir, { repo: args.repo, branch: args.branch, expectedTip: tip, targetSha: args.targetSha, sourceBranch: args.sourceBranch, allowDowngrade: args.allowDowngrade });
+    moveBranch(gitCacheDir, {
+      repo: args.repo,
+      branch: args.branch,
+      expectedTip: tip,
+      targetSha: args.targetSha,
+      sourceBranch: args.sourceBranch,
+      allowDowngrade: args.allowDowngrade,
+    });
 
   if (recorded) {
     try {
@@ -57,12 +83,19 @@ export async function promoteCommit(ledgerPath: string, gitCacheDir: string, arg
       // The lease failed, or the downgrade check ran against the recorded tip: find out where
       // the branch really is. Drift is reported before a downgrade, as the steps are ordered.
       const found = await readBranchTip({ repo: args.repo, branch: args.branch });
-      if (found === recorded.tip) throw failure(type, (err as Error).message, { lastKnownGood: found } satisfies RefusalDetails);
+      if (found === recorded.tip)
+        throw failure(type, (err as Error).message, { lastKnownGood: found } satisfies RefusalDetails);
       const drift: Drift = { expected: recorded.tip, found, accepted: args.acceptDrift };
       if (!args.acceptDrift) {
         throw failure(
           'ReleaseBranchDrifted',
-          driftMessage({ branch: args.branch, found, environment: args.environment, releaseId: recorded.releaseId, recordedTip: recorded.tip }),
+          driftMessage({
+            branch: args.branch,
+            found,
+            environment: args.environment,
+            releaseId: recorded.releaseId,
+            recordedTip: recorded.tip,
+          }),
           { lastKnownGood: found, drift } satisfies RefusalDetails,
         );
       }

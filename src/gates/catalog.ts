@@ -18,38 +18,52 @@ export const HttpExpectation = z.strictObject({
 export type HttpExpectation = z.infer<typeof HttpExpectation>;
 
 const Common = {
-  /** Staging always runs `required` gates; `optional` ones only when the request names them. */
-  staging: z.enum(['required', 'optional']),
-  /** Production verification runs the smoke gates only. */
+  /**
+   * Staging always runs `required` gates; `optional` ones only when the request names them.
+   * A new gate is optional unless its owner says otherwise.
+   */
+  staging: z.enum(['required', 'optional']).default('optional'),
+  /** Whether production verification (after a push, after a rollback) runs it too. */
   production: z.boolean().default(false),
   timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
 };
 
-export const GateDefinition = z.discriminatedUnion('kind', [
-  z.strictObject({
-    kind: z.literal('http'),
-    ...Common,
-    request: HttpProbe,
-    expect: HttpExpectation,
-    /** What passes instead when the request sets expectBudgetBlock (the cost gate). */
-    expectWhenBudgetBlocked: HttpExpectation.optional(),
-    /** Gates that spend budget run after the rest (SPEC §5 waves). */
-    wave: z.union([z.literal(1), z.literal(2), z.literal(3)]).default(1),
-  }),
-  z.strictObject({
-    kind: z.literal('burst'),
-    ...Common,
-    request: HttpProbe,
-    size: z.number().int().min(1).max(1000).optional(),
-    wave: z.literal(3).default(3),
-  }),
-  z.strictObject({
-    kind: z.literal('command'),
-    ...Common,
-    command: z.array(z.string().min(1)).min(1).optional(),
-    wave: z.literal(1).default(1),
-  }),
-]);
+export const GateKind = z.enum(['http', 'burst', 'command']);
+export type GateKind = z.infer<typeof GateKind>;
+
+export const GateDefinition = z
+  .discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('http'),
+      ...Common,
+      request: HttpProbe,
+      expect: HttpExpectation,
+      /** What passes instead when the request sets expectBudgetBlock (the cost gate). */
+      expectWhenBudgetBlocked: HttpExpectation.optional(),
+      /** Gates that spend budget run after the rest (SPEC §5 waves). */
+      wave: z.union([z.literal(1), z.literal(2), z.literal(3)]).default(1),
+    }),
+    z.strictObject({
+      kind: z.literal('burst'),
+      ...Common,
+      request: HttpProbe,
+      size: z.number().int().min(1).max(1000).optional(),
+      wave: z.literal(3).default(3),
+    }),
+    z.strictObject({
+      kind: z.literal('command'),
+      ...Common,
+      /** Optional: the built-in drills have none until a worker's GATES_CONFIG gives one. */
+      command: z.array(z.string().min(1)).min(1).optional(),
+      wave: z.literal(1).default(1),
+    }),
+  ])
+  .superRefine((gate, ctx) => {
+    // Without a command it can only fail, so required would fail every promotion.
+    if (gate.kind === 'command' && gate.staging === 'required' && !gate.command) {
+      ctx.addIssue({ code: 'custom', path: ['command'], message: 'a required command gate needs a command' });
+    }
+  });
 export type GateDefinition = z.infer<typeof GateDefinition>;
 
 export const GateDefaults = z.strictObject({
@@ -73,13 +87,32 @@ export interface GateCatalog {
   gates: Record<string, GateDefinition>;
 }
 
-const chat = (body: string, contentType = 'application/json'): HttpProbe => ({ method: 'POST', path: '/api/chat', contentType, body });
+const chat = (body: string, contentType = 'application/json'): HttpProbe => ({
+  method: 'POST',
+  path: '/api/chat',
+  contentType,
+  body,
+});
 
 /** The seed's gates with the given defaults. */
 export function builtinGates(defaults: GateDefaults): Record<string, GateDefinition> {
   return {
-    health: { kind: 'http', staging: 'required', production: true, wave: 1, request: { method: 'GET', path: '/health' }, expect: { status: 200 } },
-    db_health: { kind: 'http', staging: 'required', production: true, wave: 1, request: { method: 'GET', path: '/db/health' }, expect: { status: 200 } },
+    health: {
+      kind: 'http',
+      staging: 'required',
+      production: true,
+      wave: 1,
+      request: { method: 'GET', path: '/health' },
+      expect: { status: 200 },
+    },
+    db_health: {
+      kind: 'http',
+      staging: 'required',
+      production: true,
+      wave: 1,
+      request: { method: 'GET', path: '/db/health' },
+      expect: { status: 200 },
+    },
     chat_happy: {
       kind: 'http',
       staging: 'required',
@@ -88,18 +121,38 @@ export function builtinGates(defaults: GateDefaults): Record<string, GateDefinit
       request: chat(JSON.stringify({ message: 'hi' })),
       expect: { status: 200, jsonObject: true },
     },
-    chat_415: { kind: 'http', staging: 'required', production: true, wave: 1, request: chat('hi', 'text/plain'), expect: { status: 415 } },
+    chat_415: {
+      kind: 'http',
+      staging: 'required',
+      production: true,
+      wave: 1,
+      request: chat('hi', 'text/plain'),
+      expect: { status: 415 },
+    },
     cost_gate_chat: {
       kind: 'http',
       staging: 'required',
       production: false,
       wave: 2,
       // Long enough that lowered per-request token limits block it while chat_happy passes.
-      request: chat(JSON.stringify({ message: 'cost gate probe. '.repeat(Math.ceil(defaults.costMessageChars / 17)).slice(0, defaults.costMessageChars) })),
+      request: chat(
+        JSON.stringify({
+          message: 'cost gate probe. '
+            .repeat(Math.ceil(defaults.costMessageChars / 17))
+            .slice(0, defaults.costMessageChars),
+        }),
+      ),
       expect: { status: 200, jsonObject: true },
       expectWhenBudgetBlocked: { status: 429, bodyIncludes: 'BUDGET_EXCEEDED' },
     },
-    burst_429: { kind: 'burst', staging: 'required', production: false, wave: 3, request: chat(JSON.stringify({ message: 'burst' })), size: defaults.burstSize },
+    burst_429: {
+      kind: 'burst',
+      staging: 'required',
+      production: false,
+      wave: 3,
+      request: chat(JSON.stringify({ message: 'burst' })),
+      size: defaults.burstSize,
+    },
     release_drills_subset: { kind: 'command', staging: 'optional', production: false, wave: 1 },
     certify_phase15_subset: { kind: 'command', staging: 'optional', production: false, wave: 1 },
     breaker_drill: { kind: 'command', staging: 'optional', production: false, wave: 1 },

@@ -58,7 +58,11 @@ function rateLimitFieldResetS(value: string): number | undefined {
  * The wait before the next try: the target's hint plus a little jitter (so callers released
  * together do not arrive together), else exponential backoff with jitter from 200 ms to 2 s.
  */
-export function throttleWaitMs(hintMs: number | undefined, throttledSoFar: number, random: () => number = Math.random): number {
+export function throttleWaitMs(
+  hintMs: number | undefined,
+  throttledSoFar: number,
+  random: () => number = Math.random,
+): number {
   if (hintMs !== undefined) return Math.round(hintMs + 20 + random() * 80);
   const ceiling = Math.min(2_000, 200 * 2 ** Math.max(0, throttledSoFar - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));

@@ -1,7 +1,9 @@
-// The release log's text format (SPEC §6): rendering entries in the seed's key order, the
-// hash chain, and parsing a file back into entries. Pure functions; the file I/O is elsewhere.
+// The release log's text format (SPEC §6): rendering an entry's fields as text, the hash chain,
+// and parsing a file back into entries. Pure functions, but not workflow-safe (node:crypto for
+// the chain); what an entry says is entry.ts's, the file I/O store.ts's.
 import { createHash } from 'node:crypto';
 import { RELEASE_ID } from '../domain';
+import type { LedgerFields, LedgerValue } from './entry';
 
 export const LEDGER_HEADING =
   '# Release Log (Append-Only)\n\n' +
@@ -12,19 +14,41 @@ export const GENESIS_CHAIN = '0'.repeat(64);
 
 /** Keys of the seed's templates, in order; extras go after the last and before `chain`. */
 export const PROMOTION_KEYS = [
-  'release_id', 'type', 'commit_sha', 'environment', 'from_branch', 'to_branch', 'staging_base', 'staging_gate_command',
-  'staging_gate_result', 'gates_run', 'change_class', 'prod_verification', 'result', 'rollback_plan', 'notes', 'operator',
-  'evidence_refs', 'cost_control_evidence',
+  'release_id',
+  'type',
+  'commit_sha',
+  'environment',
+  'from_branch',
+  'to_branch',
+  'staging_base',
+  'staging_gate_command',
+  'staging_gate_result',
+  'gates_run',
+  'change_class',
+  'prod_verification',
+  'result',
+  'rollback_plan',
+  'notes',
+  'operator',
+  'evidence_refs',
+  'cost_control_evidence',
 ] as const;
 export const ROLLBACK_KEYS = [
-  'release_id', 'type', 'trigger', 'from_sha', 'to_sha', 'environment', 'actions', 'post_rollback_verification', 'result',
-  'notes', 'operator', 'evidence_refs',
+  'release_id',
+  'type',
+  'trigger',
+  'from_sha',
+  'to_sha',
+  'environment',
+  'actions',
+  'post_rollback_verification',
+  'result',
+  'notes',
+  'operator',
+  'evidence_refs',
 ] as const;
 /** Free text is written JSON-quoted so no value can open a new line or a fence. */
 export const QUOTED_KEYS = new Set(['notes', 'rollback_plan', 'evidence_refs', 'trigger']);
-
-export type LedgerValue = string | string[];
-export type LedgerFields = Array<[key: string, value: LedgerValue]>;
 
 /**
  * What a reader may take for a line break (C0 and C1 controls, DEL, U+2028, U+2029; NEL is
@@ -64,7 +88,8 @@ function renderValue(key: string, value: LedgerValue): string[] {
  */
 export function renderEntryBody(fields: LedgerFields): string {
   const [first, ...rest] = fields;
-  if (!first || first[0] !== 'release_id' || typeof first[1] !== 'string') throw new Error('a ledger entry starts with release_id');
+  if (!first || first[0] !== 'release_id' || typeof first[1] !== 'string')
+    throw new Error('a ledger entry starts with release_id');
   const lines = [`- release_id: ${plain(first[1])}`, ...rest.flatMap(([key, value]) => renderValue(key, value))];
   return lines.map((line) => `${line}\n`).join('');
 }
@@ -161,8 +186,15 @@ export function scanLedger(text: string, onEntry: (entry: ParsedEntry) => void):
         if (text.startsWith('- release_id: ', pos) && text.charCodeAt(pos + 14) !== 60 /* '<' */) {
           const id = text.slice(pos + 14, nextEnd);
           lineNo++;
-          if (!RELEASE_ID.test(id)) problems.push({ line: lineNo, message: `release_id "${id}" is not YYYYMMDD-HHMM-rcN or -rbN` });
-          current = { releaseId: id, line: lineNo, fields: new Map([['release_id', { line: lineNo, value: id }]]), keys: ['release_id'], body: '' };
+          if (!RELEASE_ID.test(id))
+            problems.push({ line: lineNo, message: `release_id "${id}" is not YYYYMMDD-HHMM-rcN or -rbN` });
+          current = {
+            releaseId: id,
+            line: lineNo,
+            fields: new Map([['release_id', { line: lineNo, value: id }]]),
+            keys: ['release_id'],
+            body: '',
+          };
           bodyStart = pos;
           bodyEnd = -1;
           lastKey = 'release_id';
@@ -181,7 +213,10 @@ export function scanLedger(text: string, onEntry: (entry: ParsedEntry) => void):
     }
     if (!inFence || !current) continue;
     if (current.chain !== undefined) {
-      problems.push({ line: lineNo, message: 'the entry does not close after chain: (a missing closing ``` fence, or a line added after chain)' });
+      problems.push({
+        line: lineNo,
+        message: 'the entry does not close after chain: (a missing closing ``` fence, or a line added after chain)',
+      });
       continue;
     }
     if (line.startsWith('    - ')) {
@@ -190,14 +225,19 @@ export function scanLedger(text: string, onEntry: (entry: ParsedEntry) => void):
       else problems.push({ line: lineNo, message: `list item under ${lastKey ?? '(nothing)'}, which is not a list` });
       continue;
     }
-    const colon = line.charCodeAt(0) === 32 && line.charCodeAt(1) === 32 && line.charCodeAt(2) !== 32 ? line.indexOf(':', 2) : -1;
+    const colon =
+      line.charCodeAt(0) === 32 && line.charCodeAt(1) === 32 && line.charCodeAt(2) !== 32 ? line.indexOf(':', 2) : -1;
     const name = colon > 2 ? line.slice(2, colon) : '';
     // `  key: value` or `  key:` (a list follows); checked by hand, this loop runs per line.
     if (name && KEY_NAME.test(name) && (colon === line.length - 1 || line.charCodeAt(colon + 1) === 32)) {
       const raw = colon === line.length - 1 ? undefined : line.slice(colon + 2);
-      if (current.fields.has(name)) problems.push({ line: lineNo, message: `key ${name} appears twice in ${current.releaseId}` });
+      if (current.fields.has(name))
+        problems.push({ line: lineNo, message: `key ${name} appears twice in ${current.releaseId}` });
       if (name === 'chain') {
-        const hex = raw !== undefined && raw.length === 71 && raw.startsWith('sha256:') && /^[0-9a-f]{64}$/.test(raw.slice(7)) ? raw.slice(7) : undefined;
+        const hex =
+          raw !== undefined && raw.length === 71 && raw.startsWith('sha256:') && /^[0-9a-f]{64}$/.test(raw.slice(7))
+            ? raw.slice(7)
+            : undefined;
         if (!hex) problems.push({ line: lineNo, message: 'chain must be sha256:<64 hex>' });
         current.chain = hex ?? '';
         current.chainLine = lineNo;
@@ -209,7 +249,10 @@ export function scanLedger(text: string, onEntry: (entry: ParsedEntry) => void):
       lastKey = name;
       continue;
     }
-    problems.push({ line: lineNo, message: `unexpected line in entry ${current.releaseId}: ${JSON.stringify(line.slice(0, 60))}` });
+    problems.push({
+      line: lineNo,
+      message: `unexpected line in entry ${current.releaseId}: ${JSON.stringify(line.slice(0, 60))}`,
+    });
   }
   if (inFence) problems.push({ line: fenceLine, message: 'fence opened here is never closed' });
   return problems;
@@ -225,4 +268,3 @@ export function fieldText(entry: ParsedEntry, key: string): string | undefined {
   const value = entry.fields.get(key)?.value;
   return typeof value === 'string' ? value : undefined;
 }
-

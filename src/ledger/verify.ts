@@ -1,6 +1,7 @@
 // `ledger verify`: the file is a release log at all, every entry well-formed, ids unique, the hash
 // chain unbroken, and (with a known head) nothing cut from the end. The first problem wins, with
 // its line number. The worker checks appends against the same rules (LedgerVerifier).
+import { FULL_SHA } from '../domain';
 import { chainOf, fieldText, GENESIS_CHAIN, ParsedEntry, PROMOTION_KEYS, ROLLBACK_KEYS, scanLedger } from './format';
 
 export interface LedgerProblem {
@@ -18,7 +19,6 @@ export interface VerifyReport {
 }
 
 const SHA = /^[0-9a-f]{7,40}$/;
-const FULL_SHA = /^[0-9a-f]{40}$/;
 const VALUES: Record<string, (value: string) => boolean> = {
   type: (v) => v === 'promotion' || v === 'rollback',
   commit_sha: (v) => SHA.test(v),
@@ -35,42 +35,63 @@ function checkEntry(entry: ParsedEntry): LedgerProblem | undefined {
   const type = fieldText(entry, 'type');
   const template: readonly string[] = type === 'rollback' ? ROLLBACK_KEYS : PROMOTION_KEYS;
   if (type !== 'promotion' && type !== 'rollback') {
-    return { line: entry.fields.get('type')?.line ?? entry.line, message: `${entry.releaseId}: type must be promotion or rollback` };
+    return {
+      line: entry.fields.get('type')?.line ?? entry.line,
+      message: `${entry.releaseId}: type must be promotion or rollback`,
+    };
   }
   const kind = entry.releaseId.includes('-rb') ? 'rollback' : 'promotion';
-  if (kind !== type) return { line: entry.fields.get('type')?.line ?? entry.line, message: `${entry.releaseId}: a ${kind} id on a ${type} entry` };
+  if (kind !== type)
+    return {
+      line: entry.fields.get('type')?.line ?? entry.line,
+      message: `${entry.releaseId}: a ${kind} id on a ${type} entry`,
+    };
   // Template keys come first and in the seed's order; extras only after the last of them.
   let expected = 0;
   for (const key of entry.keys) {
     const at = template.indexOf(key);
     const line = entry.fields.get(key)?.line ?? entry.line;
     if (at === -1) {
-      if (expected < template.length) return { line, message: `${entry.releaseId}: ${key} comes before the template key ${template[expected]}` };
+      if (expected < template.length)
+        return { line, message: `${entry.releaseId}: ${key} comes before the template key ${template[expected]}` };
       continue;
     }
     if (at !== expected) {
       const later = entry.keys.includes(template[expected] as string);
       return {
         line,
-        message: at > expected && !later ? `${entry.releaseId}: key ${template[expected]} is missing before ${key}` : `${entry.releaseId}: key ${key} is out of the template's order (expected ${template[expected]} here)`,
+        message:
+          at > expected && !later
+            ? `${entry.releaseId}: key ${template[expected]} is missing before ${key}`
+            : `${entry.releaseId}: key ${key} is out of the template's order (expected ${template[expected]} here)`,
       };
     }
     expected++;
   }
-  if (expected < template.length) return { line: entry.line, message: `${entry.releaseId}: key ${template[expected]} is missing` };
+  if (expected < template.length)
+    return { line: entry.line, message: `${entry.releaseId}: key ${template[expected]} is missing` };
   const resultOk = type === 'promotion' ? ['pass', 'fail'] : ['completed', 'partial'];
   const result = fieldText(entry, 'result') ?? '';
-  if (!resultOk.includes(result)) return { line: entry.fields.get('result')?.line ?? entry.line, message: `${entry.releaseId}: result must be ${resultOk.join(' or ')}` };
+  if (!resultOk.includes(result))
+    return {
+      line: entry.fields.get('result')?.line ?? entry.line,
+      message: `${entry.releaseId}: result must be ${resultOk.join(' or ')}`,
+    };
   for (const [key, valid] of Object.entries(VALUES)) {
     const field = entry.fields.get(key);
     if (!field) continue;
-    if (typeof field.value !== 'string' || !valid(field.value)) return { line: field.line, message: `${entry.releaseId}: ${key} has an invalid value ${JSON.stringify(field.value)}` };
+    if (typeof field.value !== 'string' || !valid(field.value))
+      return {
+        line: field.line,
+        message: `${entry.releaseId}: ${key} has an invalid value ${JSON.stringify(field.value)}`,
+      };
   }
   return undefined;
 }
 
 /** What `ledger verify` says of a file that is neither headed as a release log nor holds an entry. */
-export const NOT_A_RELEASE_LOG = 'not a release log: no "# Release Log" heading and no entries (is this the right file?)';
+export const NOT_A_RELEASE_LOG =
+  'not a release log: no "# Release Log" heading and no entries (is this the right file?)';
 const HEADING = /^# Release Log\b/m;
 
 /**
@@ -121,20 +142,27 @@ export class LedgerVerifier {
     this.entries++;
     if (entry.chain) this.heads?.add(entry.chain);
     const first = this.seen.get(entry.releaseId);
-    if (first !== undefined) this.problems.push({ line, message: `release id ${entry.releaseId} appears again (first at line ${first})` });
+    if (first !== undefined)
+      this.problems.push({ line, message: `release id ${entry.releaseId} appears again (first at line ${first})` });
     else this.seen.set(entry.releaseId, line);
     const problem = checkEntry(entry);
     if (problem) this.problems.push({ line: problem.line + offset, message: problem.message });
     if (this.chainBroken) return;
     if (entry.chain === undefined) {
       if (this.chained > 0) {
-        this.problems.push({ line, message: `${entry.releaseId} has no chain although entries before it are chained (an edit or an insertion)` });
+        this.problems.push({
+          line,
+          message: `${entry.releaseId} has no chain although entries before it are chained (an edit or an insertion)`,
+        });
         this.chainBroken = true;
       }
       return;
     }
     if (entry.chain !== chainOf(this.head, entry.body)) {
-      this.problems.push({ line, message: `${entry.releaseId}: chain does not match (the entry was edited, or an entry before it was removed, reordered or edited)` });
+      this.problems.push({
+        line,
+        message: `${entry.releaseId}: chain does not match (the entry was edited, or an entry before it was removed, reordered or edited)`,
+      });
       this.chainBroken = true;
       return;
     }

@@ -4,16 +4,33 @@ import type { RetryPolicy } from '@temporalio/common';
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 
-const retry: RetryPolicy = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 };
+const retry: RetryPolicy = {
+  initialInterval: '500ms',
+  backoffCoefficient: 2,
+  maximumInterval: '10s',
+  maximumAttempts: 5,
+};
 
 /** Git against the remote: heartbeats let a dead worker's attempt be retried elsewhere in seconds. */
-export const gitActivities = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '10s', retry });
+export const gitActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10s',
+  retry,
+});
 
 /** Probes: a slow target costs probe timeouts (and command gates their own), not git's budget. */
-export const probeActivities = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '10s', retry });
+export const probeActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '10s',
+  retry,
+});
 
 /** The ledger file: short, but it may queue behind other writers' lock, so not a local activity. */
-export const ledgerActivities = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '10s', retry });
+export const ledgerActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10s',
+  retry,
+});
 
 /**
  * A workflow's last ledger entry, once the bounded attempts above failed: retried without limit

@@ -1,9 +1,18 @@
 // The approval desk: approve/reject signals and the decide update, and the rules that decide
 // whether a decision counts (SPEC §3 "Approval"). Every well-formed decision is kept: counted
 // ones in approval.decisions, the rest in approval.ignored with the reason.
-import { ApplicationFailure } from '@temporalio/common';
 import { setHandler } from '@temporalio/workflow';
-import { ApprovalDecision, ApproveDecision, DecideInput, DecideResult, describeIssues, PromotionPlan, PromotionStatus, RejectDecision } from '../domain';
+import {
+  ApprovalDecision,
+  ApproveDecision,
+  DecideInput,
+  DecideResult,
+  describeIssues,
+  PromotionPlan,
+  PromotionStatus,
+  RejectDecision,
+} from '../domain';
+import { failure } from '../failures';
 import { workflowNow } from './clock';
 import { approveSignal, decideUpdate, rejectSignal } from './messages';
 
@@ -24,7 +33,10 @@ export const IGNORED_KEPT = 20;
 const HELD_MAX = 100;
 const WHY_CHARS = 300;
 
-function keepIgnored(approval: PromotionStatus['approval'], entry: PromotionStatus['approval']['ignored'][number]): void {
+function keepIgnored(
+  approval: PromotionStatus['approval'],
+  entry: PromotionStatus['approval']['ignored'][number],
+): void {
   approval.ignored.push({ ...entry, why: entry.why.slice(0, WHY_CHARS) });
   approval.ignoredCount = (approval.ignoredCount ?? 0) + 1;
   if (approval.ignored.length > IGNORED_KEPT) approval.ignored.splice(0, approval.ignored.length - IGNORED_KEPT);
@@ -45,15 +57,22 @@ export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
     if (!plan) return ignore('the promotion request was refused before approval');
     if (!approval.required) return ignore('this promotion does not need approval');
     if (approval.state !== 'pending') return ignore(`approval is already ${approval.state}`);
-    if (d.commitSha && !plan.commitSha.startsWith(d.commitSha.toLowerCase())) return ignore(`commitSha ${d.commitSha} is not this promotion's commit ${plan.commitSha}`);
+    if (d.commitSha && !plan.commitSha.startsWith(d.commitSha.toLowerCase()))
+      return ignore(`commitSha ${d.commitSha} is not this promotion's commit ${plan.commitSha}`);
     const byOperator = d.approver === plan.operator;
-    if (byOperator && d.decision === 'approve') return ignore(`${d.approver} started this promotion and cannot approve it`);
+    if (byOperator && d.decision === 'approve')
+      return ignore(`${d.approver} started this promotion and cannot approve it`);
     // The operator may always withdraw their own promotion; anyone else must be an approver.
-    if (!byOperator && approval.approvers && !approval.approvers.includes(d.approver)) return ignore(`${d.approver} is not an approver here (approvers: ${approval.approvers.join(', ')})`);
+    if (!byOperator && approval.approvers && !approval.approvers.includes(d.approver))
+      return ignore(`${d.approver} is not an approver here (approvers: ${approval.approvers.join(', ')})`);
     if (approval.decisions.some((x) => x.approver === d.approver)) return ignore(`${d.approver} already decided`);
     approval.decisions.push(d);
     if (d.decision === 'reject') approval.state = 'rejected';
-    else if (new Set(approval.decisions.filter((x) => x.decision === 'approve').map((x) => x.approver)).size >= approval.minApprovals) approval.state = 'approved';
+    else if (
+      new Set(approval.decisions.filter((x) => x.decision === 'approve').map((x) => x.approver)).size >=
+      approval.minApprovals
+    )
+      approval.state = 'approved';
     return { counted: true, approval };
   };
 
@@ -69,7 +88,12 @@ export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
   const malformed = (kind: 'approve' | 'reject', raw: unknown, why: string): void => {
     const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
     const approver = typeof r.approver === 'string' ? r.approver.slice(0, 64) : '(unknown)';
-    keepIgnored(status.approval, { decision: kind, approver, at: workflowNow(), why: `malformed ${kind} signal: ${why}` });
+    keepIgnored(status.approval, {
+      decision: kind,
+      approver,
+      at: workflowNow(),
+      why: `malformed ${kind} signal: ${why}`,
+    });
   };
 
   setHandler(approveSignal, (raw) => {
@@ -93,7 +117,8 @@ export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
       validator: (raw) => {
         const parsed = DecideInput.safeParse(raw);
         // Non-retryable: the same payload can never become valid.
-        if (!parsed.success) throw ApplicationFailure.create({ type: 'InvalidDecision', message: `invalid decision: ${describeIssues(parsed.error).slice(0, WHY_CHARS)}`, nonRetryable: true });
+        if (!parsed.success)
+          throw failure('InvalidDecision', `invalid decision: ${describeIssues(parsed.error).slice(0, WHY_CHARS)}`);
       },
     },
   );

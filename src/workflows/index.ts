@@ -1,4 +1,4 @@
 // The workflows this worker registers.
 export { promotionWorkflow } from './promotion';
 export { rollbackWorkflow } from './rollback';
-export { targetLockWorkflow } from './lock';
+export { targetLockWorkflow } from './lock/lock-workflow';

@@ -1,6 +1,6 @@
 // A workflow's last ledger entry (SPEC §3): never given up. A failing ledger keeps the workflow in
 // stage `recording`, holding its target, until the entry is written; it never undoes a release.
-import type { AppendResult, LedgerRecord } from '../activities/ledger';
+import type { AppendResult, LedgerRecord } from '../ledger/entry';
 import type { Stage, StageTrack } from '../domain';
 import { failureMessageOf } from '../failures';
 import { lastEntryActivities, ledgerActivities } from './activity-proxies';
@@ -12,7 +12,12 @@ import { enter } from './stages';
  * bounded attempts fail, the stage is `recording` (status, timeline, search attribute) while the
  * append retries without limit; only a non-retryable failure (ReleaseIdConflict) is thrown.
  */
-export async function writeLastEntry(track: StageTrack, stage: Stage, record: LedgerRecord, target: { repo: string; branch: string; tip?: string }): Promise<AppendResult> {
+export async function writeLastEntry(
+  track: StageTrack,
+  stage: Stage,
+  record: LedgerRecord,
+  target: { repo: string; branch: string; tip?: string },
+): Promise<AppendResult> {
   let appended: AppendResult;
   try {
     appended = await ledgerActivities.appendLedgerEntry(record, target);

@@ -1,8 +1,15 @@
 // Signals, updates, queries and search attributes: the promotion's public surface.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { PromotionRecord } from '../activities/ledger';
-import type { ApproveDecision, DecideInput, DecideResult, PromotionStatus, RejectDecision, RollbackStatus } from '../domain';
+import type { PromotionRecord } from '../ledger/entry';
+import type {
+  ApproveDecision,
+  DecideInput,
+  DecideResult,
+  PromotionStatus,
+  RejectDecision,
+  RollbackStatus,
+} from '../domain';
 
 export const statusQuery = defineQuery<PromotionStatus>('status');
 
@@ -13,7 +20,13 @@ export const ChangeClassKey = defineSearchAttributeKey('ChangeClass', SearchAttr
 export const ReleaseEnvironmentKey = defineSearchAttributeKey('ReleaseEnvironment', SearchAttributeType.KEYWORD);
 
 /** Every search attribute the workflows upsert; the worker refuses to start without them. */
-export const SEARCH_ATTRIBUTE_KEYS = [ReleaseIdKey, ReleaseStageKey, CommitShaKey, ChangeClassKey, ReleaseEnvironmentKey];
+export const SEARCH_ATTRIBUTE_KEYS = [
+  ReleaseIdKey,
+  ReleaseStageKey,
+  CommitShaKey,
+  ChangeClassKey,
+  ReleaseEnvironmentKey,
+];
 
 /** The same query name as a promotion's, so `temporal workflow query --type status` works on both. */
 export const rollbackStatusQuery = defineQuery<RollbackStatus>('status');
@@ -50,9 +63,11 @@ export interface LockState {
 }
 export const acquireLockSignal = defineSignal<[LockRequest]>('acquireLock');
 /** `cooldownMs`: the next holder may start only this long after the release (a staging service's spent window). */
-export const releaseLockSignal = defineSignal<[{ workflowId: string; token?: number; cooldownMs?: number }]>('releaseLock');
+export const releaseLockSignal =
+  defineSignal<[{ workflowId: string; token?: number; cooldownMs?: number }]>('releaseLock');
 export const lockGrantedSignal = defineSignal<[{ target: string; token: number }]>('lockGranted');
-export const lockPositionSignal = defineSignal<[{ target: string; position: number; holder?: string; availableAt?: string }]>('lockPosition');
+export const lockPositionSignal =
+  defineSignal<[{ target: string; position: number; holder?: string; availableAt?: string }]>('lockPosition');
 export const lockStateQuery = defineQuery<LockState>('lockState');
 
 /** The compensating rollback of a promotion: one per promotion, found by name (the lock checks it). */

@@ -11,14 +11,23 @@ import { redact } from '../redact';
  */
 export function parsePromotionRequest(input: unknown): PromotionRequest {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw failure('InvalidPromotionRequest', 'the promotion request must be one JSON object, e.g. {"commitSha":"3f9c1a2","changeClass":"A","operator":"alice",…}');
+    throw failure(
+      'InvalidPromotionRequest',
+      'the promotion request must be one JSON object, e.g. {"commitSha":"3f9c1a2","changeClass":"A","operator":"alice",…}',
+    );
   }
   if ((input as { changeClass?: unknown }).changeClass === 'C') {
-    throw failure('ChangeClassForbidden', 'changeClass: class C changes may not be promoted; reclassify the change (A or B) through review, then start a new promotion');
+    throw failure(
+      'ChangeClassForbidden',
+      'changeClass: class C changes may not be promoted; reclassify the change (A or B) through review, then start a new promotion',
+    );
   }
   const parsed = PromotionRequest.safeParse(input);
   if (!parsed.success) {
-    throw failure('InvalidPromotionRequest', `invalid promotion request: ${describeIssues(parsed.error)}. Fix the field and start a new promotion; nothing was changed`);
+    throw failure(
+      'InvalidPromotionRequest',
+      `invalid promotion request: ${describeIssues(parsed.error)}. Fix the field and start a new promotion; nothing was changed`,
+    );
   }
   const { notes, rollbackPlan, evidenceRefs } = parsed.data;
   return {

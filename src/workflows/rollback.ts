@@ -1,7 +1,6 @@
 // rollbackWorkflow: put the release branch back on the last known good and prove it (SPEC §4).
 // Started by a failed promotion as its child, or by hand from the Temporal CLI.
 import { setHandler, workflowInfo } from '@temporalio/workflow';
-import type { RollbackRecord } from '../activities/ledger';
 import { describeIssues, RollbackPlan, RollbackRequest, RollbackStatus } from '../domain';
 import { failure, failureMessageOf, failureTypeOf } from '../failures';
 import { redact } from '../redact';
@@ -9,8 +8,10 @@ import { gitActivities, ledgerActivities, probeActivities } from './activity-pro
 import { workflowNow } from './clock';
 import { CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
 import { writeLastEntry } from './last-entry';
-import { allPassed, describeFailures, enter, ledgerAuthor, rawField } from './stages';
-import { registerLocks, targetLock } from './target-lock';
+import { allPassed, describeFailures } from '../gates/results';
+import { rollbackEntry } from '../ledger/entry-content';
+import { enter, ledgerAuthor, rawField } from './stages';
+import { registerLocks, targetLock } from './lock/lock-client';
 
 const { planRollback, moveReleaseBranch } = gitActivities;
 const { verifyProduction } = probeActivities;
@@ -27,7 +28,12 @@ export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> 
   const locks = registerLocks();
 
   const plan = await validate(status, input);
-  status.releaseId = await reserveReleaseId({ workflowId: workflowInfo().workflowId, kind: 'rb', at: workflowNow(), requested: plan.releaseId });
+  status.releaseId = await reserveReleaseId({
+    workflowId: workflowInfo().workflowId,
+    kind: 'rb',
+    at: workflowNow(),
+    requested: plan.releaseId,
+  });
   // Not yet upserted; they go with the next stage change.
   let admitted = [
     { key: ReleaseIdKey, value: status.releaseId },
@@ -45,8 +51,13 @@ export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> 
     }
     enter(status, 'rolling_back', admitted);
     await restoreBranch(status, plan);
-    status.verification = await verifyProduction({ productionBase: plan.productionBase, environment: plan.environment });
-    status.actions.push(`rerun smoke (health/db/chat/415): ${allPassed(status.verification) ? 'all pass' : describeFailures(status.verification)}`);
+    status.verification = await verifyProduction({
+      productionBase: plan.productionBase,
+      environment: plan.environment,
+    });
+    status.actions.push(
+      `rerun smoke (health/db/chat/415): ${allPassed(status.verification) ? 'all pass' : describeFailures(status.verification)}`,
+    );
 
     status.result = status.branchRestored && allPassed(status.verification) ? 'completed' : 'partial';
     await record(status, plan);
@@ -63,7 +74,10 @@ async function validate(status: RollbackStatus, input: unknown): Promise<Rollbac
   const parsed = RollbackRequest.safeParse(input);
   try {
     if (!parsed.success) {
-      throw failure('InvalidRollbackRequest', `invalid rollback request: ${describeIssues(parsed.error)}. Fix the field and start the rollback again; nothing was changed`);
+      throw failure(
+        'InvalidRollbackRequest',
+        `invalid rollback request: ${describeIssues(parsed.error)}. Fix the field and start the rollback again; nothing was changed`,
+      );
     }
     return await planRollback({ ...parsed.data, trigger: redact(parsed.data.trigger) });
   } catch (err) {
@@ -85,37 +99,24 @@ async function restoreBranch(status: RollbackStatus, plan: RollbackPlan): Promis
       allowDowngrade: true,
     });
     status.branchRestored = true;
-    status.actions.push(moved.pushed ? `redeploy last known good: ${plan.toBranch} moved ${plan.fromSha} -> ${plan.toSha}` : `${plan.toBranch} already on ${plan.toSha}`);
+    status.actions.push(
+      moved.pushed
+        ? `redeploy last known good: ${plan.toBranch} moved ${plan.fromSha} -> ${plan.toSha}`
+        : `${plan.toBranch} already on ${plan.toSha}`,
+    );
   } catch (err) {
     status.actions.push(`${plan.toBranch} not moved (${failureTypeOf(err) ?? 'error'}): ${failureMessageOf(err)}`);
   }
 }
 
+/** Writes the rollback's one entry; restored under the lock, the tip is where this rollback put it. */
 async function record(status: RollbackStatus, plan: RollbackPlan): Promise<void> {
-  const entry: RollbackRecord = {
-    type: 'rollback',
-    releaseId: status.releaseId as string,
-    ...ledgerAuthor(),
-    trigger: plan.trigger,
-    fromSha: plan.fromSha,
-    toSha: plan.toSha,
-    environment: plan.environment,
-    repo: plan.repo,
-    actions: status.actions,
-    postRollbackVerification: status.verification,
-    result: status.result ?? 'partial',
-    notes:
-      status.result === 'completed'
-        ? `${plan.toBranch} back on ${plan.toSha}; production checks pass`
-        : `partial: ${status.branchRestored ? 'branch restored' : 'branch NOT restored'}; ${allPassed(status.verification) ? 'checks pass' : `checks failing: ${describeFailures(status.verification)}`}. Investigate before promoting again`,
-    operator: plan.operator,
-    promotionReleaseId: plan.promotionReleaseId,
-    toBranch: plan.toBranch,
-    extras: [],
-  };
-  // Restored under the lock: the tip is where this rollback put it.
   const stage = status.result === 'completed' ? 'rolled_back' : 'rollback_partial';
-  const appended = await writeLastEntry(status, stage, entry, { repo: plan.repo, branch: plan.toBranch, tip: status.branchRestored ? plan.toSha : undefined });
+  const appended = await writeLastEntry(status, stage, rollbackEntry(status, plan, ledgerAuthor()), {
+    repo: plan.repo,
+    branch: plan.toBranch,
+    tip: status.branchRestored ? plan.toSha : undefined,
+  });
   status.ledgerChainHead = appended.chainHead;
 }
 

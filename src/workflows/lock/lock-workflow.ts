@@ -4,9 +4,18 @@
 // expire under a working holder: the lock checks instead whether its holder still runs, and
 // frees it only when the holder's workflow has closed (terminated, timed out, crashed out).
 import { condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
-import { lastEntryActivities, localActivities } from './activity-proxies';
-import { workflowNow, workflowTimeMs } from './clock';
-import { acquireLockSignal, LockRequest, rollbackChildId, lockGrantedSignal, lockPositionSignal, lockStateQuery, LockState, releaseLockSignal } from './messages';
+import { lastEntryActivities, localActivities } from '../activity-proxies';
+import { workflowNow, workflowTimeMs } from '../clock';
+import {
+  acquireLockSignal,
+  LockRequest,
+  rollbackChildId,
+  lockGrantedSignal,
+  lockPositionSignal,
+  lockStateQuery,
+  LockState,
+  releaseLockSignal,
+} from '../messages';
 
 const { isWorkflowRunning } = localActivities;
 const { recordClosedPromotion } = lastEntryActivities;
@@ -30,9 +39,13 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
 
   setHandler(acquireLockSignal, (request) => {
     // Signal-with-start may deliver a request twice (an activity retry): the first one stands.
-    if (state.holder?.workflowId === request.workflowId || state.queue.some((q) => q.workflowId === request.workflowId)) return;
+    if (state.holder?.workflowId === request.workflowId || state.queue.some((q) => q.workflowId === request.workflowId))
+      return;
     // Rollbacks go ahead of every waiting promotion, behind earlier rollbacks.
-    const at = request.priority === 'rollback' ? state.queue.filter((q) => q.priority === 'rollback').length : state.queue.length;
+    const at =
+      request.priority === 'rollback'
+        ? state.queue.filter((q) => q.priority === 'rollback').length
+        : state.queue.length;
     state.queue.splice(at, 0, { ...request, requestedAt: workflowNow() });
     changed = true;
   });
@@ -97,7 +110,12 @@ async function tellWaiters(state: LockState): Promise<void> {
   await Promise.all(
     state.queue.map((waiter, index) =>
       getExternalWorkflowHandle(waiter.workflowId)
-        .signal(lockPositionSignal, { target: state.target, position: index + 1, holder: state.holder?.workflowId, availableAt: availableAt(state) })
+        .signal(lockPositionSignal, {
+          target: state.target,
+          position: index + 1,
+          holder: state.holder?.workflowId,
+          availableAt: availableAt(state),
+        })
         .catch(() => undefined),
     ),
   );
@@ -116,7 +134,10 @@ function availableAt(state: LockState): string | undefined {
  */
 async function holderRuns(workflowId: string): Promise<boolean> {
   try {
-    return (await isWorkflowRunning({ workflowId })) || (await isWorkflowRunning({ workflowId: rollbackChildId(workflowId) }));
+    return (
+      (await isWorkflowRunning({ workflowId })) ||
+      (await isWorkflowRunning({ workflowId: rollbackChildId(workflowId) }))
+    );
   } catch {
     return true;
   }

@@ -1,9 +1,15 @@
-// Taking and giving back locks from inside a promotion or a manual rollback: a target's lock
-// (repo + release branch) and a staging service's turn are the same lock workflow (lock.ts).
-import { CancellationScope, condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { LockSpot } from '../domain';
-import { localActivities } from './activity-proxies';
-import { ClosingEntry, lockGrantedSignal, lockPositionSignal, lockWorkflowId, releaseLockSignal } from './messages';
+// The lock client: taking and giving back locks from inside a promotion or a manual rollback. A
+// target's lock (repo + release branch) and a staging service's turn are the same lock workflow (lock-workflow.ts).
+import {
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { LockSpot } from '../../domain';
+import { localActivities } from '../activity-proxies';
+import { ClosingEntry, lockGrantedSignal, lockPositionSignal, lockWorkflowId, releaseLockSignal } from '../messages';
 
 const { requestTargetLock } = localActivities;
 
@@ -13,7 +19,11 @@ export interface Lock {
    * meanwhile. `closing` is the entry the lock writes should this workflow close while holding it.
    * `wait` replaces `condition` (a promotion's waits may continue as new).
    */
-  acquire(priority: 'rollback' | 'promotion', closing?: ClosingEntry, wait?: (done: () => boolean) => Promise<unknown>): Promise<void>;
+  acquire(
+    priority: 'rollback' | 'promotion',
+    closing?: ClosingEntry,
+    wait?: (done: () => boolean) => Promise<unknown>,
+  ): Promise<void>;
   /** This workflow holds the lock now. */
   held(): boolean;
   /**
@@ -44,7 +54,9 @@ export interface Locks {
  */
 export function registerLocks(carried: LockSnapshot = {}): Locks {
   // Grants and positions name their target, so one pair of handlers serves every lock.
-  const requested = new Map<string, { token?: number; show: (spot: LockSpot) => void }>(Object.entries(carried).map(([target, { token }]) => [target, { token, show: () => undefined }]));
+  const requested = new Map<string, { token?: number; show: (spot: LockSpot) => void }>(
+    Object.entries(carried).map(([target, { token }]) => [target, { token, show: () => undefined }]),
+  );
   let handedOver = false;
   setHandler(lockGrantedSignal, (grant) => {
     const request = requested.get(grant.target);
@@ -83,7 +95,11 @@ export function registerLocks(carried: LockSnapshot = {}): Locks {
           requested.delete(target);
           try {
             await CancellationScope.nonCancellable(() =>
-              getExternalWorkflowHandle(lockWorkflowId).signal(releaseLockSignal, { workflowId: workflowInfo().workflowId, token: request.token, cooldownMs: handover.cooldownMs }),
+              getExternalWorkflowHandle(lockWorkflowId).signal(releaseLockSignal, {
+                workflowId: workflowInfo().workflowId,
+                token: request.token,
+                cooldownMs: handover.cooldownMs,
+              }),
             );
           } catch {
             // The lock workflow is gone; its next holder check would have freed us anyway.
@@ -95,7 +111,15 @@ export function registerLocks(carried: LockSnapshot = {}): Locks {
 }
 
 /** The target's lock (repo + release branch: one promotion or rollback moves it at a time), shown as `view.lock`. */
-export function targetLock(locks: Locks, target: { repo: string; branch: string }, view: { lock?: { target: string } & LockSpot }): Lock {
+export function targetLock(
+  locks: Locks,
+  target: { repo: string; branch: string },
+  view: { lock?: { target: string } & LockSpot },
+): Lock {
   const name = `${target.repo}#${target.branch}`;
-  return locks.lock(lockWorkflowId(target.repo, target.branch), name, (spot) => (view.lock = { target: name, ...spot }));
+  return locks.lock(
+    lockWorkflowId(target.repo, target.branch),
+    name,
+    (spot) => (view.lock = { target: name, ...spot }),
+  );
 }

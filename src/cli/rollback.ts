@@ -1,0 +1,88 @@
+// `rollback`: a manual rollback (rollbackWorkflow), by default to the target's last known good.
+import { Command } from '@commander-js/extra-typings';
+import { canonicalRepo, readBranchTip } from '../activities/git';
+import { ConfigError, loadConfig } from '../config';
+import { ledgerIndex } from '../ledger/ledger-index';
+import { lastKnownGood } from '../ledger/target-references';
+// Type only: the workflow is started by name, so the CLI never loads workflow code.
+import type { rollbackWorkflow } from '../workflows';
+import { identity, withClient } from './client';
+import { follow } from './follow';
+
+export function addRollbackCommand(program: Command): void {
+  program
+    .command('rollback')
+    .description('roll an environment back to a known good commit (rollbackWorkflow)')
+    .option('--environment <name>', 'environment', 'production')
+    .option('--to <sha>', 'commit to go back to (default: the last known good in the ledger)')
+    .option('--repo <remote>', 'git remote (without a registry)')
+    .option('--to-branch <branch>', 'release branch (without a registry)', 'release')
+    .option('--production-base <url>', 'production base URL (without a registry)')
+    .option('--trigger <why>', 'why you roll back', 'manual rollback')
+    .option('--ledger <path>', 'the release log (default: RELEASE_LEDGER_PATH)')
+    .option('--json')
+    .action(async (o) => {
+      const cfg = loadConfig();
+      const ledgerPath = o.ledger ?? cfg.ledgerPath;
+      const registered = cfg.environments?.[o.environment];
+      const repo = o.repo ?? registered?.repo;
+      const toBranch = registered?.toBranch ?? o.toBranch;
+      if (!repo)
+        throw new ConfigError(
+          '--repo is required (no environment registry): the git remote holding the release branch',
+        );
+      const fromSha = await readBranchTip({ repo, branch: toBranch });
+      if (!fromSha) throw new ConfigError(`${toBranch} does not exist in ${repo}`);
+      const toSha = o.to ?? (await defaultRollbackTarget(ledgerPath, repo, toBranch, o.environment, fromSha));
+      const request = {
+        environment: o.environment,
+        repo: o.repo,
+        toBranch: registered ? undefined : toBranch,
+        fromSha,
+        toSha,
+        productionBase: o.productionBase,
+        trigger: o.trigger,
+        operator: identity(),
+      };
+      process.exitCode = await withClient(async (client, c) => {
+        const workflowId = `rollback-${o.environment}-${toSha.slice(0, 7)}-${Date.now().toString(36)}`;
+        const handle = await client.workflow.start<typeof rollbackWorkflow>('rollbackWorkflow', {
+          taskQueue: c.taskQueue,
+          workflowId,
+          args: [request],
+        });
+        if (!o.json) console.error(`rolling ${toBranch} back from ${fromSha} to ${toSha} (${handle.workflowId})`);
+        return follow(handle, !!o.json);
+      });
+    });
+}
+
+/**
+ * A manual rollback's default: the target's last known good (lastKnownGood, the one definition)
+ * that differs from where the branch is now. Read only from a ledger that verifies: a torn or
+ * edited one could name the wrong commit.
+ */
+async function defaultRollbackTarget(
+  ledgerPath: string,
+  repo: string,
+  branch: string,
+  environment: string,
+  currentTip: string,
+): Promise<string> {
+  const index = await ledgerIndex(ledgerPath).catch((err: unknown) => {
+    throw new ConfigError(`cannot read the ledger ${ledgerPath} (${(err as Error).message}); pass --to <sha>`);
+  });
+  if (index.problem) {
+    throw new ConfigError(
+      `the ledger ${ledgerPath} does not verify at line ${index.problem.line}: ${index.problem.message}; its last known good cannot be trusted. Run release-promoter ledger verify ${ledgerPath}, or pass --to <sha>`,
+    );
+  }
+  const good = lastKnownGood(index, await canonicalRepo(repo, 'InvalidRollbackRequest'), branch, environment, {
+    unlike: currentTip,
+  });
+  if (!good)
+    throw new ConfigError(
+      `no last known good for ${repo} ${branch} (${environment}) in ${ledgerPath}; pass --to <sha>`,
+    );
+  return good.tip;
+}

@@ -1,0 +1,40 @@
+// Approval decisions (SPEC §3 "Approval"): payloads of the approve/reject signals and the decide
+// update, and a decision as the status keeps it. Workflow-safe: zod only.
+import { z } from 'zod';
+import { FreeText, HEX_7_40, Identity } from './fields';
+
+export interface ApprovalDecision {
+  decision: 'approve' | 'reject';
+  approver: string;
+  at: string;
+  comment?: string;
+  reason?: string;
+  commitSha?: string;
+}
+
+const OptionalSha = z.string().regex(HEX_7_40, 'must be 7–40 hexadecimal characters of the commit sha').optional();
+export const ApproveDecision = z.strictObject({
+  approver: Identity,
+  comment: FreeText.optional(),
+  commitSha: OptionalSha,
+});
+export type ApproveDecision = z.infer<typeof ApproveDecision>;
+export const RejectDecision = z.strictObject({
+  approver: Identity,
+  reason: z.string().min(1, 'must say why').max(500, 'must be at most 500 characters'),
+  commitSha: OptionalSha,
+});
+export type RejectDecision = z.infer<typeof RejectDecision>;
+export const DecideInput = z
+  .strictObject({
+    decision: z.enum(['approve', 'reject'], 'must be "approve" or "reject"'),
+    approver: Identity,
+    comment: FreeText.optional(),
+    reason: z.string().min(1).max(500, 'must be at most 500 characters').optional(),
+    commitSha: OptionalSha,
+  })
+  .refine((d) => d.decision !== 'reject' || d.reason !== undefined, {
+    path: ['reason'],
+    message: 'is required to reject',
+  });
+export type DecideInput = z.infer<typeof DecideInput>;

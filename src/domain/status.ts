@@ -1,0 +1,131 @@
+// What a promotion and a rollback show while they run and when they end: the stages, gate
+// results, lock places and the status objects (the `status` query, the failure's details[0]).
+// Workflow-safe: types and constants only.
+import type { ApprovalDecision } from './approval-decision';
+
+export interface GateResult {
+  name: string;
+  target: string;
+  pass: boolean;
+  status?: number;
+  latencyMs: number;
+  attempts: number;
+  detail: string;
+  /** Burst gates: how many answers of each status class. */
+  counts?: Record<string, number>;
+  /** The target throttled this probe (429, not a budget block) this often before its verdict, and it waited this long. */
+  throttled?: { count: number; waitedMs: number };
+  /** Burst gates: the longest wait the 429s asked for (Retry-After, RateLimit), when any said. */
+  rateLimitResetMs?: number;
+}
+
+export const WORKING_STAGES = [
+  'validating',
+  'waiting_for_staging',
+  'staging_gates',
+  'awaiting_approval',
+  'waiting_for_lock',
+  'promoting',
+  'awaiting_deploy',
+  'verifying',
+  'rolling_back',
+  'recording',
+] as const;
+export const TERMINAL_STAGES = [
+  'promoted',
+  'invalid',
+  'gates_failed',
+  'rejected',
+  'approval_expired',
+  'drifted',
+  'refused',
+  'rolled_back',
+  'rollback_partial',
+  'cancelled',
+  'failed',
+] as const;
+export type Stage = (typeof WORKING_STAGES)[number] | (typeof TERMINAL_STAGES)[number];
+
+/** A place in a lock's line: `holder` runs now (this workflow, once granted); `availableAt`: the holder's spent window ends. */
+export interface LockSpot {
+  position?: number;
+  holder?: string;
+  availableAt?: string;
+}
+
+/** Where a promotion or rollback is, and when it got to each stage. */
+export interface StageTrack {
+  stage: Stage;
+  timeline: Array<{ stage: Stage; at: string }>;
+  /** The last ledger entry could not be written yet and is being retried (stage `recording`). */
+  recording?: { since: string; error: string };
+}
+
+export interface PromotionStatus {
+  workflowId: string;
+  releaseId?: string;
+  stage: Stage;
+  commitSha: string;
+  changeClass: string;
+  environment: string;
+  operator: string;
+  gates: GateResult[];
+  approval: {
+    required: boolean;
+    state: 'not_required' | 'pending' | 'approved' | 'rejected' | 'expired';
+    minApprovals: number;
+    approvers?: string[];
+    decisions: ApprovalDecision[];
+    /** The latest ignored decisions (at most IGNORED_KEPT), each with why. */
+    ignored: Array<ApprovalDecision & { why: string }>;
+    /** How many decisions were ignored in all (older ones are no longer listed). */
+    ignoredCount?: number;
+  };
+  /** The staging service's turn (SPEC §5): who runs its gates now, and this promotion's place in line. */
+  stagingTurn?: { service: string } & LockSpot;
+  lock?: { target: string } & LockSpot;
+  /**
+   * The tip the push replaced: SPEC §3 step 6's previous tip, what an automatic rollback restores
+   * (named before that term; not section 6's last known good). Set by promoteCommit.
+   */
+  lastKnownGood?: string;
+  pushed: boolean;
+  /** The push was not a fast-forward (only with allowDowngrade). */
+  downgrade?: boolean;
+  prodVerification: GateResult[];
+  rollback?: { releaseId?: string; workflowId: string; result?: 'completed' | 'partial' };
+  drift?: { expected: string; found: string | null; accepted: boolean };
+  timeline: Array<{ stage: Stage; at: string }>;
+  recording?: StageTrack['recording'];
+  failure?: { type: string; message: string };
+  ledgerChainHead?: string;
+}
+
+export interface RollbackStatus {
+  workflowId: string;
+  releaseId?: string;
+  stage: Stage;
+  environment: string;
+  fromSha: string;
+  toSha: string;
+  trigger: string;
+  operator: string;
+  promotionReleaseId?: string;
+  /** The branch is back on toSha (moved now, or already there). */
+  branchRestored: boolean;
+  actions: string[];
+  verification: GateResult[];
+  result?: 'completed' | 'partial';
+  lock?: { target: string } & LockSpot;
+  timeline: Array<{ stage: Stage; at: string }>;
+  recording?: StageTrack['recording'];
+  failure?: { type: string; message: string };
+  ledgerChainHead?: string;
+}
+
+/** The decide update's answer: whether the decision counted, why not, and the approval now. */
+export interface DecideResult {
+  counted: boolean;
+  why?: string;
+  approval: PromotionStatus['approval'];
+}

@@ -1,0 +1,110 @@
+// What a promotion's and a rollback's ledger entry say, from their final status: the one place
+// the entry's wording lives. Pure and workflow-safe (the workflows build their entries with it;
+// the target lock's closing entry starts from it too).
+import type { PromotionRecord, RollbackRecord } from './entry';
+import type { PromotionPlan, PromotionStatus, RollbackPlan, RollbackStatus } from '../domain';
+import { allPassed, describeFailures } from '../gates/results';
+
+/** Who writes an entry: the workflow id (the append's key) and a reference an auditor can open. */
+export interface EntryAuthor {
+  workflowId: string;
+  evidenceRef: string;
+}
+
+/** The promotion's entry as things stand. */
+export function promotionEntry(
+  status: PromotionStatus,
+  plan: PromotionPlan,
+  result: 'pass' | 'fail',
+  author: EntryAuthor,
+): PromotionRecord {
+  const notes = [
+    status.failure ? `${status.failure.type}: ${status.failure.message}` : 'promoted; production verification passed',
+    status.pushed && !plan.deployWait ? 'deployed version not confirmed (no deployWait)' : '',
+    plan.notes ?? '',
+  ].filter(Boolean);
+  const extras: Array<[string, string]> = [];
+  if (status.drift)
+    extras.push([
+      'drift',
+      `expected ${status.drift.expected}, found ${status.drift.found ?? '(missing)'}; ${status.drift.accepted ? 'accepted (acceptDrift)' : 'refused'}`,
+    ]);
+  if (status.downgrade)
+    extras.push([
+      'downgrade',
+      `${status.lastKnownGood ?? '(none)'} -> ${plan.commitSha} is not a fast-forward; allowed (allowDowngrade)`,
+    ]);
+  if (status.rollback)
+    extras.push(
+      ['rollback_release_id', status.rollback.releaseId ?? '(none)'],
+      ['rollback_result', status.rollback.result ?? 'partial'],
+    );
+  return {
+    type: 'promotion',
+    releaseId: status.releaseId as string,
+    ...author,
+    commitSha: plan.commitSha,
+    environment: plan.environment,
+    repo: plan.repo,
+    fromBranch: plan.fromBranch,
+    toBranch: plan.toBranch,
+    stagingBase: plan.stagingBase,
+    stagingGateCommand: stagingGateCommand(plan),
+    stagingGateResult: status.gates.length === 0 ? 'not run' : allPassed(status.gates) ? 'pass' : 'fail',
+    gatesRun: status.gates,
+    changeClass: plan.changeClass,
+    prodVerification: status.prodVerification,
+    result,
+    rollbackPlan:
+      plan.rollbackPlan ??
+      (status.rollback
+        ? `rolled back by ${status.rollback.releaseId ?? '(no id)'} (${status.rollback.result ?? 'partial'})`
+        : status.pushed
+          ? `rollbackWorkflow to ${status.lastKnownGood ?? '(no previous tip)'}`
+          : 'nothing was promoted'),
+    notes: notes.join(' | ').slice(0, 1000),
+    operator: plan.operator,
+    evidenceRefs: plan.evidenceRefs,
+    approvals: status.approval.decisions
+      .filter((d) => d.decision === 'approve')
+      .map((d) => `${d.approver}: approved at ${d.at}${d.comment ? ` ${JSON.stringify(d.comment)}` : ''}`),
+    extras,
+  };
+}
+
+/** The rollback's entry (SPEC §4): `completed` when the branch is back and every check passes. */
+export function rollbackEntry(status: RollbackStatus, plan: RollbackPlan, author: EntryAuthor): RollbackRecord {
+  const completed = status.result === 'completed';
+  return {
+    type: 'rollback',
+    releaseId: status.releaseId as string,
+    ...author,
+    trigger: plan.trigger,
+    fromSha: plan.fromSha,
+    toSha: plan.toSha,
+    environment: plan.environment,
+    repo: plan.repo,
+    actions: status.actions,
+    postRollbackVerification: status.verification,
+    result: status.result ?? 'partial',
+    notes: completed
+      ? `${plan.toBranch} back on ${plan.toSha}; production checks pass`
+      : `partial: ${status.branchRestored ? 'branch restored' : 'branch NOT restored'}; ${allPassed(status.verification) ? 'checks pass' : `checks failing: ${describeFailures(status.verification)}`}. Investigate before promoting again`,
+    operator: plan.operator,
+    promotionReleaseId: plan.promotionReleaseId,
+    toBranch: plan.toBranch,
+    extras: [],
+  };
+}
+
+/** The CLI command that runs the same gates outside Temporal (what the seed's log called the gate command). */
+function stagingGateCommand(plan: PromotionPlan): string {
+  return [
+    'release-promoter gates --mode staging --base',
+    plan.stagingBase,
+    plan.optionalGates.length ? `--gates ${plan.stagingGates.join(',')}` : '',
+    plan.expectBudgetBlock ? '--expect-budget-block' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
