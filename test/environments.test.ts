@@ -12,7 +12,7 @@ import { parseLedger } from '../src/ledger/format';
 import { rejectSignal, statusQuery } from '../src/workflows/messages';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleService, startSampleService } from '../sample/service';
-import { createHarness, failureOf, Harness } from './helpers';
+import { createHarness, failureOf, Harness, historyText } from './helpers';
 
 const SECRET = 'Bearer s3cr3t-gate-token-123456';
 const SECRET_CORE = 's3cr3t-gate-token';
@@ -77,16 +77,6 @@ afterAll(async () => {
 /** A request that names only what the registry cannot know. */
 function minimal(commitSha: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { commitSha, changeClass: 'A', operator: 'alice', environment: 'production', ...extra };
-}
-
-/** History as text with every payload decoded (payload data arrive base64-encoded or as bytes). */
-function historyText(history: unknown): string {
-  return JSON.stringify(history, function (this: Record<string, unknown>, key, value) {
-    const raw = this[key];
-    if (raw instanceof Uint8Array) return Buffer.from(raw).toString('utf8');
-    if (key === 'data' && typeof raw === 'string') return Buffer.from(raw, 'base64').toString('utf8');
-    return value;
-  });
 }
 
 /** What a refused request must leave as it was. */

@@ -196,6 +196,16 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   await writeFile(path.join(__dirname, 'histories', `${name}__${handle.workflowId}.json`), json);
 }
 
+/** History as text with every payload decoded (payload data arrive base64-encoded or as bytes). */
+export function historyText(history: unknown): string {
+  return JSON.stringify(history, function (this: Record<string, unknown>, key, value) {
+    const raw = this[key];
+    if (raw instanceof Uint8Array) return Buffer.from(raw).toString('utf8');
+    if (key === 'data' && typeof raw === 'string') return Buffer.from(raw, 'base64').toString('utf8');
+    return value;
+  });
+}
+
 /** Entries' release ids in the ledger text, in file order. */
 export function releaseIds(ledger: string): string[] {
   return [...ledger.matchAll(/^- release_id: (\S+)$/gm)].map((m) => m[1] as string);

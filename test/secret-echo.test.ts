@@ -12,7 +12,7 @@ import { parseLedger } from '../src/ledger/format';
 import { rollbackChildId, rollbackStatusQuery, statusQuery } from '../src/workflows/messages';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import type { EchoEncoding } from '../sample/service';
-import { createHarness, failureOf, Harness } from './helpers';
+import { createHarness, failureOf, Harness, historyText } from './helpers';
 
 // The second header's name looks like nothing secret, so only the value's own spellings can mask
 // it (a key named "authorization" or "…secret" is masked by its name already).
@@ -72,16 +72,6 @@ afterAll(async () => {
     else process.env[name] = value;
   }
 });
-
-/** History as text with every payload decoded (payload data arrive base64-encoded or as bytes). */
-function historyText(history: unknown): string {
-  return JSON.stringify(history, function (this: Record<string, unknown>, key, value) {
-    const raw = this[key];
-    if (raw instanceof Uint8Array) return Buffer.from(raw).toString('utf8');
-    if (key === 'data' && typeof raw === 'string') return Buffer.from(raw, 'base64').toString('utf8');
-    return value;
-  });
-}
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 

@@ -191,6 +191,12 @@ export async function pushCommit(status: PromotionStatus, plan: PromotionPlan): 
   }
 }
 
+// A deploy is usually seen within seconds, so the first polls are quick; a long one must not fill
+// the history (each poll is an activity and a timer), so the interval grows to 30 s.
+const DEPLOY_POLL_MIN_MS = 250;
+const DEPLOY_POLL_FIRST_MAX_MS = 5_000;
+const DEPLOY_POLL_MAX_MS = 30_000;
+
 /**
  * Step 7: polls production on durable timers (no long-running activity) until it reports the
  * commit: quickly at first, then every 30 s at most, so a long deploy costs few events.
@@ -206,7 +212,7 @@ export async function awaitDeploy(
   if (!deploy) return;
   enterOnce(status, 'awaiting_deploy');
   deadlines.deployMs ??= workflowTimeMs() + deploy.timeoutMs;
-  let intervalMs = Math.min(5_000, Math.max(250, Math.floor(deploy.timeoutMs / 20)));
+  let intervalMs = Math.min(DEPLOY_POLL_FIRST_MAX_MS, Math.max(DEPLOY_POLL_MIN_MS, Math.floor(deploy.timeoutMs / 20)));
   for (;;) {
     const version = await readDeployedVersion({
       base: plan.productionBase,
@@ -222,7 +228,7 @@ export async function awaitDeploy(
         `production never reported ${plan.commitSha} at ${deploy.path} (${deploy.field}) within ${deploy.timeoutMs / 1000} s`,
       );
     await wait(() => false, Math.min(intervalMs, left));
-    intervalMs = Math.min(30_000, Math.round(intervalMs * 1.5));
+    intervalMs = Math.min(DEPLOY_POLL_MAX_MS, Math.round(intervalMs * 1.5));
   }
 }
 
