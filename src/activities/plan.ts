@@ -109,10 +109,7 @@ function settings(config: Config, request: PromotionRequest): Settings {
 }
 
 /** The stricter of registry and request: required if either says so (class B always), approvers narrowed, the larger minimum. */
-function approvalPolicy(
-  config: Config,
-  request: PromotionRequest & { changeClass: 'A' | 'B' },
-): PromotionPlan['approval'] {
+function approvalPolicy(config: Config, request: PromotionRequest): PromotionPlan['approval'] {
   const policy = config.environments?.[request.environment]?.approval;
   const required =
     request.approval.required ||
@@ -140,11 +137,9 @@ function approvalPolicy(
 
 /**
  * Resolves every setting of a promotion and the commit itself.
- * Throws ChangeClassForbidden, InvalidPromotionRequest (naming the field), CommitNotOnSourceBranch.
+ * Throws InvalidPromotionRequest (naming the field), CommitNotOnSourceBranch.
  */
 export async function planPromotion(config: Config, request: PromotionRequest): Promise<PromotionPlan> {
-  if (request.changeClass === 'C')
-    throw failure('ChangeClassForbidden', 'changeClass C may not be promoted by release-promoter');
   const repo = await sameTargetAsRegistered(
     request.repo,
     config.environments?.[request.environment]?.repo,
@@ -177,7 +172,7 @@ export async function planPromotion(config: Config, request: PromotionRequest): 
       );
     }
   }
-  const approval = approvalPolicy(config, { ...request, changeClass: request.changeClass });
+  const approval = approvalPolicy(config, request);
   const commitSha = await resolveCommit(config.gitCacheDir, {
     repo: where.repo,
     fromBranch: where.fromBranch,

@@ -28,7 +28,8 @@ export const PromotionRequest = z
       .string()
       .regex(HEX_7_40, 'must be 7–40 hexadecimal characters of a commit sha')
       .transform((sha) => sha.toLowerCase()),
-    changeClass: z.enum(['A', 'B', 'C'], 'must be "A" or "B" ("C" is forbidden)'),
+    // Class C is refused as ChangeClassForbidden before this schema runs (workflows/request.ts).
+    changeClass: z.enum(['A', 'B'], 'must be "A" or "B" ("C" is forbidden)'),
     operator: Identity,
     environment: EnvironmentName.default('production'),
     repo: RepoLocation.optional(),
