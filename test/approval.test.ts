@@ -4,7 +4,7 @@ import { WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { PromotionStatus } from '../src/domain';
 import { fieldText, parseLedger } from '../src/ledger/format';
 import { decideUpdate, statusQuery } from '../src/workflows/messages';
-import { createHarness, failureOf, Harness, recordHistory } from './helpers';
+import { createHarness, failureOf, Harness, historyText, recordHistory } from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -154,9 +154,10 @@ test('a malformed update is rejected by its validator; a malformed signal is rec
   const status = await handle.query(statusQuery);
   expect(status.approval.ignored).toHaveLength(1);
   expect(status.approval.ignored[0]!.why).toContain('malformed approve signal');
-  // The rejected update left no trace in history; the signal did.
-  const history = JSON.stringify(await handle.fetchHistory());
+  // The rejected update left no trace in history (payloads decoded); the signal did.
+  const history = historyText(await handle.fetchHistory());
   expect(history).not.toContain('maybe');
+  expect(history).toContain('not a valid name!');
   await handle.signal('approve', { approver: 'bob' });
   expect((await handle.result()).stage).toBe('promoted');
 });
@@ -175,4 +176,33 @@ test("the list query ReleaseStage='awaiting_approval' finds a promotion waiting 
   expect(found).toContain(handle.workflowId);
   await handle.signal('approve', { approver: 'bob' });
   await handle.result();
+});
+
+test('a decision after the approval was already reached is ignored as late, and only the counted one is recorded', async () => {
+  const { handle } = await startAwaiting({ approval: { approvers: ['bob', 'carol'] } });
+  await handle.signal('approve', { approver: 'bob' });
+  await handle.signal('approve', { approver: 'carol' });
+  const status: PromotionStatus = await handle.result();
+  expect(status.stage).toBe('promoted');
+  expect(status.approval.decisions.map((d) => d.approver)).toEqual(['bob']);
+  expect(status.approval.ignored.map((d) => [d.approver, d.why])).toEqual([['carol', 'approval is already approved']]);
+  expect((await entryFor(status.releaseId))?.fields.get('approvals')?.value).toHaveLength(1);
+});
+
+test('a decision on a promotion that needs no approval is ignored and counts for nothing', async () => {
+  h.staging.configure({ latencyMs: 600 });
+  try {
+    const handle = await h.start(h.request(await h.repo.commit('feature: no approval needed')));
+    await waitForStage(handle, 'staging_gates');
+    await handle.signal('reject', { approver: 'bob', reason: 'not asked' });
+    const status: PromotionStatus = await handle.result();
+    expect(status.stage).toBe('promoted');
+    expect(status.approval.state).toBe('not_required');
+    expect(status.approval.decisions).toEqual([]);
+    expect(status.approval.ignored.map((d) => [d.approver, d.why])).toEqual([
+      ['bob', 'this promotion does not need approval'],
+    ]);
+  } finally {
+    h.staging.configure({ latencyMs: 0 });
+  }
 });

@@ -350,6 +350,30 @@ describe('free text', () => {
     expect(text).not.toContain('hunter2hunter2');
     expect(text).toContain('[REDACTED]');
   });
+
+  test('secrets in evidence refs, a rollback plan and a rollback trigger are redacted by the ledger itself', async () => {
+    // The workflows redact caller text too; the ledger must not rely on it (a hand-started rollback, a tool).
+    await appendLedgerEntry(
+      ledgerPath,
+      promotion('20261124-2231-rc1', 'wf-one', {
+        evidenceRefs: 'ci log api_key=sk_live_abcdef1234567890',
+        rollbackPlan: 'revert with token=hunter2hunter2',
+      }),
+      readTip,
+    );
+    await appendLedgerEntry(
+      ledgerPath,
+      rollback('20261124-2231-rb1', 'wf-two', { trigger: 'paged; password=correct-horse-9' }),
+      readTip,
+    );
+    const text = await readFile(ledgerPath, 'utf8');
+    for (const secret of ['sk_live_abcdef1234567890', 'hunter2hunter2', 'correct-horse-9'])
+      expect(text).not.toContain(secret);
+    const [first, second] = parseLedger(text).entries;
+    expect(first?.fields.get('evidence_refs')?.value).toContain('[REDACTED]');
+    expect(first?.fields.get('rollback_plan')?.value).toContain('[REDACTED]');
+    expect(second?.fields.get('trigger')?.value).toContain('[REDACTED]');
+  });
 });
 
 describe('two processes', () => {

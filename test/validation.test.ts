@@ -27,6 +27,18 @@ async function expectNothingChanged(): Promise<void> {
 const cases: Array<[string, Record<string, unknown>, string, string]> = [
   ['a sha that is not hex', { commitSha: 'xyz1234' }, 'InvalidPromotionRequest', 'commitSha:'],
   ['class C', { changeClass: 'C' }, 'ChangeClassForbidden', 'changeClass'],
+  [
+    'an approval only the operator could give',
+    { changeClass: 'B', approval: { approvers: ['alice'] } },
+    'InvalidPromotionRequest',
+    'approval.minApprovals:',
+  ],
+  [
+    'more approvals than approvers besides the operator',
+    { approval: { required: true, approvers: ['alice', 'bob'], minApprovals: 2 } },
+    'InvalidPromotionRequest',
+    'approval.minApprovals:',
+  ],
   ['an unknown change class', { changeClass: 'D' }, 'InvalidPromotionRequest', 'changeClass:'],
   ['an operator with spaces', { operator: 'alice smith' }, 'InvalidPromotionRequest', 'operator:'],
   ['an environment in capitals', { environment: 'Prod' }, 'InvalidPromotionRequest', 'environment:'],
