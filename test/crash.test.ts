@@ -179,15 +179,14 @@ test('a worker killed between the push and the ledger append, then restarted, le
 
   // The test holds the ledger's lock through the kill: the old worker cannot have written.
   await killWorker(first);
-  const killedAt = Date.now();
   t.releaseLedgerLock = undefined;
   await release();
   expect((await ledgerEntries()).map((e) => e.releaseId)).not.toContain(releaseId);
   await startWorker(config);
 
+  // The dead worker's attempt is retried on the new one (heartbeat timeout); the test's own
+  // timeout bounds how long that may take.
   const status = await handle.result();
-  // The dead worker's attempt is noticed in seconds (heartbeat / workflow task timeout), not minutes.
-  expect(Date.now() - killedAt).toBeLessThan(60_000);
   expect(status.stage).toBe('promoted');
   expect(status.releaseId).toBe(releaseId);
   const entries = await ledgerEntries();

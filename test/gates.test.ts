@@ -228,7 +228,7 @@ describe('the waves', () => {
       'cost_gate_chat',
       'burst_429',
     ]);
-    const byKind = (kind: string) => s.requests.filter((r) => probeKind(r) === kind).map((r) => r.at);
+    const byKind = (kind: string) => s.requests.filter((r) => probeKind(r) === kind);
     const wave1 = [...byKind('/health'), ...byKind('/db/health'), ...byKind('chat_happy'), ...byKind('chat_415')];
     const cost = byKind('cost');
     const burst = byKind('burst');
@@ -236,14 +236,15 @@ describe('the waves', () => {
     expect(cost).toHaveLength(1);
     expect(burst).toHaveLength(30);
     expect(s.requests).toHaveLength(35);
-    // The first wave runs concurrently: all four arrive well within one answer's latency.
-    expect(Math.max(...wave1) - Math.min(...wave1)).toBeLessThan(latencyMs / 2);
-    // The cost gate is only sent once the slowest first-wave answer came back (each takes latencyMs).
-    expect(cost[0]!).toBeGreaterThanOrEqual(Math.max(...wave1) + latencyMs / 2);
-    // The burst only once the cost gate's answer came back.
-    expect(Math.min(...burst)).toBeGreaterThanOrEqual(cost[0]! + latencyMs / 2);
-    // The burst is concurrent too.
-    expect(Math.max(...burst) - Math.min(...burst)).toBeLessThan(latencyMs / 2);
+    // Ordering facts from the service's own log, not durations: the first wave runs concurrently
+    // (every request arrived before any answer was written), the cost gate only after the last
+    // first-wave answer, the burst only after the cost gate's answer, and the burst concurrently.
+    const arrived = (rs: typeof wave1) => rs.map((r) => r.at);
+    const answered = (rs: typeof wave1) => rs.map((r) => r.doneAt as number);
+    expect(Math.max(...arrived(wave1))).toBeLessThanOrEqual(Math.min(...answered(wave1)));
+    expect(cost[0]!.at).toBeGreaterThanOrEqual(Math.max(...answered(wave1)));
+    expect(Math.min(...arrived(burst))).toBeGreaterThanOrEqual(cost[0]!.doneAt as number);
+    expect(Math.max(...arrived(burst))).toBeLessThanOrEqual(Math.min(...answered(burst)));
   });
 
   test('results come back in the order named even when waves reorder the work', async () => {
@@ -408,7 +409,6 @@ describe('command gates', () => {
 
   test('a command past its timeout is killed together with its whole process group', async () => {
     const pidsFile = path.join(dir, 'hang.pids');
-    const started = Date.now();
     const running = runGate('breaker_drill', ctx());
     // While it runs: the shell and both sleeps are live members of the shell's group.
     const [background, shell] = await waitFor('the script to record its pids', async () => {
@@ -420,7 +420,6 @@ describe('command gates', () => {
     expect((await liveGroupMembers(shell!)).length).toBeGreaterThanOrEqual(3);
 
     const result: GateResult = await running;
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(result.pass).toBe(false);
     expect(result.detail).toBe('killed after 500 ms');
     // SIGKILL is asynchronous; a survivor of the kill would still be there after this grace period.
@@ -452,13 +451,12 @@ describe('command gates', () => {
   // Regression: the gate once settled on 'close', which waits for every holder of the output pipes,
   // so a background child that inherited stdout made a command that exited 0 fail at its timeout.
   test('a command that exits 0 leaving a child on its stdout passes without waiting for its timeout', async () => {
-    const started = Date.now();
     const result = await runGate('leaves_child_on_stdout', ctx());
     const [child] = await pidsIn(path.join(dir, 'child-stdout.pids'));
     expect(child !== undefined && (await alive(child))).toBe(false);
+    // Its own exit, not the timeout ("killed after …"), decided the gate.
     expect(result.detail).toBe('exit 0: started helper');
     expect(result.pass).toBe(true);
-    expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   test('a secret-looking token printed by the command is redacted from the detail', async () => {

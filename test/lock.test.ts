@@ -205,7 +205,6 @@ test('the lock is freed within 60 s after its holder is terminated, and the wait
     expect((await lockState()).holder?.workflowId).toBe(holder.workflowId);
 
     await holder.terminate('test: the holder dies without releasing');
-    const terminatedAt = Date.now();
     h.production.configure({ latencyMs: 0 });
 
     await waitFor(
@@ -214,12 +213,12 @@ test('the lock is freed within 60 s after its holder is terminated, and the wait
       60_000,
       100,
     );
-    const grantedAfterMs = Date.now() - terminatedAt;
-    expect(grantedAfterMs).toBeLessThan(60_000);
     const status = await waiter.result();
     expect(status.stage).toBe('promoted');
+    // Ordering, as the server recorded it: the waiter pushed only after the holder had closed.
     const promotingAt = Date.parse(status.timeline.find((t) => t.stage === 'promoting')?.at ?? '');
-    expect(promotingAt - terminatedAt).toBeLessThan(60_000);
+    const holderClosedAt = (await holder.describe()).closeTime?.getTime() ?? Infinity;
+    expect(promotingAt).toBeGreaterThanOrEqual(holderClosedAt);
     expect(status.drift).toBeUndefined();
     const closedEntry = parseLedger(await h.ledger()).entries.find(
       (e) => fieldText(e, 'workflow_id') === holder.workflowId,
