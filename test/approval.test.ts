@@ -206,3 +206,19 @@ test('a decision on a promotion that needs no approval is ignored and counts for
     h.staging.configure({ latencyMs: 0 });
   }
 });
+
+test('a promotion cancelled while it awaits approval ends cancelled with one fail entry, nothing pushed', async () => {
+  const { handle, tipBefore } = await startAwaiting();
+  await handle.cancel();
+  await expect(handle.result()).rejects.toThrow();
+  expect((await handle.describe()).status.name).toBe('CANCELLED');
+  const status: PromotionStatus = await handle.query(statusQuery);
+  expect(status.stage).toBe('cancelled');
+  expect(status.failure?.type).toBe('Cancelled');
+  const entries = parseLedger(await h.ledger()).entries.filter((e) => e.releaseId === status.releaseId);
+  expect(entries).toHaveLength(1);
+  expect(fieldText(entries[0]!, 'result')).toBe('fail');
+  expect(fieldText(entries[0]!, 'notes')).toContain('Cancelled: the promotion was cancelled');
+  expect(fieldText(entries[0]!, 'rollback_plan')).toBe('nothing was promoted');
+  expect(await h.repo.tip('release')).toBe(tipBefore);
+});
