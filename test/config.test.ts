@@ -3,7 +3,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, loadGateCatalog } from '../src/config';
+import { loadConfig, loadGateCatalog } from '../src/config';
+import { configErrorOf } from './records';
 import { builtinCatalog, productionGateNames, stagingGateNames } from '../src/gates/catalog';
 
 let tmp: string;
@@ -15,19 +16,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
-
-/** The ConfigError `load` throws; fails the test when it returns or throws something else. */
-function configErrorOf(load: () => unknown): ConfigError {
-  let outcome: unknown;
-  try {
-    load();
-    outcome = 'returned';
-  } catch (err) {
-    outcome = err;
-  }
-  expect(outcome).toBeInstanceOf(ConfigError);
-  return outcome as ConfigError;
-}
 
 async function gatesFile(name: string, content: unknown): Promise<string> {
   const file = path.join(tmp, name);

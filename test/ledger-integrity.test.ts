@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { reservationsPath } from '../src/ledger/reservations';
 import { appendLedgerEntry, lastRecordedTip, reserveReleaseId } from '../src/ledger/store';
-import { ConfigError, loadConfig } from '../src/config';
+import { loadConfig } from '../src/config';
 import type { LedgerFields } from '../src/ledger/entry';
 import { LEDGER_HEADING, parseLedger, renderBlock } from '../src/ledger/format';
 import { ledgerIndex } from '../src/ledger/ledger-index';
@@ -22,7 +22,7 @@ import { verifyLedger } from '../src/ledger/verify';
 import { createSampleRepo } from '../sample/repo';
 import { FaultyLedgerFiles } from './ledger-faults';
 import { createHarness, Harness, uniqueId, waitFor } from './helpers';
-import { failureOf, promotion } from './records';
+import { configErrorOf, failureOf, promotion } from './records';
 import { killWorker, startWorker } from './worker-process';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -418,18 +418,6 @@ describe('a ledger that does not verify', () => {
 });
 
 // ---- symlinks ---------------------------------------------------------------------------------
-
-function configErrorOf(load: () => unknown): ConfigError {
-  let outcome: unknown;
-  try {
-    load();
-    outcome = 'returned';
-  } catch (err) {
-    outcome = err;
-  }
-  expect(outcome).toBeInstanceOf(ConfigError);
-  return outcome as ConfigError;
-}
 
 describe('symlinks', () => {
   test('a RELEASE_LEDGER_PATH that is a symlink (absolute, relative or dangling) is refused at config load with a ConfigError naming the variable', async () => {

@@ -1,5 +1,6 @@
 // Ledger records and failure catching shared by the unit-level suites (ledger, verify, git).
 import { ApplicationFailure } from '@temporalio/common';
+import { ConfigError } from '../src/config';
 import type { PromotionRecord, RollbackRecord } from '../src/ledger/entry';
 import type { GateResult } from '../src/domain';
 
@@ -83,4 +84,17 @@ export async function failureOf(promise: Promise<unknown>): Promise<ApplicationF
   }
   expect(outcome).toBeInstanceOf(ApplicationFailure);
   return outcome as ApplicationFailure;
+}
+
+/** The ConfigError `load` throws; fails the test when it returns or throws something else. */
+export function configErrorOf(load: () => unknown): ConfigError {
+  let outcome: unknown;
+  try {
+    load();
+    outcome = 'returned';
+  } catch (err) {
+    outcome = err;
+  }
+  expect(outcome).toBeInstanceOf(ConfigError);
+  return outcome as ConfigError;
 }
