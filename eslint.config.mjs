@@ -17,6 +17,8 @@ export default tseslint.config(
       'coverage/**',
       'bench/results*.json',
       'test/histories/**',
+      '.stryker-tmp/**',
+      'reports/**',
     ],
   },
   js.configs.recommended,

@@ -1,10 +1,11 @@
 // Human approval: signals and the decide update, the rules that make a decision count, timeout.
 import { setTimeout as delay } from 'node:timers/promises';
-import { WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { PromotionStatus } from '../src/domain';
 import { fieldText, parseLedger } from '../src/ledger/format';
+import { promotionWorkflow } from '../src/workflows';
 import { decideUpdate, statusQuery } from '../src/workflows/messages';
-import { createHarness, failureOf, Harness, historyText, recordHistory } from './helpers';
+import { createHarness, failureOf, Harness, historyText, recordHistory, uniqueId } from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -206,6 +207,49 @@ test('a decision on a promotion that needs no approval is ignored and counts for
     h.staging.configure({ latencyMs: 0 });
   }
 });
+
+test.each([
+  [
+    'InvalidPromotionRequest',
+    'a misspelt field',
+    (sha: string) => h.request(sha, { changeClass: 'B', stagingBse: 'x' }),
+  ],
+  ['CommitNotOnSourceBranch', 'a commit not on main', () => h.request('deadbeef'.repeat(5), { changeClass: 'B' })],
+])(
+  'a decision sent with the start, while the request is still being validated, is answered as not counted when the request is refused (%s: %s), and nothing is pushed or recorded',
+  async (type, _what, request) => {
+    const tipBefore = await h.repo.tip('release');
+    const ledgerBefore = await h.ledger();
+    const sha = await h.repo.commit('feature: decided before validation');
+    // Update-with-start: the decision is in the workflow's first task, before the plan exists.
+    const start = new WithStartWorkflowOperation(promotionWorkflow, {
+      taskQueue: h.taskQueue,
+      workflowId: uniqueId('promotion'),
+      args: [request(sha)],
+      workflowIdConflictPolicy: 'FAIL',
+    });
+    const answer = await h.env.client.workflow.executeUpdateWithStart(decideUpdate, {
+      args: [{ decision: 'approve', approver: 'bob' }],
+      startWorkflowOperation: start,
+    });
+    expect(answer.counted).toBe(false);
+    expect(answer.why).toBe('the promotion request was refused before approval');
+    expect(answer.approval.decisions).toEqual([]);
+
+    const handle = await start.workflowHandle();
+    const failure = await failureOf(handle);
+    expect(failure.type).toBe(type);
+    expect(failure.status.stage).toBe('invalid');
+    expect(failure.status.releaseId).toBeUndefined();
+    expect(failure.status.approval.decisions).toEqual([]);
+    expect(failure.status.approval.ignored.map((d) => [d.approver, d.decision, d.why])).toEqual([
+      ['bob', 'approve', 'the promotion request was refused before approval'],
+    ]);
+    // Refused before anything ran: no push, no entry.
+    expect(await h.repo.tip('release')).toBe(tipBefore);
+    expect(await h.ledger()).toBe(ledgerBefore);
+  },
+);
 
 test('a promotion cancelled while it awaits approval ends cancelled with one fail entry, nothing pushed', async () => {
   const { handle, tipBefore } = await startAwaiting();

@@ -1,5 +1,6 @@
 // The gate code on its own, no Temporal: the built-in catalog against real sample services on
 // 127.0.0.1, the waves, command gates (their process group dies with them), evidence without secrets.
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -452,8 +453,12 @@ describe('command gates', () => {
   // so a background child that inherited stdout made a command that exited 0 fail at its timeout.
   test('a command that exits 0 leaving a child on its stdout passes without waiting for its timeout', async () => {
     const result = await runGate('leaves_child_on_stdout', ctx());
-    const [child] = await pidsIn(path.join(dir, 'child-stdout.pids'));
-    expect(child !== undefined && (await alive(child))).toBe(false);
+    const pidsFile = path.join(dir, 'child-stdout.pids');
+    // The script ran and recorded its child: without the file there would be nothing to check.
+    expect(existsSync(pidsFile)).toBe(true);
+    const [child] = await pidsIn(pidsFile);
+    expect(child).toBeGreaterThan(1);
+    expect(await alive(child!)).toBe(false);
     // Its own exit, not the timeout ("killed after …"), decided the gate.
     expect(result.detail).toBe('exit 0: started helper');
     expect(result.pass).toBe(true);

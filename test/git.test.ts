@@ -2,7 +2,7 @@
 // the release branch with a lease (no clobbering, no silent downgrade, safe to retry).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
 import os from 'node:os';
@@ -219,22 +219,30 @@ describe('moveBranch', () => {
     expect(await repo.reflog('release')).toEqual(reflogBefore);
   });
 
-  test('a branch that moves during the push is not overwritten: the lease fails and it is ReleaseBranchMoved', async () => {
+  test('a branch that moves after moveBranch fetched and checked it, before its push, is not overwritten: the lease fails and it is ReleaseBranchMoved', async () => {
     const ours = await repo.commit('ours');
     const theirs = await repo.commit('theirs');
-    // Another party moves release after moveBranch read the tip but before the push lands.
-    const hook = path.join(repo.bare, 'hooks', 'pre-receive');
+    // A cache clone that holds release but not main: moveBranch must fetch ours before its
+    // descendant check. The clone's reference-transaction hook runs as that fetch lands, and
+    // another party moves release then, before the push asks the remote where release is. Only
+    // the lease on the expected tip refuses the push; a plain --force would land it (git's own
+    // compare-and-swap in receive-pack only guards a move after the remote advertised its refs).
+    await resolveCommit(cacheDir, { repo: repo.bare, fromBranch: 'release', commitSha: repo.base });
+    const [clone] = (await readdir(cacheDir)).filter((name) => name.endsWith('.git'));
+    const hook = path.join(cacheDir, clone as string, 'hooks', 'reference-transaction');
+    await mkdir(path.dirname(hook), { recursive: true });
     await writeFile(
       hook,
       [
         '#!/bin/sh',
-        'unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES',
-        `git update-ref refs/heads/release ${theirs}`,
-        'exit 0',
+        '[ "$1" = committed ] || exit 0',
+        'unset GIT_DIR GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES',
+        `git --git-dir='${repo.bare}' update-ref -m 'moved by someone else' refs/heads/release ${theirs}`,
         '',
       ].join('\n'),
     );
     await chmod(hook, 0o755);
+    const reflogBefore = await repo.reflog('release');
 
     const err = await failureOf(
       moveBranch(cacheDir, {
@@ -248,8 +256,11 @@ describe('moveBranch', () => {
     );
 
     expect(err.type).toBe('ReleaseBranchMoved');
+    expect(err.message).toContain(`to ${theirs}`);
     expect(err.message).toContain('nothing was overwritten');
     expect(await repo.tip('release')).toBe(theirs);
+    // The other party's move is the only one the remote saw: nothing of ours landed after it.
+    expect(await repo.reflog('release')).toEqual([`${theirs} moved by someone else`, ...reflogBefore]);
   });
 
   test('the push carries a lease on the expected tip, so a move after the tip was read is never clobbered', async () => {

@@ -2,19 +2,21 @@
 // one real repo has one lock, and every ledger entry names it by its canonical spelling.
 // Asserted from outside evidence: the bare repo's reflog, the production service's request log,
 // the lock workflows the server knows and the ledger bytes.
-import { mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { createActivities } from '../src/activities';
 import type { PromotionStatus } from '../src/domain';
 import { fieldText, parseLedger } from '../src/ledger/format';
 import { freeLoopbackPort } from '../src/free-port';
+import { rollbackWorkflow } from '../src/workflows';
 import { lockWorkflowId, statusQuery } from '../src/workflows/messages';
 import { BROKEN_SERVICE, createSampleRepo, type SampleRepo } from '../sample/repo';
 import { LoggedRequest, SampleService, startSampleService } from '../sample/service';
-import { createHarness, failureOf, Harness, waitFor } from './helpers';
+import { createHarness, failureOf, Harness, uniqueId, waitFor } from './helpers';
 
 let h: Harness;
 let canonical: string;
@@ -178,29 +180,46 @@ test('bases are probed and recorded in their canonical form: lowercased scheme, 
   expect(entry && fieldText(entry, 'staging_base')).toBe(h.staging.url);
 }, 60_000);
 
+/**
+ * A harness whose worker registers `production` as `environment` says, on a sample repo of its
+ * own. The registry must exist before the worker starts, so the ports and the repo come first.
+ */
+async function registeredHarness(
+  environment: (sample: SampleRepo, bases: { stagingBase: string; productionBase: string }) => Record<string, unknown>,
+  env: Record<string, string> = {},
+): Promise<{ harness: Harness; sample: SampleRepo; tmp: string }> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'targets-registry-'));
+  const sample = await createSampleRepo(path.join(tmp, 'repo'));
+  const [stagingPort, productionPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
+  const bases = {
+    stagingBase: `http://127.0.0.1:${stagingPort}`,
+    productionBase: `http://127.0.0.1:${productionPort}`,
+  };
+  const configFile = path.join(tmp, 'environments.json');
+  await writeFile(configFile, JSON.stringify({ environments: { production: environment(sample, bases) } }));
+  const harness = await createHarness({
+    staging: { port: stagingPort },
+    production: { port: productionPort, follow: { gitDir: sample.bare, branch: 'release' } },
+    env: { ENVIRONMENTS_CONFIG: configFile, ...env },
+  });
+  return { harness, sample, tmp };
+}
+
 describe('with an environment registry that spells the repo otherwise', () => {
   let r: Harness;
   let sample: SampleRepo;
   let tmp: string;
   let registeredBare: string;
   beforeAll(async () => {
-    // The registry must exist before the worker starts, so the ports and the repo come first.
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'targets-registry-'));
-    sample = await createSampleRepo(path.join(tmp, 'repo'));
+    ({
+      harness: r,
+      sample,
+      tmp,
+    } = await registeredHarness((repo, bases) => ({
+      repo: `file://${repo.bare}/../${path.basename(repo.bare)}`,
+      ...bases,
+    })));
     registeredBare = await realpath(sample.bare);
-    const [stagingPort, productionPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
-    const configFile = path.join(tmp, 'environments.json');
-    const environment = {
-      repo: `file://${sample.bare}/../${path.basename(sample.bare)}`,
-      stagingBase: `http://127.0.0.1:${stagingPort}`,
-      productionBase: `http://127.0.0.1:${productionPort}`,
-    };
-    await writeFile(configFile, JSON.stringify({ environments: { production: environment } }));
-    r = await createHarness({
-      staging: { port: stagingPort },
-      production: { port: productionPort, follow: { gitDir: sample.bare, branch: 'release' } },
-      env: { ENVIRONMENTS_CONFIG: configFile },
-    });
   });
   afterAll(async () => {
     await r?.close();
@@ -220,4 +239,169 @@ describe('with an environment registry that spells the repo otherwise', () => {
     const entries = parseLedger(await r.ledger()).entries;
     expect(entries.map((e) => fieldText(e, 'repo'))).toEqual([registeredBare, registeredBare]);
   }, 60_000);
+});
+
+describe('with a registry that sets the branches, a deploy wait and a secret header', () => {
+  const TOKEN = 'targets-gate-token-9f3c2a71';
+  const deployWait = { path: '/health', field: 'version', timeout: '30s' };
+  let r: Harness;
+  let sample: SampleRepo;
+  let tmp: string;
+  /** A repo and a service the registry does not know. */
+  let foreignRepo: SampleRepo;
+  let foreign: SampleService;
+  beforeAll(async () => {
+    ({
+      harness: r,
+      sample,
+      tmp,
+    } = await registeredHarness(
+      (repo, bases) => ({
+        repo: repo.bare,
+        fromBranch: 'main',
+        toBranch: 'release',
+        ...bases,
+        deployWait,
+        headersFromEnv: { 'X-Gate-Token': 'TARGETS_GATE_TOKEN' },
+      }),
+      { TARGETS_GATE_TOKEN: TOKEN },
+    ));
+    // Branches a request could name instead of the registered ones, were it allowed to.
+    await sample.forcePush('hotfix', sample.base);
+    await sample.forcePush('canary', sample.base);
+    foreignRepo = await createSampleRepo(path.join(tmp, 'foreign'));
+    foreign = await startSampleService({ name: 'foreign' });
+  });
+  afterAll(async () => {
+    await foreign?.close();
+    await r?.close();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  /** Each request as its path and the secret header it carried, sorted (the checks run concurrently). */
+  const seen = (requests: LoggedRequest[]): string[] =>
+    requests.map((q) => `${q.path} ${q.headers['x-gate-token'] ?? '(no header)'}`).sort();
+
+  /** What a refused request must leave as it was: the ledger, every branch, and every service's request log. */
+  async function untouched(): Promise<Record<string, unknown>> {
+    return {
+      ledger: await r.ledger(),
+      reservations: await readFile(`${r.ledgerPath}.reservations`, 'utf8').catch(() => '(none)'),
+      branches: await Promise.all([
+        ...['release', 'hotfix', 'canary', 'main'].map((branch) => sample.tip(branch)),
+        foreignRepo.tip('release'),
+      ]),
+      probes: [r.staging.requests.length, r.production.requests.length, foreign.requests.length],
+    };
+  }
+
+  test.each([
+    ['deployWait', { ...deployWait, timeout: '5s' }],
+    ['fromBranch', 'hotfix'],
+    ['toBranch', 'canary'],
+  ])(
+    'a promotion request giving another %s is refused naming the field: stage invalid, no entry, no branch moved, nothing probed',
+    async (field, value) => {
+      const sha = await sample.commit(`feature: another ${field}`);
+      await sample.forcePush('hotfix', sha); // so the commit is on the branch a fromBranch override names
+      const before = await untouched();
+      const failure = await failureOf(
+        await r.start({ commitSha: sha, changeClass: 'A', operator: 'alice', [field]: value }),
+      );
+      expect(failure.type).toBe('InvalidPromotionRequest');
+      expect(failure.message).toMatch(new RegExp(`^${field}: .* differs from the value registered for production`));
+      expect(failure.message).toContain(`omit ${field}`);
+      expect(failure.status.stage).toBe('invalid');
+      expect(failure.status.releaseId).toBeUndefined();
+      expect(await untouched()).toEqual(before);
+    },
+  );
+
+  test('a request repeating the registered branches and deploy wait is promoted, and every probe to the registered bases carries the secret header, deploy-wait polls and a registered rollback included', async () => {
+    const previous = (await sample.tip('release')) as string;
+    const sha = await sample.commit('feature: registered values repeated');
+    const [stagingBefore, productionBefore] = [r.staging.requests.length, r.production.requests.length];
+    const outcome: PromotionStatus = await (
+      await r.start({
+        commitSha: sha,
+        changeClass: 'A',
+        operator: 'alice',
+        fromBranch: 'main',
+        toBranch: 'release',
+        deployWait,
+      })
+    ).result();
+    expect(outcome.stage).toBe('promoted');
+    expect(outcome.timeline.map((t) => t.stage)).toContain('awaiting_deploy');
+    expect(await sample.tip('release')).toBe(sha);
+    const staging = r.staging.requests.slice(stagingBefore);
+    const production = r.production.requests.slice(productionBefore);
+    expect(staging.length).toBeGreaterThanOrEqual(35);
+    expect(staging.filter((q) => q.headers['x-gate-token'] !== TOKEN)).toEqual([]);
+    // The deploy wait's polls of /health (at least one saw the commit) and the four checks.
+    expect(production.filter((q) => q.path === '/health' && q.version === sha).length).toBeGreaterThanOrEqual(2);
+    expect(production.filter((q) => q.headers['x-gate-token'] !== TOKEN)).toEqual([]);
+
+    // A rollback naming only the environment takes the registry's repo, branch and base, header included.
+    const rollbackBefore = r.production.requests.length;
+    const rolledBack = await (
+      await r.env.client.workflow.start(rollbackWorkflow, {
+        taskQueue: r.taskQueue,
+        workflowId: uniqueId('rollback'),
+        args: [
+          { environment: 'production', fromSha: sha, toSha: previous, trigger: 'registry rollback', operator: 'bob' },
+        ],
+      })
+    ).result();
+    expect([rolledBack.stage, rolledBack.result]).toEqual(['rolled_back', 'completed']);
+    expect(await sample.tip('release')).toBe(previous);
+    expect(seen(r.production.requests.slice(rollbackBefore))).toEqual(
+      ['/api/chat', '/api/chat', '/db/health', '/health'].map((where) => `${where} ${TOKEN}`),
+    );
+  }, 60_000);
+
+  test.each([
+    ['repo', () => ({ repo: foreignRepo.bare }), () => foreignRepo],
+    ['productionBase', () => ({ productionBase: foreign.url }), () => sample],
+  ])(
+    'a rollback of the registered environment naming another %s is refused naming the field: no branch moves, nothing is probed or recorded',
+    async (field, overrides, target) => {
+      // A rollback that went ahead would move this repo's release from its tip to a new commit.
+      const fromSha = (await target().tip('release')) as string;
+      const toSha = await target().commit(`feature: a rollback target (${field})`);
+      const before = await untouched();
+      const handle = await r.env.client.workflow.start(rollbackWorkflow, {
+        taskQueue: r.taskQueue,
+        workflowId: uniqueId('rollback'),
+        args: [
+          { environment: 'production', fromSha, toSha, trigger: 'foreign target', operator: 'bob', ...overrides() },
+        ],
+      });
+      const failure = await failureOf(handle);
+      expect(failure.type).toBe('InvalidRollbackRequest');
+      expect(failure.message).toMatch(new RegExp(`^${field}: .* differs from the value registered for production`));
+      expect(failure.status.stage).toBe('invalid');
+      expect(failure.status.releaseId).toBeUndefined();
+      expect(await untouched()).toEqual(before);
+    },
+  );
+
+  test('the probe activities send the secret header to the registered production base and not to another base they are given', async () => {
+    const activities = createActivities(r.config, r.env.client);
+    const [registeredBefore, foreignBefore] = [r.production.requests.length, foreign.requests.length];
+    await activities.verifyProduction({ environment: 'production', productionBase: r.production.url });
+    await activities.verifyProduction({ environment: 'production', productionBase: foreign.url });
+    await activities.readDeployedVersion({
+      environment: 'production',
+      base: foreign.url,
+      path: deployWait.path,
+      field: deployWait.field,
+    });
+    expect(seen(r.production.requests.slice(registeredBefore))).toEqual(
+      ['/api/chat', '/api/chat', '/db/health', '/health'].map((where) => `${where} ${TOKEN}`),
+    );
+    expect(seen(foreign.requests.slice(foreignBefore))).toEqual(
+      ['/api/chat', '/api/chat', '/db/health', '/health', '/health'].map((where) => `${where} (no header)`),
+    );
+  });
 });

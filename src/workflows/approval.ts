@@ -1,5 +1,5 @@
-// The approval desk: approve/reject signals and the decide update, and the rules that decide
-// whether a decision counts (SPEC §3 "Approval"). Every well-formed decision is kept: counted
+// The approval desk: approve/reject signals and the decide update; whether a decision counts is
+// decided by approval-rules.ts (SPEC §3 "Approval"). Every well-formed decision is kept: counted
 // ones in approval.decisions, the rest in approval.ignored with the reason.
 import { setHandler } from '@temporalio/workflow';
 import {
@@ -13,6 +13,7 @@ import {
   RejectDecision,
 } from '../domain';
 import { failure } from '../failures';
+import { countDecision, whyDecisionIgnored } from './approval-rules';
 import { workflowNow } from './clock';
 import { approveSignal, decideUpdate, rejectSignal } from './messages';
 
@@ -50,29 +51,12 @@ export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
 
   const evaluate = (d: ApprovalDecision): DecideResult => {
     const approval = status.approval;
-    const ignore = (why: string): DecideResult => {
+    const why = whyDecisionIgnored(approval, plan, d);
+    if (why !== undefined) {
       keepIgnored(approval, { ...d, why });
       return { counted: false, why, approval };
-    };
-    if (!plan) return ignore('the promotion request was refused before approval');
-    if (!approval.required) return ignore('this promotion does not need approval');
-    if (approval.state !== 'pending') return ignore(`approval is already ${approval.state}`);
-    if (d.commitSha && !plan.commitSha.startsWith(d.commitSha.toLowerCase()))
-      return ignore(`commitSha ${d.commitSha} is not this promotion's commit ${plan.commitSha}`);
-    const byOperator = d.approver === plan.operator;
-    if (byOperator && d.decision === 'approve')
-      return ignore(`${d.approver} started this promotion and cannot approve it`);
-    // The operator may always withdraw their own promotion; anyone else must be an approver.
-    if (!byOperator && approval.approvers && !approval.approvers.includes(d.approver))
-      return ignore(`${d.approver} is not an approver here (approvers: ${approval.approvers.join(', ')})`);
-    if (approval.decisions.some((x) => x.approver === d.approver)) return ignore(`${d.approver} already decided`);
-    approval.decisions.push(d);
-    if (d.decision === 'reject') approval.state = 'rejected';
-    else if (
-      new Set(approval.decisions.filter((x) => x.decision === 'approve').map((x) => x.approver)).size >=
-      approval.minApprovals
-    )
-      approval.state = 'approved';
+    }
+    countDecision(approval, d);
     return { counted: true, approval };
   };
 
