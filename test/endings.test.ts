@@ -195,43 +195,38 @@ test("a rollback child that cannot finish ends the promotion rollback_partial wi
   }
 }, 90_000);
 
-// KNOWN BUG (reported): with the remote gone, the promotion's last entry is given up. The entry's
-// append reads the tip from the remote (no completed rollback to say where it is), that read fails
-// with a non-retryable RepoUnreachable, and writeLastEntry rethrows every non-retryable failure:
-// the workflow fails with that ActivityFailure, no entry, and the push goes unrecorded. Remove
-// `.failing` once the last entry waits in `recording` instead (SPEC §3: never given up).
-test.failing(
-  'a rollback child that cannot reach the remote ends rollback_partial with RollbackFailed and one entry',
-  async () => {
-    const repo = await createSampleRepo(path.join(h.tmp, 'remote-gone'));
-    const production = await startSampleService({ name: 'production', dbDown: true });
-    const sha = await repo.commit('feature: pushed, then the remote goes away');
-    const gone = `${repo.bare}.gone`;
-    // Right after the promotion's push lands the remote is moved away (migrated under the worker's
-    // feet) and production fails its checks: the rollback cannot even be planned.
-    await installHook(
-      repo,
-      'post-receive',
-      `while read old new ref; do
+// The last entry is never given up: with the remote gone it cannot say where the branch is, so
+// it says the tip is unreadable instead of failing the workflow without an entry.
+test('a rollback child that cannot reach the remote ends rollback_partial with RollbackFailed and one entry', async () => {
+  const repo = await createSampleRepo(path.join(h.tmp, 'remote-gone'));
+  const production = await startSampleService({ name: 'production', dbDown: true });
+  const sha = await repo.commit('feature: pushed, then the remote goes away');
+  const gone = `${repo.bare}.gone`;
+  // Right after the promotion's push lands the remote is moved away (migrated under the worker's
+  // feet) and production fails its checks: the rollback cannot even be planned.
+  await installHook(
+    repo,
+    'post-receive',
+    `while read old new ref; do
   if [ "$ref" = refs/heads/release ] && [ "$new" = ${sha} ]; then mv "$(pwd)" ${gone}; fi
 done`,
-    );
-    try {
-      const handle = await h.start(h.request(sha, { repo: repo.bare, productionBase: production.url }));
-      const { type, message, status } = await failureOf(handle);
-      expect(type).toBe('RollbackFailed');
-      expect(status.stage).toBe('rollback_partial');
-      expect(status.pushed).toBe(true);
-      expect(message).toContain('rollback did not finish');
-      const entries = await entriesOf(status.releaseId);
-      expect(entries).toHaveLength(1);
-      expect(fieldText(entries[0]!, 'notes')).toMatch(/^RollbackFailed: /);
-    } finally {
-      await production.close();
-      await rename(gone, repo.bare).catch(() => undefined);
-    }
-  },
-);
+  );
+  try {
+    const handle = await h.start(h.request(sha, { repo: repo.bare, productionBase: production.url }));
+    const { type, message, status } = await failureOf(handle);
+    expect(type).toBe('RollbackFailed');
+    expect(status.stage).toBe('rollback_partial');
+    expect(status.pushed).toBe(true);
+    expect(message).toContain('rollback did not finish');
+    const entries = await entriesOf(status.releaseId);
+    expect(entries).toHaveLength(1);
+    expect(fieldText(entries[0]!, 'notes')).toMatch(/^RollbackFailed: /);
+    expect(fieldText(entries[0]!, 'branch_tip_after')).toBe('(remote unreadable)');
+  } finally {
+    await production.close();
+    await rename(gone, repo.bare).catch(() => undefined);
+  }
+});
 
 test('a release branch with no previous tip that fails production verification ends rollback_partial: there is nothing to roll back to', async () => {
   // A target of its own, and a production that runs whatever its release branch points at.
@@ -258,7 +253,10 @@ test('a release branch with no previous tip that fails production verification e
     expect(status.lastKnownGood).toBeUndefined();
     expect(status.rollback?.result).toBe('partial');
     expect(status.rollback?.releaseId).toBeUndefined();
-    expect(message).toContain('is PARTIAL: check release and production now');
+    expect(status.rollback?.workflowId).toBeUndefined();
+    expect(message).toContain(
+      `release did not exist before this promotion, so there is nothing to roll back to: it stays on ${bad}`,
+    );
     // Nothing to go back to: the branch stays on the commit the push created it at, and no
     // rollback ran or wrote.
     expect(await repo.tip('release')).toBe(bad);
@@ -270,6 +268,7 @@ test('a release branch with no previous tip that fails production verification e
     expect(entries).toHaveLength(1);
     expect(fieldText(entries[0]!, 'result')).toBe('fail');
     expect(fieldText(entries[0]!, 'rollback_result')).toBe('partial');
+    expect(fieldText(entries[0]!, 'rollback_plan')).toBe('none possible: release did not exist before this promotion');
     expect(fieldText(entries[0]!, 'branch_tip_after')).toBe(bad);
     expect(fieldText(entries[0]!, 'notes')).toMatch(/^ProductionVerificationFailed: /);
   } finally {

@@ -364,6 +364,8 @@ describe('command gates', () => {
         ],
       },
       missing_binary: { command: [path.join(dir, 'does-not-exist')] },
+      // A file used as a directory: spawn throws ENOTDIR at once instead of emitting 'error'.
+      not_a_directory: { command: [path.join(dir, 'pass.sh', 'inside')] },
     };
     const file = path.join(dir, 'gates.json');
     await writeFile(file, JSON.stringify({ gates }, null, 2));
@@ -406,6 +408,13 @@ describe('command gates', () => {
     const result = await runGate('missing_binary', ctx());
     expect(result.pass).toBe(false);
     expect(result.detail).toContain('could not start');
+  });
+
+  test('a command whose path runs through a file fails as a gate instead of failing the activity', async () => {
+    const result = await runGate('not_a_directory', ctx());
+    expect(result.pass).toBe(false);
+    expect(result.detail).toContain('could not start');
+    expect(result.detail).toContain('ENOTDIR');
   });
 
   test('a command past its timeout is killed together with its whole process group', async () => {

@@ -1,13 +1,13 @@
 // createActivities(config): every activity the workflows call, bound to the worker's config.
 import { Context } from '@temporalio/activity';
-import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure, Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
 import type { GateResult, PromotionPlan, PromotionRequest, RollbackPlan, RollbackRequest } from '../domain';
 import { productionGateNames } from '../gates/catalog';
 import { newProbeAgent, readDeployedVersion, runGates, stagingCooldownMs } from './gates';
 import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
 import { planPromotion, planRollback, probeHeaders } from './plan';
-import type { AppendResult, LedgerRecord, PromotionRecord } from '../ledger/entry';
+import { AppendResult, LedgerRecord, PromotionRecord, TIP_UNREADABLE } from '../ledger/entry';
 import { appendLedgerEntry, reserveReleaseId, ReserveArgs } from '../ledger/store';
 import type { ClosingEntry } from '../workflows/messages';
 import { PromoteArgs, promoteCommit, PromoteResult } from './promote';
@@ -172,7 +172,7 @@ export function createActivities(config: Config, client: Client, options: { ledg
       const result = await appendLedgerEntry(
         config.ledgerPath,
         record,
-        tip ? async () => tip : () => readBranchTip(target),
+        tip ? async () => tip : () => tipForEntry(target),
         ledgerFiles,
       );
       countLedgerEntry(record, result.appended);
@@ -182,6 +182,20 @@ export function createActivities(config: Config, client: Client, options: { ledg
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * The tip an entry records when its writer does not know it: read from the remote. A remote that
+ * cannot be read for good (gone, transport refused) must not cost the entry, which is never given
+ * up (SPEC §3 Endings): the entry then says the tip is unknown, and is no drift reference.
+ */
+async function tipForEntry(target: { repo: string; branch: string }): Promise<string | null> {
+  try {
+    return await readBranchTip(target);
+  } catch (err) {
+    if (err instanceof ApplicationFailure && err.nonRetryable) return TIP_UNREADABLE;
+    throw err;
+  }
+}
 
 const HEARTBEAT_EVERY_MS = 2_000;
 

@@ -76,7 +76,7 @@ export function describeStatus(status: PromotionStatus | RollbackStatus, compact
     lines.push(...gates('post-rollback verification', status.verification));
   if ('rollback' in status && status.rollback)
     lines.push(
-      `rollback ${status.rollback.releaseId ?? status.rollback.workflowId}: ${status.rollback.result ?? 'running'}`,
+      `rollback ${status.rollback.releaseId ?? status.rollback.workflowId ?? '(nothing to roll back to)'}: ${status.rollback.result ?? 'running'}`,
     );
   if (status.failure) lines.push(pc.red(`${status.failure.type}: ${status.failure.message}`));
   if (status.ledgerChainHead) lines.push(`ledger chain head ${status.ledgerChainHead}`);

@@ -93,7 +93,8 @@ export interface PromotionStatus {
   /** The push was not a fast-forward (only with allowDowngrade). */
   downgrade?: boolean;
   prodVerification: GateResult[];
-  rollback?: { releaseId?: string; workflowId: string; result?: 'completed' | 'partial' };
+  /** No workflowId: nothing was started, the branch did not exist before this promotion. */
+  rollback?: { releaseId?: string; workflowId?: string; result?: 'completed' | 'partial' };
   drift?: { expected: string; found: string | null; accepted: boolean };
   timeline: Array<{ stage: Stage; at: string }>;
   recording?: StageTrack['recording'];

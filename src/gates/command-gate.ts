@@ -1,6 +1,7 @@
 // A command gate: the configured argument array run with MODE and BASE in its environment, in
 // its own process group so a timeout kills it and everything it started.
-import { spawn } from 'node:child_process';
+import { ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import type { GateResult } from '../domain';
 import type { GateDefinition } from './catalog';
 import { excerpt } from './excerpt';
@@ -44,11 +45,19 @@ export async function runCommandGate(
     let output = '';
     let timedOut = false;
     // Its own process group, so a timeout kills the command and everything it started.
-    const child = spawn(file, args, {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, MODE: run.mode, BASE: run.base },
-    });
+    let child: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      child = spawn(file, args, {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, MODE: run.mode, BASE: run.base },
+      });
+    } catch (err) {
+      // Some errors (ENOTDIR, EACCES on a path component) are thrown here rather than emitted:
+      // the gate failed to run, which is a failed gate, not a failed activity.
+      resolve({ code: null, signal: null, output, timedOut, error: (err as Error).message });
+      return;
+    }
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-4_000);
     };

@@ -58,7 +58,9 @@ export function promotionEntry(
     rollbackPlan:
       plan.rollbackPlan ??
       (status.rollback
-        ? `rolled back by ${status.rollback.releaseId ?? '(no id)'} (${status.rollback.result ?? 'partial'})`
+        ? status.rollback.workflowId
+          ? `rolled back by ${status.rollback.releaseId ?? status.rollback.workflowId} (${status.rollback.result ?? 'partial'})`
+          : `none possible: ${plan.toBranch} did not exist before this promotion`
         : status.pushed
           ? `rollbackWorkflow to ${status.lastKnownGood ?? '(no previous tip)'}`
           : 'nothing was promoted'),

@@ -62,6 +62,9 @@ export interface RollbackRecord {
 
 export type LedgerRecord = PromotionRecord | RollbackRecord;
 
+/** `branch_tip_after` when the remote could not be read at the append (the entry is written anyway). */
+export const TIP_UNREADABLE = '(remote unreadable)';
+
 /** What appending a record answers. */
 export interface AppendResult {
   chainHead: string;

@@ -3,6 +3,7 @@
 // its line number. The worker checks appends against the same rules (LedgerVerifier).
 import { FULL_SHA } from '../domain';
 import { chainOf, fieldText, GENESIS_CHAIN, ParsedEntry, PROMOTION_KEYS, ROLLBACK_KEYS, scanLedger } from './format';
+import { TIP_UNREADABLE } from './entry';
 
 export interface LedgerProblem {
   line: number;
@@ -27,7 +28,7 @@ const VALUES: Record<string, (value: string) => boolean> = {
   environment: (v) => /^[a-z0-9-]{1,40}$/.test(v),
   change_class: (v) => v === 'A' || v === 'B',
   staging_gate_result: (v) => v === 'pass' || v === 'fail' || v === 'not run',
-  branch_tip_after: (v) => FULL_SHA.test(v) || v === '(branch missing)',
+  branch_tip_after: (v) => FULL_SHA.test(v) || v === '(branch missing)' || v === TIP_UNREADABLE,
   promotion_release_id: (v) => /^[0-9]{8}-[0-9]{4}-rc[0-9]+$/.test(v),
 };
 

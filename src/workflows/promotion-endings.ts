@@ -52,11 +52,7 @@ export async function endPromotion(status: PromotionStatus, plan: PromotionPlan,
       const rollback = await rollBack(status, plan, `${type}: ${message}`);
       if (rollback.failed)
         [type, message] = ['RollbackFailed', `${message}; rollback did not finish: ${rollback.failed}`];
-      else
-        message +=
-          status.rollback?.result === 'completed'
-            ? `; rolled back to ${status.lastKnownGood} by ${status.rollback.releaseId}`
-            : `; rollback ${status.rollback?.releaseId ?? ''} is PARTIAL: check ${plan.toBranch} and production now`;
+      else message += `; ${rollbackOutcome(status, plan)}`;
       if (!cancelled) stage = status.rollback?.result === 'completed' ? 'rolled_back' : 'rollback_partial';
     }
     status.failure = { type, message };
@@ -83,6 +79,14 @@ export async function recordPromotion(
   status.ledgerChainHead = appended.chainHead;
 }
 
+function rollbackOutcome(status: PromotionStatus, plan: PromotionPlan): string {
+  const rollback = status.rollback;
+  if (!rollback?.workflowId)
+    return `${plan.toBranch} did not exist before this promotion, so there is nothing to roll back to: it stays on ${plan.commitSha}, which failed in production; check ${plan.toBranch} and production now`;
+  if (rollback.result === 'completed') return `rolled back to ${status.lastKnownGood} by ${rollback.releaseId}`;
+  return `rollback ${rollback.releaseId ?? rollback.workflowId} is PARTIAL: check ${plan.toBranch} and production now`;
+}
+
 /** A release that passed verification is never undone because something after it failed. */
 function verified(status: PromotionStatus): boolean {
   return allPassed(status.prodVerification);
@@ -91,13 +95,13 @@ function verified(status: PromotionStatus): boolean {
 /** Compensation: the rollback child puts the branch back on the previous tip and proves it. */
 async function rollBack(status: PromotionStatus, plan: PromotionPlan, trigger: string): Promise<{ failed?: string }> {
   enter(status, 'rolling_back');
-  const workflowId = rollbackChildId(workflowInfo().workflowId);
-  status.rollback = { workflowId };
   if (!status.lastKnownGood) {
     // The branch did not exist before this promotion: there is nothing to go back to.
-    status.rollback.result = 'partial';
+    status.rollback = { result: 'partial' };
     return {};
   }
+  const workflowId = rollbackChildId(workflowInfo().workflowId);
+  status.rollback = { workflowId };
   try {
     const result = await executeChild(rollbackWorkflow, {
       workflowId,
