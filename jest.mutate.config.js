@@ -1,23 +1,30 @@
 /**
- * The tests `npm run mutate` runs: every test file that needs no Temporal server (it neither
- * builds a harness nor reads the dev server globalSetup starts). Rules that matter are tested
- * there, as functions, so each mutant is judged in milliseconds; workflow code cannot be
- * mutated in place anyway (the worker runs it from a bundle in its own sandbox).
+ * The tests `npm run mutate` runs: the unit tests of the modules stryker.config.json mutates.
+ * They call the rules as functions (with real files and real git where the rule needs them), so
+ * each mutant is judged in well under a second. The suites that need a Temporal server, spawn the
+ * CLI or wait out real rate-limit windows prove the same rules end to end in `npm test`; workflow
+ * code cannot be mutated in place anyway (the worker runs it from a bundle in its own sandbox),
+ * which is why the rules live in plain modules (e.g. workflows/approval-rules.ts).
  */
-const fs = require('node:fs');
-const path = require('node:path');
-
-const needsServer = /createHarness|workflowBundle|__temporalEnv|TEMPORAL_TEST_/;
-const testDir = path.join(__dirname, 'test');
-const unitTests = fs
-  .readdirSync(testDir, { recursive: true })
-  .filter((f) => f.endsWith('.test.ts'))
-  .filter((f) => !needsServer.test(fs.readFileSync(path.join(testDir, f), 'utf8')))
-  .map((f) => `<rootDir>/test/${f}`);
+const RULE_TESTS = [
+  'approval-rules',
+  'request-rules',
+  'repo-location',
+  'plan',
+  'promote',
+  'git',
+  'ledger-rules',
+  'ledger',
+  'ledger-verify',
+  'redact',
+  'verdicts',
+  'throttle',
+  'gate-results',
+];
 
 module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['@swc/jest'] },
-  testMatch: unitTests,
+  testMatch: RULE_TESTS.map((name) => `<rootDir>/test/${name}.test.ts`),
   testTimeout: 60000,
 };
