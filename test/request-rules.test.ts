@@ -289,6 +289,11 @@ describe('PromotionRequest', () => {
     ['a sha that is not hex', { commitSha: 'xyz1234' }, `commitSha: ${SHA_FORMAT}`],
     ['a sha of 6 characters', { commitSha: 'abcdef' }, `commitSha: ${SHA_FORMAT}`],
     ['a sha of 41 characters', { commitSha: 'a'.repeat(41) }, `commitSha: ${SHA_FORMAT}`],
+    [
+      'change class C (the schema refuses it too, not only parsePromotionRequest)',
+      { changeClass: 'C' },
+      'changeClass: must be "A" or "B" ("C" is forbidden)',
+    ],
     ['change class D', { changeClass: 'D' }, 'changeClass: must be "A" or "B" ("C" is forbidden)'],
     ['change class a (lowercase)', { changeClass: 'a' }, 'changeClass: must be "A" or "B" ("C" is forbidden)'],
     ['an operator with spaces', { operator: 'alice smith' }, `operator: ${IDENTITY}`],
