@@ -25,7 +25,6 @@ let repo: SampleRepo;
 let configFile: string;
 let stagingUrl: string;
 let productionUrl: string;
-const previousSecret = process.env.CHAT_GATE_AUTH;
 
 function registry(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -50,7 +49,6 @@ function registry(overrides: Record<string, unknown> = {}): Record<string, unkno
 
 beforeAll(async () => {
   // The registry must exist before the worker starts, so the ports and the repo come first.
-  process.env.CHAT_GATE_AUTH = SECRET;
   tmp = await mkdtemp(path.join(os.tmpdir(), 'environments-test-'));
   repo = await createSampleRepo(path.join(tmp, 'repo'));
   const [stagingPort, productionPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
@@ -61,8 +59,8 @@ beforeAll(async () => {
   h = await createHarness({
     staging: { port: stagingPort, echoHeaders: true },
     production: { port: productionPort, echoHeaders: true, follow: { gitDir: repo.bare, branch: 'release' } },
-    // loadConfig checks headersFromEnv against the env it is given (not process.env), while the
-    // probes read process.env: the harness passes its own env object, so the variable goes in both.
+    // The worker reads secrets from the env its config was loaded from (config.readSecret), never
+    // from process.env: the secret is only here.
     env: { ENVIRONMENTS_CONFIG: configFile, CHAT_GATE_AUTH: SECRET },
   });
   expect(h.staging.url).toBe(stagingUrl);
@@ -72,8 +70,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
   await rm(tmp, { recursive: true, force: true });
-  if (previousSecret === undefined) delete process.env.CHAT_GATE_AUTH;
-  else process.env.CHAT_GATE_AUTH = previousSecret;
 });
 
 /** A request that names only what the registry cannot know. */
