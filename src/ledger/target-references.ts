@@ -97,6 +97,7 @@ export function driftReference(
   let best: TargetEntry | undefined;
   for (const key of candidateKeys(repo, branch, environment)) {
     const found = refs.moves.get(key);
+    // Stryker disable next-line EqualityOperator: equivalent, no two entries share a position
     if (found && (!best || found.seq > best.seq)) best = found;
   }
   return best && { releaseId: best.releaseId, tip: best.tip };
