@@ -17,6 +17,7 @@ const RULE_TESTS = [
   'ledger',
   'ledger-verify',
   'redact',
+  'redact-rules',
   'verdicts',
   'throttle',
   'gate-results',

@@ -159,7 +159,10 @@ function characterForms(ch: string): string {
   const forms = new Set<string>([escapeRegExp(ch)]);
   const short = JSON_SHORT_ESCAPES[ch];
   if (short) forms.add(escapeRegExp(short));
-  for (let i = 0; i < ch.length; i++) forms.add(`\\\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`);
+  // One form for the whole character: a 4-byte one is escaped as its two surrogates in a row (JSON, Python's json.dumps).
+  forms.add(
+    Array.from({ length: ch.length }, (_, i) => `\\\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
+  );
   const bytes = utf8Bytes(ch);
   forms.add(bytes.map((b) => `%(?:25)?${hex2(b)}`).join(''));
   if (cp < 0x80) forms.add(`\\\\x${hex2(cp)}`);
