@@ -1,16 +1,8 @@
 // How a promotion words its gate failures (a pure function of the results).
-import type { GateResult } from '../src/domain';
+import { gateResult } from './records';
 import { describeFailures, stagingFailureMessage } from '../src/gates/results';
 
-const result = (over: Partial<GateResult>): GateResult => ({
-  name: 'health',
-  target: 'GET http://s/health',
-  pass: false,
-  latencyMs: 3,
-  attempts: 1,
-  detail: '',
-  ...over,
-});
+const result = gateResult;
 
 test('a burst that got 30 x 404 says what it counted, not that it got no answer', () => {
   const burst = result({ name: 'burst_429', counts: { '404': 30 }, detail: '30 requests: 30 x 404, 0 x 429, 0 x 5xx' });

@@ -98,3 +98,14 @@ export function configErrorOf(load: () => unknown): ConfigError {
   expect(outcome).toBeInstanceOf(ConfigError);
   return outcome as ConfigError;
 }
+
+/** A failed health gate result; `over` sets what a test is about. */
+export const gateResult = (over: Partial<GateResult>): GateResult => ({
+  name: 'health',
+  target: 'GET http://s/health',
+  pass: false,
+  latencyMs: 3,
+  attempts: 1,
+  detail: '',
+  ...over,
+});

@@ -1,7 +1,7 @@
 // What a set of gate results says (src/gates/results.ts) and how a throttled answer is read
 // (src/gates/throttle.ts): the rules gate-results.test.ts and throttle.test.ts leave open.
 // Pure functions, called as the probes and the workflows call them.
-import type { GateResult } from '../src/domain';
+import { gateResult } from './records';
 import { allPassed, describeFailures, stagingFailureMessage } from '../src/gates/results';
 import {
   describeThrottling,
@@ -13,15 +13,7 @@ import {
 
 const NOW = Date.parse('2026-12-01T10:00:00.000Z');
 
-const result = (over: Partial<GateResult>): GateResult => ({
-  name: 'health',
-  target: 'GET http://s/health',
-  pass: false,
-  latencyMs: 3,
-  attempts: 1,
-  detail: '',
-  ...over,
-});
+const result = gateResult;
 
 const passed = (name: string) => result({ name, pass: true, status: 200 });
 const throttled = (name: string, count = 6) => result({ name, status: 429, throttled: { count, waitedMs: 10_000 } });
