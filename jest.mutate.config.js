@@ -24,7 +24,7 @@ const RULE_TESTS = [
 ];
 
 module.exports = {
-  testEnvironment: 'node',
+  testEnvironment: require.resolve('./test/mutate-environment.js'),
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   testMatch: RULE_TESTS.map((name) => `<rootDir>/test/${name}.test.ts`),
   testTimeout: 60000,

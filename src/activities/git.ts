@@ -237,8 +237,10 @@ export async function moveBranch(cacheDir: string, args: MoveBranchArgs): Promis
       let downgrade = false;
       if (args.expectedTip === null) {
         if (!(await objectExists(dir, args.targetSha))) await fetchBoth();
+      } else if (
         // Stryker disable next-line ConditionalExpression: equivalent, a commit is its own ancestor, so the same push follows
-      } else if (args.expectedTip !== args.targetSha) {
+        args.expectedTip !== args.targetSha
+      ) {
         // The lease below guarantees the branch is still on expectedTip when the push lands, so
         // the descendant check can be made against it without asking the remote first. The cache
         // usually holds both commits already (resolving the commit fetched them); if not, fetch once.
@@ -268,6 +270,7 @@ export async function moveBranch(cacheDir: string, args: MoveBranchArgs): Promis
           { cwd: dir },
         );
         // "=" is git's porcelain flag for a ref already at the pushed value: a retry, nothing moved.
+        // Stryker disable next-line Regex: equivalent, "=\t" starts a line only: the other lines are "To <repo>" and "Done"
         return { pushed: !/^=\t/m.test(out), downgrade };
       } catch (err) {
         // The lease failed: a retry of a push that already landed, or someone else moved the branch.
