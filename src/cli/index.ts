@@ -1,14 +1,16 @@
 // `release-promoter <command>`: the project's CLI over the Temporal client, the gate runner and
 // the ledger. This file builds the program from the command groups and maps errors to exit codes;
-// the commands are in promotions.ts, rollback.ts, gates.ts and ledger.ts, what they print in
+// the commands are in start.ts, decisions.ts, promotions.ts, rollback.ts, gates.ts and ledger.ts, what they print in
 // render.ts. Identity comes from RELEASE_PROMOTER_IDENTITY (default: the OS user).
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { ConfigError } from '../config';
 import { addGatesCommand } from './gates';
+import { addDecisionCommands } from './decisions';
 import { addLedgerCommands } from './ledger';
 import { addPromotionCommands } from './promotions';
 import { addRollbackCommand } from './rollback';
+import { addStartCommand } from './start';
 
 export function cliProgram(): Command {
   // Usage errors exit 2, so a script can tell a bad command line from a failed check (exit 1).
@@ -17,6 +19,8 @@ export function cliProgram(): Command {
     .description('Promote releases with staging gates, approval, verification and automatic rollback on Temporal.')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(pc.red(text)) });
+  addStartCommand(program);
+  addDecisionCommands(program);
   addPromotionCommands(program);
   addRollbackCommand(program);
   addGatesCommand(program);
