@@ -75,6 +75,8 @@ export interface PromotionStatus {
     state: 'not_required' | 'pending' | 'approved' | 'rejected' | 'expired';
     minApprovals: number;
     approvers?: string[];
+    /** When the approval expires (workflow time, ISO), while it is pending. */
+    deadline?: string;
     decisions: ApprovalDecision[];
     /** The latest ignored decisions (at most IGNORED_KEPT), each with why. */
     ignored: Array<ApprovalDecision & { why: string }>;
