@@ -8,10 +8,11 @@ import path from 'node:path';
 import { Connection, Client, WorkflowFailedError } from '@temporalio/client';
 import pc from 'picocolors';
 import type { PromotionStatus } from '../src/domain';
+import { prebuiltState } from '../src/build-digest';
 import { parseLedger } from '../src/ledger/format';
 import { verifyLedger } from '../src/ledger/verify';
 import { DEV_SERVER_LIMITS, resolveTemporalCli } from '../src/temporal-cli';
-import { WORKER_NODE_ARGS } from '../src/worker-command';
+import { WORKER_NODE_ARGS, WORKER_V8_FLAGS } from '../src/worker-command';
 import { statusQuery } from '../src/workflows/messages';
 import { BROKEN_SERVICE, createSampleRepo } from '../sample/repo';
 import { startSampleService } from '../sample/service';
@@ -99,8 +100,15 @@ async function startServer(cli: string): Promise<Connection> {
 }
 
 function startWorker(env: Record<string, string>): ChildProcess {
-  // One process (node with tsx's require hook), so a signal reaches the worker itself.
-  const worker = spawn(process.execPath, [...WORKER_NODE_ARGS, path.join(root, 'src', 'worker.ts')], {
+  // The compiled worker when dist/ is what src/ says (it polls in a second or two); after an edit
+  // the sources through tsx, which bundle the workflows first (slower, and said so).
+  const fresh = prebuiltState() === 'fresh';
+  if (!fresh) say(pc.yellow('• src/ changed since `npm run build`: the worker runs from sources (slower start)'));
+  const args = fresh
+    ? [...WORKER_V8_FLAGS, path.join(root, 'dist', 'worker.js')]
+    : [...WORKER_NODE_ARGS, path.join(root, 'src', 'worker.ts')];
+  // One process (node itself, with tsx's require hook if any), so a signal reaches the worker.
+  const worker = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'pipe'],
