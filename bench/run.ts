@@ -13,7 +13,8 @@ import { verifyLedger } from '../src/ledger/verify';
 import type { PromotionStatus } from '../src/domain';
 import { freeLoopbackPort } from '../src/free-port';
 import { DEV_SERVER_LIMITS, resolveTemporalCli } from '../src/temporal-cli';
-import { WORKER_NODE_ARGS } from '../src/worker-command';
+import { prebuiltState } from '../src/build-digest';
+import { WORKER_NODE_ARGS, WORKER_V8_FLAGS } from '../src/worker-command';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleService, startSampleService } from '../sample/service';
 
@@ -26,7 +27,7 @@ const SCALE_DEFAULT = quick ? [50] : [50, 200];
 const LEDGER_SIZES = quick ? [10_000, 100_000] : [10_000, 100_000];
 const APPENDS_PER_PROCESS = quick ? 100 : 300;
 const RATE_WINDOW_MS = 500;
-// --only side,scale,shared,ledger runs a subset (for profiling one part); the default runs everything.
+// --only side,scale,shared,ledger,startup runs a subset (for profiling one part); the default runs everything.
 const only = argv.includes('--only') ? new Set((argv[argv.indexOf('--only') + 1] ?? '').split(',')) : undefined;
 const wants = (part: string) => !only || only.has(part);
 const scaleOverride = argv.includes('--n') ? [Number(argv[argv.indexOf('--n') + 1])] : undefined;
@@ -129,15 +130,21 @@ async function startServer(cli: string, dir: string): Promise<{ address: string;
   throw new Error('dev server did not start');
 }
 
-/** A real worker process, started as `npm run worker` starts it (one process, so /proc shows its memory). */
-async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
+/** A real worker process, started as `npm run worker` (or, compiled, as the image) starts it (one process, so /proc shows its memory). */
+async function startWorker(env: Record<string, string>, compiled = false): Promise<ChildProcess> {
   // BENCH_CPU_PROF=<dir> writes each worker's CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   // BENCH_WORKER_FLAGS="--max-semi-space-size=2 …" tries node/V8 flags on the workers only.
   const extra = process.env.BENCH_WORKER_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
   const worker = spawn(
     process.execPath,
-    [...profile, ...extra, ...WORKER_NODE_ARGS, path.join(root, 'src', 'worker.ts')],
+    [
+      ...profile,
+      ...extra,
+      ...(compiled
+        ? [...WORKER_V8_FLAGS, path.join(root, 'dist', 'worker.js')]
+        : [...WORKER_NODE_ARGS, path.join(root, 'src', 'worker.ts')]),
+    ],
     { cwd: root, env: { ...process.env, LOG_LEVEL: 'ERROR', ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   children.push(worker);
@@ -195,6 +202,7 @@ interface Results {
   scale: Array<Record<string, number>>;
   shared: Record<string, number>;
   ledger: Record<string, number>;
+  startup: Record<string, number>;
   targets: Record<string, { value: number; target: string; holds: boolean }>;
 }
 
@@ -534,6 +542,80 @@ async function ledgerBench({ dir, results }: BenchContext): Promise<void> {
   results.ledger.appendsPerSecondWithStartup = Math.round((2 * APPENDS_PER_PROCESS) / appendWallS);
 }
 
+/** Milliseconds from spawning a worker to its "polling" line. */
+async function timeWorkerStart(env: Record<string, string>, compiled: boolean): Promise<number> {
+  const t0 = performance.now();
+  const worker = await startWorker(env, compiled);
+  const ms = performance.now() - t0;
+  await stop(worker);
+  return ms;
+}
+
+/**
+ * 5. Start-up, what a person waits for: the CLI (`--help`, a usage error, `status` of a finished
+ * promotion) and a worker from spawn to polling, compiled (the image, the demo) and through tsx
+ * (`npm run worker`); medians of 5. Then `npm run demo` end to end on a dev server of its own.
+ */
+async function startup({ dir, address, client, results }: BenchContext): Promise<void> {
+  if (prebuiltState() !== 'fresh') throw new Error('dist/ is not built from src/ as it is: run `npm run build` first');
+  log('start-up: CLI and worker, 5 runs each; then the demo');
+  const bin = path.join(root, 'bin', 'release-promoter.js');
+  const env = { TEMPORAL_ADDRESS: address, NO_COLOR: '1', RELEASE_PROMOTER_IDENTITY: 'bench' };
+  const cliMs = async (args: string[], expectCode: number) => {
+    const ms: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await run(process.execPath, [bin, ...args], env);
+      if (r.code !== expectCode) throw new Error(`release-promoter ${args.join(' ')} exited ${r.code}: ${r.stdout}`);
+      ms.push(r.ms);
+    }
+    return Math.round(median(ms));
+  };
+  results.startup.cliHelpMs = await cliMs(['--help'], 0);
+  results.startup.cliUsageErrorMs = await cliMs(['start', '--class', 'A'], 2);
+  const repo = await createSampleRepo(path.join(dir, 'startup'));
+  const staging = await startSampleService({ name: 'staging', latencyMs: 0 });
+  const production = await startSampleService({ name: 'production', latencyMs: 0 });
+  const workerEnv = {
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: 'bench-startup',
+    RELEASE_LEDGER_PATH: path.join(dir, 'startup', 'RELEASE_LOG.md'),
+    GIT_CACHE_DIR: path.join(dir, 'startup', 'cache'),
+  };
+  for (const compiled of [true, false]) {
+    const ms: number[] = [];
+    for (let i = 0; i < 5; i++) ms.push(await timeWorkerStart(workerEnv, compiled));
+    results.startup[compiled ? 'workerCompiledMs' : 'workerTsxMs'] = Math.round(median(ms));
+  }
+  const worker = await startWorker(workerEnv, true);
+  const workflowId = `bench-startup-${Date.now()}`;
+  await promote(
+    client,
+    'bench-startup',
+    {
+      commitSha: await repo.commit('start-up'),
+      changeClass: 'A',
+      operator: 'bench',
+      repo: repo.bare,
+      stagingBase: staging.url,
+      productionBase: production.url,
+    },
+    workflowId,
+  );
+  await stop(worker);
+  await staging.close();
+  await production.close();
+  results.startup.cliStatusMs = await cliMs(['status', workflowId], 0);
+  // The demo as a newcomer runs it, on a dev server and data directory of its own.
+  const demo = await run(process.execPath, ['--require', 'tsx/cjs', path.join(root, 'scripts', 'demo.ts')], {
+    TEMPORAL_ADDRESS: `127.0.0.1:${await freeLoopbackPort()}`,
+    DEMO_UI_PORT: String(await freeLoopbackPort()),
+    DEMO_DATA_DIR: path.join(dir, 'demo'),
+    NO_COLOR: '1',
+  });
+  if (demo.code !== 0) throw new Error(`npm run demo failed:\n${demo.stdout}`);
+  results.startup.demoMs = Math.round(demo.ms);
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const cli = resolveTemporalCli();
@@ -555,6 +637,7 @@ async function main(): Promise<void> {
     scale: [],
     shared: {},
     ledger: {},
+    startup: {},
     targets: {},
   };
 
@@ -565,6 +648,7 @@ async function main(): Promise<void> {
     for (const n of SCALE) await scale(ctx, workers, n);
   if (wants('shared')) await sharedStaging(ctx);
   if (wants('ledger')) await ledgerBench(ctx);
+  if (wants('startup')) await startup(ctx);
 
   const big = results.scale.filter((s) => s.n === Math.max(...SCALE));
   const worst = (key: string) => Math.max(...big.map((s) => s[key] as number));
@@ -599,6 +683,26 @@ async function main(): Promise<void> {
       target: '≥ 200',
       holds: (results.ledger.appendsPerSecond as number) >= 200,
     },
+    ...(results.startup.cliHelpMs === undefined
+      ? {}
+      : {
+          cliHelpMs: { value: results.startup.cliHelpMs, target: '< 300', holds: results.startup.cliHelpMs < 300 },
+          cliUsageErrorMs: {
+            value: results.startup.cliUsageErrorMs as number,
+            target: '< 300',
+            holds: (results.startup.cliUsageErrorMs as number) < 300,
+          },
+          cliStatusMs: {
+            value: results.startup.cliStatusMs as number,
+            target: '< 1000',
+            holds: (results.startup.cliStatusMs as number) < 1000,
+          },
+          workerCompiledMs: {
+            value: results.startup.workerCompiledMs as number,
+            target: '< 3000',
+            holds: (results.startup.workerCompiledMs as number) < 3000,
+          },
+        }),
     ...(results.shared.backToBack === undefined
       ? {}
       : {
@@ -712,6 +816,13 @@ function print(r: Results): void {
     table.push([
       `ledger ${key}`,
       String(value),
+      r.targets[key]?.target ?? '',
+      r.targets[key] ? (r.targets[key].holds ? 'yes' : 'NO') : '',
+    ]);
+  for (const [key, value] of Object.entries(r.startup))
+    table.push([
+      `start-up ${key}`,
+      `${value} ms`,
       r.targets[key]?.target ?? '',
       r.targets[key] ? (r.targets[key].holds ? 'yes' : 'NO') : '',
     ]);

@@ -25,6 +25,8 @@ const waitForHuman = process.argv.includes('--wait-for-approval') && !process.ar
 const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 const uiPort = Number(process.env.DEMO_UI_PORT ?? 8233);
 const taskQueue = process.env.TEMPORAL_TASK_QUEUE ?? 'release-promotion';
+// Where the dev server's SQLite file and the demo's repo, ledger and caches go (the bench uses its own).
+const dataDir = path.resolve(process.env.DEMO_DATA_DIR ?? path.join(root, '.data'));
 const children: ChildProcess[] = [];
 
 function say(line: string): void {
@@ -64,7 +66,7 @@ async function startServer(cli: string): Promise<Connection> {
     return existing;
   }
   const [host, port] = address.split(':') as [string, string];
-  await mkdir(path.join(root, '.data'), { recursive: true });
+  await mkdir(dataDir, { recursive: true });
   const server = spawn(
     cli,
     [
@@ -78,7 +80,7 @@ async function startServer(cli: string): Promise<Connection> {
       String(uiPort),
       '--ui-disable-news-fetch',
       '--db-filename',
-      path.join(root, '.data', 'temporal.db'),
+      path.join(dataDir, 'temporal.db'),
       // WAL: the dev server's SQLite writes stop being the bottleneck.
       '--sqlite-pragma',
       'journal_mode=wal',
@@ -92,7 +94,7 @@ async function startServer(cli: string): Promise<Connection> {
   );
   children.push(server);
   say(
-    `${pc.dim('•')} started temporal server start-dev on ${address} (SQLite .data/temporal.db, UI http://localhost:${uiPort})`,
+    `${pc.dim('•')} started temporal server start-dev on ${address} (SQLite ${path.relative(root, path.join(dataDir, 'temporal.db'))}, UI http://localhost:${uiPort})`,
   );
   const connection = await tryConnect(30_000);
   if (!connection) throw new Error(`the dev server did not answer on ${address} within 30 s`);
@@ -253,7 +255,7 @@ async function promote(
 async function main(): Promise<void> {
   const started = Date.now();
   const cli = resolveTemporalCli();
-  const work = path.join(root, '.data', 'demo');
+  const work = path.join(dataDir, 'demo');
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   const ledgerPath = path.join(work, 'RELEASE_LOG.md');
