@@ -7,7 +7,8 @@ import { BaseUrl, BranchName, DeployWait, EnvironmentName, Identity, RepoLocatio
 import { builtinCatalog, GateCatalog } from './gates/catalog';
 import { GatesFile } from './gates/config-file';
 
-const HostPort = z
+/** TEMPORAL_ADDRESS, METRICS_ADDRESS (and the CLI's --address). */
+export const HostPort = z
   .string()
   .regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/, 'must be host:port, e.g. localhost:7233');
 const ExistingFile = z.string().refine((file) => {
@@ -19,13 +20,13 @@ const ExistingFile = z.string().refine((file) => {
   }
 }, 'must be the path of a readable file');
 
+/** TEMPORAL_NAMESPACE (and the CLI's --namespace). */
+export const NamespaceName = z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be a Temporal namespace name');
+
 export const WorkerEnv = z
   .object({
     TEMPORAL_ADDRESS: HostPort.default('localhost:7233'),
-    TEMPORAL_NAMESPACE: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be a Temporal namespace name')
-      .default('default'),
+    TEMPORAL_NAMESPACE: NamespaceName.default('default'),
     TEMPORAL_API_KEY: z.string().min(1).optional(),
     TEMPORAL_TLS_CERT_PATH: ExistingFile.optional(),
     TEMPORAL_TLS_KEY_PATH: ExistingFile.optional(),

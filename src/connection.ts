@@ -17,10 +17,23 @@ export function tlsOptions(config: Config): TLSConfig | boolean | undefined {
   };
 }
 
-export function connectClient(config: Config): Promise<Connection> {
-  return Connection.connect({
+/**
+ * Connects and checks the server answers (Connection.connect), within `connectTimeoutMs` (default:
+ * the SDK's 10 s, what the worker uses). A connection that failed is closed, so its channel's
+ * reconnect attempts do not keep the process alive after the error.
+ */
+export async function connectClient(config: Config, options: { connectTimeoutMs?: number } = {}): Promise<Connection> {
+  const connection = Connection.lazy({
     address: config.temporal.address,
     tls: tlsOptions(config),
     apiKey: config.temporal.apiKey,
+    connectTimeout: options.connectTimeoutMs,
   });
+  try {
+    await connection.ensureConnected();
+    return connection;
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
 }

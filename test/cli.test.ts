@@ -48,7 +48,7 @@ test('gates exits 0 when every staging gate passes and 1 when one fails, with th
   try {
     const bad = await cli(['gates', '--mode', 'production', '--base', h.staging.url]);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toMatch(/chat_415\s+│\s+fail/);
+    expect(bad.stdout).toMatch(/^chat_415\s+fail\s+/m);
   } finally {
     h.staging.configure({ no415: false });
   }
@@ -178,7 +178,9 @@ test('start checks the request before it returns: a typo exits 2 before any work
   const target = ['--repo', h.repo.bare, '--staging-base', h.staging.url, '--production-base', h.production.url];
   const typo = await cli(['start', '--commit', 'xyz123', '--class', 'A', ...target, '--workflow-id', 'cli-typo']);
   expect(typo.code).toBe(2);
-  expect(typo.stderr).toContain('commitSha:');
+  // Named by the flag the user typed, not by the request field it fills.
+  expect(typo.stderr).toContain('--commit:');
+  expect(typo.stderr).not.toContain('commitSha');
   await expect(h.env.client.workflow.getHandle('cli-typo').describe()).rejects.toThrow(/not found/i);
 
   const unknown = await cli(['start', '--commit', 'deadbeefdeadbeef', '--class', 'A', ...target]);
@@ -205,7 +207,10 @@ test('start checks the request before it returns: a typo exits 2 before any work
 });
 
 test('a usage error exits 2 and names the problem', async () => {
-  const out = await cli(['start', '--commit', 'abc1234']);
+  const out = await cli(['start', '--commit', 'abc1234', '--classs', 'A']);
   expect(out.code).toBe(2);
-  expect(out.stderr).toContain("required option '--class <class>' not specified");
+  expect(out.stderr).toContain("unknown option '--classs'");
+  const missing = await cli(['start', '--commit', 'abc1234']);
+  expect(missing.code).toBe(2);
+  expect(missing.stderr).toMatch(/--class: /);
 });

@@ -6,6 +6,7 @@ import { chmod, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { planPromotion, planRollback, probeHeaders } from '../src/activities/plan';
+import { approvalPolicy, branchProblems, gateProblems, promotionSettings } from '../src/activities/plan-rules';
 import { moveBranch, resolveCommit } from '../src/activities/git';
 import { promoteCommit, PromoteArgs } from '../src/activities/promote';
 import { loadConfig, type Config } from '../src/config';
@@ -492,6 +493,162 @@ describe('planning', () => {
       const { config } = await configWith();
       const plan = await planPromotion(config, full({ changeClass: 'B', approval: { minApprovals: 3 } }));
       expect(plan.approval).toEqual({ required: true, approvers: undefined, minApprovals: 3, timeoutMs: DAY_MS });
+    });
+  });
+
+  describe('the rules as data (plan-rules.ts: the worker throws the first problem, the CLI words them all)', () => {
+    test('without a registry every missing setting is a problem of its own, in field order, and nothing settles', async () => {
+      const { config } = await configWith();
+      const request = full({ repo: undefined, stagingBase: undefined, productionBase: undefined });
+      const { value, problems } = promotionSettings(config, request);
+      expect(value).toBeUndefined();
+      expect(problems.map((p) => [p.rule, p.field])).toEqual([
+        ['required', 'repo'],
+        ['required', 'stagingBase'],
+        ['required', 'productionBase'],
+      ]);
+      // The worker names the first.
+      const err = await failureOf(planPromotion(config, request));
+      expect(err.message).toMatch(/^repo: is required /);
+    });
+
+    test('a registered value the request contradicts carries both values, the deploy wait in the plan’s form', async () => {
+      const wait = { path: '/version', field: 'commit', timeout: '30s' };
+      const config = await registryConfig({ deployWait: wait });
+      const { value, problems } = promotionSettings(
+        config,
+        minimal({ toBranch: 'prod', deployWait: { ...wait, timeout: '1m' } }),
+      );
+      expect(value).toBeUndefined();
+      expect(problems).toEqual([
+        expect.objectContaining({
+          rule: 'differs',
+          field: 'toBranch',
+          environment: 'production',
+          given: 'prod',
+          registered: 'release',
+        }),
+        expect.objectContaining({
+          rule: 'differs',
+          field: 'deployWait',
+          environment: 'production',
+          given: { path: '/version', field: 'commit', timeoutMs: 60_000 },
+          registered: { path: '/version', field: 'commit', timeoutMs: 30_000 },
+        }),
+      ]);
+    });
+
+    test("the repo is compared by the caller's comparator: false refuses, true and undefined (cannot tell) let it pass", async () => {
+      const config = await registryConfig();
+      const request = minimal({ repo: '/somewhere/else.git' });
+      expect(promotionSettings(config, request, () => false).problems).toEqual([
+        expect.objectContaining({
+          rule: 'differs',
+          field: 'repo',
+          given: '/somewhere/else.git',
+          registered: repo.bare,
+        }),
+      ]);
+      for (const answer of [true, undefined]) {
+        const { value, problems } = promotionSettings(config, request, () => answer);
+        expect(problems).toEqual([]);
+        // What settles is the registry's own text.
+        expect(value?.repo).toBe(repo.bare);
+      }
+      // By default, as text.
+      expect(promotionSettings(config, request).problems).toHaveLength(1);
+      expect(promotionSettings(config, minimal({ repo: repo.bare })).problems).toEqual([]);
+    });
+
+    test('an environment the registry does not have is the only problem, with the registered names', async () => {
+      const config = await registryConfig();
+      const { value, problems } = promotionSettings(config, minimal({ environment: 'canary', toBranch: 'prod' }));
+      expect(value).toBeUndefined();
+      expect(problems).toEqual([
+        expect.objectContaining({
+          rule: 'unregistered',
+          field: 'environment',
+          environment: 'canary',
+          registered: ['production'],
+        }),
+      ]);
+    });
+
+    test.each([
+      ['a release branch at the default source branch', { toBranch: 'main' }, 'main'],
+      ['a source branch at the default release branch', { fromBranch: 'release' }, 'release'],
+    ] as const)('without a registry, %s is a sameBranches problem about toBranch', async (_, over, branch) => {
+      const { config } = await configWith();
+      expect(branchProblems(config, full(over))).toEqual([
+        expect.objectContaining({ rule: 'sameBranches', field: 'toBranch', branch, fromRegistry: false }),
+      ]);
+      expect(branchProblems(config, full())).toEqual([]);
+    });
+
+    test("with a registry the registry's branches are judged, whatever the request gives", async () => {
+      const same = await registryConfig({ fromBranch: 'prod', toBranch: 'prod' });
+      expect(branchProblems(same, minimal({ toBranch: 'other' }))).toEqual([
+        expect.objectContaining({ rule: 'sameBranches', field: 'toBranch', branch: 'prod', fromRegistry: true }),
+      ]);
+      expect(branchProblems(await registryConfig(), minimal({ toBranch: 'main' }))).toEqual([]);
+    });
+
+    test('every optional gate that cannot run is a problem of its own, by its index in the request', async () => {
+      const { config } = await configWith({
+        gates: { gates: { smoke: { request: { path: '/smoke' }, expect: { status: 200 } } } },
+      });
+      const problems = gateProblems(config, full({ optionalGates: ['smoke', 'nope', 'health', 'breaker_drill'] }));
+      expect(problems).toEqual([
+        expect.objectContaining({
+          rule: 'unknownGate',
+          field: 'optionalGates',
+          index: 1,
+          gate: 'nope',
+          known: ['release_drills_subset', 'certify_phase15_subset', 'breaker_drill', 'smoke'],
+        }),
+        expect.objectContaining({ rule: 'requiredGate', field: 'optionalGates', index: 2, gate: 'health' }),
+        expect.objectContaining({
+          rule: 'gateWithoutCommand',
+          field: 'optionalGates',
+          index: 3,
+          gate: 'breaker_drill',
+        }),
+      ]);
+      expect(gateProblems(config, full({ optionalGates: ['smoke'] }))).toEqual([]);
+    });
+
+    test('approvers outside the registered ones carry both lists', async () => {
+      const config = await registryConfig({ approval: { approvers: ['bob', 'carol'] } });
+      expect(approvalPolicy(config, minimal({ approval: { approvers: ['zed'] } }))).toEqual({
+        value: undefined,
+        problems: [
+          expect.objectContaining({
+            rule: 'approversOutside',
+            field: 'approval.approvers',
+            environment: 'production',
+            asked: ['zed'],
+            registered: ['bob', 'carol'],
+          }),
+        ],
+      });
+    });
+
+    test('an unreachable minimum carries the minimum, who else may approve, and the registered approvers if any', async () => {
+      const config = await registryConfig({ approval: { approvers: ['alice', 'bob'], minApprovals: 2 } });
+      expect(approvalPolicy(config, minimal({ changeClass: 'B' })).problems).toEqual([
+        expect.objectContaining({
+          rule: 'unreachableMinimum',
+          field: 'approval.minApprovals',
+          environment: 'production',
+          needed: 2,
+          others: ['bob'],
+          registered: ['alice', 'bob'],
+        }),
+      ]);
+      const { config: bare } = await configWith();
+      expect(
+        approvalPolicy(bare, full({ changeClass: 'B', approval: { approvers: ['alice'], minApprovals: 1 } })).problems,
+      ).toEqual([expect.objectContaining({ needed: 1, others: [], registered: undefined })]);
     });
   });
 

@@ -1,21 +1,132 @@
-// What a command acts with: the identity it decides and starts as, and a Temporal client on the
-// configured connection, closed when the command is done (an open connection keeps node alive).
+// What a command acts with: the identity it claims (SPEC §1), and a Temporal client on the
+// configured connection (TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE, or the program's --address /
+// --namespace over them), closed when the command is done (an open connection keeps node alive).
+import net from 'node:net';
 import os from 'node:os';
-import { Client } from '@temporalio/client';
-import { Config, loadConfig } from '../config';
+import { Client, Connection } from '@temporalio/client';
+import { Config, ConfigError, loadConfig } from '../config';
 import { connectClient } from '../connection';
+import { Identity } from '../domain';
 
-/** RELEASE_PROMOTER_IDENTITY, else the OS user: who starts, approves and rolls back. */
-export function identity(): string {
-  return process.env.RELEASE_PROMOTER_IDENTITY || os.userInfo().username;
+/** How long a command waits for the server before it says it cannot reach it (the worker waits longer). */
+export const CONNECT_TIMEOUT_MS = 2_000;
+
+/** Temporal could not answer (EXIT.unavailable): the message names the address and namespace. */
+export class TemporalUnavailableError extends Error {
+  override name = 'TemporalUnavailableError';
+}
+
+/** The program's global --address / --namespace: one place, set before a command's action runs. */
+export interface ConnectionFlags {
+  address?: string;
+  namespace?: string;
+}
+let connectionFlags: ConnectionFlags = {};
+export function setConnectionFlags(flags: ConnectionFlags): void {
+  connectionFlags = { address: flags.address, namespace: flags.namespace };
+}
+
+/** The configuration a command runs with: loadConfig() with --address / --namespace over the variables. */
+export function cliConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfig({
+    ...env,
+    ...(connectionFlags.address ? { TEMPORAL_ADDRESS: connectionFlags.address } : {}),
+    ...(connectionFlags.namespace ? { TEMPORAL_NAMESPACE: connectionFlags.namespace } : {}),
+  });
+}
+
+/** Where the last command connected (or tried to): for messages about the server. */
+let lastTarget: { address: string; namespace: string } | undefined;
+export function connectionTarget(): { address: string; namespace: string } | undefined {
+  return lastTarget;
+}
+
+export interface IdentityOptions {
+  /** The command's --as. */
+  as?: string;
+  /** May the OS user stand in when neither --as nor RELEASE_PROMOTER_IDENTITY is given (start, rollback; never a decision). */
+  allowOsUser?: boolean;
+  /** The command, for the messages ("approve needs an identity"). */
+  command?: string;
+}
+
+/**
+ * Who the command claims to act as (SPEC §1; Temporal's authorization decides who may signal, the
+ * registry's approvers whose decision counts): --as, else RELEASE_PROMOTER_IDENTITY, else, only
+ * with allowOsUser, the OS user, said on stderr. Without a name the command is refused (ConfigError,
+ * EXIT.usage) before anything is sent.
+ */
+export function identity(options: IdentityOptions = {}): string {
+  const command = options.command ?? 'this command';
+  const claimed = options.as ?? (process.env.RELEASE_PROMOTER_IDENTITY || undefined);
+  const source = options.as !== undefined ? '--as' : 'RELEASE_PROMOTER_IDENTITY';
+  if (claimed !== undefined) {
+    const parsed = Identity.safeParse(claimed);
+    if (!parsed.success) throw new ConfigError(`${source}: ${parsed.error.issues[0]?.message ?? 'not a valid name'}`);
+    return parsed.data;
+  }
+  if (!options.allowOsUser)
+    throw new ConfigError(
+      `${command} needs to know who you are: pass --as <name> or set RELEASE_PROMOTER_IDENTITY (a decision is never made as the OS user)`,
+    );
+  const user = os.userInfo().username;
+  process.stderr.write(
+    `release-promoter: acting as ${user} (the OS user); pass --as <name> or set RELEASE_PROMOTER_IDENTITY to claim another name\n`,
+  );
+  return user;
 }
 
 export async function withClient<T>(work: (client: Client, cfg: Config) => Promise<T>): Promise<T> {
-  const cfg = loadConfig();
-  const connection = await connectClient(cfg);
+  const cfg = cliConfig();
+  const connection = await connect(cfg);
   try {
     return await work(new Client({ connection, namespace: cfg.temporal.namespace }), cfg);
   } finally {
     await connection.close();
   }
+}
+
+/** Connects within CONNECT_TIMEOUT_MS, or throws TemporalUnavailableError naming the address and why. */
+async function connect(cfg: Config): Promise<Connection> {
+  const { address, namespace } = cfg.temporal;
+  lastTarget = { address, namespace };
+  try {
+    return await connectClient(cfg, { connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  } catch (err) {
+    const reason = await whyUnreachable(address, err);
+    throw new TemporalUnavailableError(
+      `cannot reach Temporal at ${address} (namespace ${namespace}): ${reason}; is the server running? set TEMPORAL_ADDRESS or --address`,
+    );
+  }
+}
+
+/**
+ * gRPC only says the deadline passed; a plain TCP connect says why (refused, no such host, no
+ * answer). When the port does answer, the gRPC error is the reason (not a Temporal server, TLS…).
+ */
+async function whyUnreachable(address: string, err: unknown): Promise<string> {
+  const grpcReason = errorText(err);
+  const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(address);
+  if (!match) return grpcReason;
+  const [, host = '', port = ''] = match;
+  const tcp = await new Promise<string | undefined>((resolve) => {
+    const socket = net.connect({ host, port: Number(port) });
+    const done = (reason: string | undefined) => {
+      socket.destroy();
+      resolve(reason);
+    };
+    socket.setTimeout(500, () => done(`no answer from ${address} (${grpcReason})`));
+    socket.once('connect', () => done(undefined));
+    // "connect ECONNREFUSED 127.0.0.1:7233", "getaddrinfo ENOTFOUND temporal.example".
+    socket.once('error', (e: NodeJS.ErrnoException) => done(e.message || e.code || 'connection failed'));
+  });
+  return tcp ?? `${address} accepts connections but did not answer as a Temporal server: ${grpcReason}`;
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error && cause.message && cause.message !== err.message
+    ? `${err.message}: ${cause.message}`
+    : err.message;
 }

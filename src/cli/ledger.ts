@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { ConfigError, loadConfig } from '../config';
-import { fieldText, parseLedger } from '../ledger/format';
+import { fieldText, parseLedger, type ParsedEntry } from '../ledger/format';
 import { verifyLedger } from '../ledger/verify';
 import { ledgerTable, print, type LedgerRow } from './render';
 
@@ -59,8 +59,15 @@ export function addLedgerCommands(program: Command): void {
             : ''),
         result: fieldText(e, 'result'),
         operator: fieldText(e, 'operator'),
+        approvals: fieldList(e, 'approvals'),
         notes: fieldText(e, 'notes'),
       }));
       print(!!o.json, rows, () => console.log(ledgerTable(rows)));
     });
+}
+
+/** A list field's items (`approvals: []` and a missing key are both none; a plain value is one item). */
+export function fieldList(entry: ParsedEntry, key: string): string[] {
+  const value = entry.fields.get(key)?.value;
+  return value === undefined ? [] : Array.isArray(value) ? [...value] : [value];
 }

@@ -1,12 +1,12 @@
 // `rollback`: a manual rollback (rollbackWorkflow), by default to the target's last known good.
 import { Command } from '@commander-js/extra-typings';
 import { canonicalRepo, readBranchTip } from '../activities/git';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError } from '../config';
 import { ledgerIndex } from '../ledger/ledger-index';
 import { lastKnownGood } from '../ledger/target-references';
 // Type only: the workflow is started by name, so the CLI never loads workflow code.
 import type { rollbackWorkflow } from '../workflows';
-import { identity, withClient } from './client';
+import { cliConfig, identity, withClient } from './client';
 import { follow } from './follow';
 
 export function addRollbackCommand(program: Command): void {
@@ -20,9 +20,15 @@ export function addRollbackCommand(program: Command): void {
     .option('--production-base <url>', 'production base URL (without a registry)')
     .option('--trigger <why>', 'why you roll back', 'manual rollback')
     .option('--ledger <path>', 'the release log (default: RELEASE_LEDGER_PATH)')
+    .option(
+      '--as <name>',
+      'roll back as this name (default: RELEASE_PROMOTER_IDENTITY, else the OS user, said on stderr)',
+    )
     .option('--json')
     .action(async (o) => {
-      const cfg = loadConfig();
+      // On-call may roll back as the OS user (SPEC §1: like start, and said so), unlike a decision.
+      const operator = identity({ as: o.as, allowOsUser: true, command: 'rollback' });
+      const cfg = cliConfig();
       const ledgerPath = o.ledger ?? cfg.ledgerPath;
       const registered = cfg.environments?.[o.environment];
       const repo = o.repo ?? registered?.repo;
@@ -42,7 +48,7 @@ export function addRollbackCommand(program: Command): void {
         toSha,
         productionBase: o.productionBase,
         trigger: o.trigger,
-        operator: identity(),
+        operator,
       };
       process.exitCode = await withClient(async (client, c) => {
         const workflowId = `rollback-${o.environment}-${toSha.slice(0, 7)}-${Date.now().toString(36)}`;

@@ -1,70 +1,75 @@
-// `start`: a promotion of a commit (promotionWorkflow), checked here first so a typo never becomes a workflow.
-import { Command, Option } from '@commander-js/extra-typings';
+// `start`: a promotion of a commit (promotionWorkflow), checked here first so a typo never becomes a
+// workflow. Every request field has a flag (start-request.ts: the one flag ↔ field table, which
+// also words the errors); `--request file.json` gives a whole request, flags override its fields.
+import { Command } from '@commander-js/extra-typings';
 import { WorkflowHandle } from '@temporalio/client';
-import { ConfigError } from '../config';
+import { ConfigError, loadConfig } from '../config';
 import type { PromotionStatus } from '../domain';
-import { failureMessageOf } from '../failures';
 // Type only: the workflows are started by name, so the CLI never loads workflow code.
 import type { promotionWorkflow } from '../workflows';
 import { statusQuery } from '../workflows/messages';
-import { parsePromotionRequest } from '../workflows/request';
-import { identity, withClient } from './client';
+import { withClient } from './client';
+import { EXIT_CODE_TABLE } from './exit-codes';
 import { follow } from './follow';
 import { print } from './render';
+import { checkLocally } from './start-checks';
+import { addRequestOptions, CommandLineRequest } from './start-request';
 
 /** How long `start` (without --wait) waits for the worker to admit or refuse the promotion. */
 const ADMISSION_WAIT_MS = 15_000;
 
+const HELP_AFTER = `
+Every field of the promotion request has a flag (README: "Starting a promotion yourself"):
+deployWait is --deploy-wait-path, --deploy-wait-field and --deploy-wait-timeout; approval is
+--approval-required, --approvers, --min-approvals and --approval-timeout. Durations are 90s, 30m,
+24h, 2d. --request <file.json> reads a whole request (the workflow's JSON input); flags override
+its fields, and each switch has a --no-<switch> form to turn off a true the file sets.
+
+The operator is --operator, else the file's operator, else RELEASE_PROMOTER_IDENTITY, else the OS
+user (said on stderr).
+
+Checked before anything starts (exit 2, nothing started, no server needed): the request's schema,
+and the environment registry's rules (ENVIRONMENTS_CONFIG, as the worker reads it): without a
+registry --repo, --staging-base and --production-base are required; with one, the environment must
+be registered and any repo, branch, base or deploy wait given must equal the registered value;
+approvers must be able to reach the minimum. With GATES_CONFIG set, --optional-gates are checked
+against its catalog. Whether the repo, branches and commit exist the worker checks: without --wait,
+start returns once it has admitted the promotion (or exits 1 with its refusal).
+
+Exit codes:
+${EXIT_CODE_TABLE}`;
+
 export function addStartCommand(program: Command): void {
-  program
+  const command = program
     .command('start')
     .description('start a promotion of a commit (promotionWorkflow)')
-    .requiredOption('--commit <sha>', 'commit to promote (7–40 hex)')
-    .addOption(new Option('--class <class>', 'change class').choices(['A', 'B']).makeOptionMandatory())
-    .option('--environment <name>', 'environment', 'production')
-    .option('--repo <remote>', 'git remote (without a registry)')
-    .option('--from-branch <branch>')
-    .option('--to-branch <branch>')
-    .option('--staging-base <url>')
-    .option('--production-base <url>')
-    .option('--optional-gates <names>', 'comma-separated optional gates')
-    .option('--expect-budget-block', 'the cost gate expects 429 BUDGET_EXCEEDED')
-    .option('--approval-required', 'wait for approval even for class A')
-    .option('--accept-drift')
-    .option('--allow-downgrade')
-    .option('--notes <text>')
-    .option('--workflow-id <id>')
+    .option('--request <file.json>', 'read the request from a JSON file; flags override its fields');
+  addRequestOptions(command as unknown as Command);
+  command
+    .option('--as <name>', 'the same as --operator (the name approve, reject and rollback take as --as)')
+    .option('--workflow-id <id>', 'workflow id (default: promotion-<environment>-<sha7>-<time>)')
     .option('--wait', 'follow the promotion until it ends')
-    .option('--json')
-    .action(async (o) => {
-      const request = {
-        commitSha: o.commit,
-        changeClass: o.class,
-        operator: identity(),
-        environment: o.environment,
-        repo: o.repo,
-        fromBranch: o.fromBranch,
-        toBranch: o.toBranch,
-        stagingBase: o.stagingBase,
-        productionBase: o.productionBase,
-        optionalGates: o.optionalGates ? o.optionalGates.split(',').filter(Boolean) : undefined,
-        expectBudgetBlock: o.expectBudgetBlock,
-        approval: o.approvalRequired ? { required: true } : undefined,
-        acceptDrift: o.acceptDrift,
-        allowDowngrade: o.allowDowngrade,
-        notes: o.notes,
-      };
-      const input: unknown = JSON.parse(JSON.stringify(request));
-      // The workflow parses the same schema first thing; a typo is cheaper to report here, before
-      // a workflow exists. (Whether the repo, branches and commit exist only the worker can tell.)
-      try {
-        parsePromotionRequest(input);
-      } catch (err) {
-        throw new ConfigError(failureMessageOf(err));
+    .option('--json', 'print JSON for machines')
+    .addHelpText('after', HELP_AFTER)
+    .action(async (o, cmd) => {
+      if (o.as !== undefined) {
+        const operator = cmd.getOptionValue('operator' as never) as string | undefined;
+        if (operator !== undefined && operator !== o.as)
+          throw new ConfigError(`--as ${o.as} and --operator ${operator} name two people; give one of them`);
+        cmd.setOptionValue('operator' as never, o.as as never);
       }
+      const request = new CommandLineRequest(cmd as unknown as Command, o.request);
+      // The workflow parses the same schema first thing; a typo is cheaper to report here, before
+      // a workflow exists, and so is what the registry would refuse. No server is needed for either.
+      const parsed = checkLocally(request, loadConfig(), { checkGates: !!process.env.GATES_CONFIG });
+      if (request.operatorSource === 'os')
+        process.stderr.write(
+          `operator: ${parsed.operator} (the OS user; set RELEASE_PROMOTER_IDENTITY or --operator to name yourself)\n`,
+        );
+      const input: unknown = JSON.parse(JSON.stringify(request.input));
       process.exitCode = await withClient(async (client, cfg) => {
         const workflowId =
-          o.workflowId ?? `promotion-${o.environment}-${o.commit.slice(0, 7)}-${Date.now().toString(36)}`;
+          o.workflowId ?? `promotion-${parsed.environment}-${parsed.commitSha.slice(0, 7)}-${Date.now().toString(36)}`;
         const handle = await client.workflow.start<typeof promotionWorkflow>('promotionWorkflow', {
           taskQueue: cfg.taskQueue,
           workflowId,
