@@ -28,6 +28,17 @@ const taskQueue = process.env.TEMPORAL_TASK_QUEUE ?? 'release-promotion';
 // Where the dev server's SQLite file and the demo's repo, ledger and caches go (the bench uses its own).
 const dataDir = path.resolve(process.env.DEMO_DATA_DIR ?? path.join(root, '.data'));
 const children: ChildProcess[] = [];
+// Ctrl-C: with --keep the end of the wait; earlier, the end of the demo, children stopped either way.
+let keeping = false;
+const interrupted = new Promise<void>((resolve) =>
+  process.once('SIGINT', () => {
+    resolve();
+    if (!keeping) {
+      say(pc.yellow('\ninterrupted: stopping the worker and the server'));
+      void stopChildren().then(() => process.exit(130));
+    }
+  }),
+);
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -41,6 +52,58 @@ function run(file: string, args: string[]): Promise<string> {
         : resolve(stdout),
     );
   });
+}
+
+/** One argument as a shell reads it: bare when safe, else single-quoted. */
+function shellQuote(arg: string): string {
+  return /^[\w/.:@%+=,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A command to paste: `  $ command` (the comment, dimmed, after `#`; `# exit N` when it is not 0). */
+function sayCommand(command: string, comment?: string): void {
+  say(`  $ ${command}${comment ? `   ${pc.dim(`# ${comment}`)}` : ''}`);
+}
+
+/** Paths inside the clone relative to it (`npx release-promoter` runs from there), others absolute. */
+function shown(p: string): string {
+  const rel = path.relative(root, p);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
+}
+
+const BLOCK_START = '# --- release-promoter demo environment: paste into another shell ---';
+const BLOCK_END = '# --- end of the demo environment ---';
+
+/** The shell lines that give another shell what the demo runs with (cd first: `npx release-promoter` resolves the clone's bin). */
+function pasteEnv(options: {
+  cli: string;
+  ledgerPath?: string;
+  gitCacheDir?: string;
+  repo?: string;
+  stagingBase?: string;
+  productionBase?: string;
+}): string[] {
+  const lines = [`cd ${shellQuote(root)}`];
+  // The binary ensure-temporal.sh resolved (TEMPORAL_CLI_PATH, PATH, or .tools/): on PATH when it is
+  // called `temporal`, else a function of that name.
+  if (path.basename(options.cli) === 'temporal')
+    lines.push(`export PATH=${shellQuote(path.dirname(options.cli))}:"$PATH"   # the temporal CLI`);
+  else lines.push(`temporal() { ${shellQuote(options.cli)} "$@"; }   # the temporal CLI`);
+  lines.push(`export TEMPORAL_ADDRESS=${shellQuote(address)}`);
+  if (process.env.TEMPORAL_TASK_QUEUE) lines.push(`export TEMPORAL_TASK_QUEUE=${shellQuote(taskQueue)}`);
+  if (options.ledgerPath) lines.push(`export RELEASE_LEDGER_PATH=${shellQuote(options.ledgerPath)}`);
+  if (options.gitCacheDir) lines.push(`export GIT_CACHE_DIR=${shellQuote(options.gitCacheDir)}`);
+  if (options.repo && options.stagingBase && options.productionBase)
+    lines.push(
+      `export DEMO_REPO=${shellQuote(options.repo)} STAGING_BASE=${shellQuote(options.stagingBase)} PRODUCTION_BASE=${shellQuote(options.productionBase)}`,
+    );
+  lines.push('export RELEASE_PROMOTER_IDENTITY=bob   # approve and reject need a name: --as, or this');
+  return lines;
+}
+
+function printBlock(lines: string[]): void {
+  say(`  ${BLOCK_START}`);
+  for (const line of lines) say(`  ${line}`);
+  say(`  ${BLOCK_END}`);
 }
 
 async function tryConnect(timeoutMs: number): Promise<Connection | undefined> {
@@ -94,7 +157,7 @@ async function startServer(cli: string): Promise<Connection> {
   );
   children.push(server);
   say(
-    `${pc.dim('•')} started temporal server start-dev on ${address} (SQLite ${path.relative(root, path.join(dataDir, 'temporal.db'))}, UI http://localhost:${uiPort})`,
+    `${pc.dim('•')} started temporal server start-dev on ${address} (SQLite ${shown(path.join(dataDir, 'temporal.db'))}, UI http://localhost:${uiPort})`,
   );
   const connection = await tryConnect(30_000);
   if (!connection) throw new Error(`the dev server did not answer on ${address} within 30 s`);
@@ -177,25 +240,26 @@ async function approve(cli: string, client: Client, workflowId: string): Promise
   for (let i = 0; i < 600; i++) {
     const status = await handle.query(statusQuery).catch(() => undefined);
     if (status?.stage === 'awaiting_approval') break;
-    if (status && !['validating', 'staging_gates'].includes(status.stage)) return;
+    if (status && !['validating', 'waiting_for_staging', 'staging_gates'].includes(status.stage)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  say(`  ${pc.yellow('awaiting_approval')}: class B needs someone other than the operator. Approve with either of:`);
-  say(
-    pc.dim(
-      `  $ temporal workflow signal --address ${address} --workflow-id ${workflowId} --name approve --input '{"approver":"bob","comment":"ship it"}'`,
-    ),
-  );
-  say(
-    pc.dim(
-      `  $ temporal workflow update execute --address ${address} --workflow-id ${workflowId} --name decide --input '{"decision":"approve","approver":"bob"}'`,
-    ),
-  );
-  say(pc.dim(`  $ RELEASE_PROMOTER_IDENTITY=bob npx release-promoter approve ${workflowId}`));
   if (waitForHuman) {
+    say(`  ${pc.yellow('awaiting_approval')}: class B needs someone other than the operator. In another shell, paste:`);
+    printBlock(pasteEnv({ cli }));
+    say(`  then any one of:`);
+    sayCommand(
+      `temporal workflow signal --workflow-id ${workflowId} --name approve --input '{"approver":"bob","comment":"ship it"}'`,
+    );
+    sayCommand(
+      `temporal workflow update execute --workflow-id ${workflowId} --name decide --input '{"decision":"approve","approver":"bob"}'`,
+    );
+    sayCommand(`npx release-promoter approve ${workflowId}`);
     say(`  ${pc.dim('--wait-for-approval: waiting for one of those (the promotion times out after 30m)')}`);
     return;
   }
+  say(
+    `  ${pc.yellow('awaiting_approval')}: class B needs someone other than the operator; the demo approves as demo-approver (--wait-for-approval leaves it to you)`,
+  );
   const args = [
     'workflow',
     'update',
@@ -211,6 +275,7 @@ async function approve(cli: string, client: Client, workflowId: string): Promise
     '--input',
     JSON.stringify({ decision: 'approve', approver: 'demo-approver', comment: 'approved by npm run demo' }),
   ];
+  say(pc.dim(`  ran: temporal ${args.map(shellQuote).join(' ')}`));
   const answer = JSON.parse(await run(cli, args)) as { result?: { counted?: boolean; approval?: { state?: string } } };
   say(
     `  ${pc.green('approved')} as demo-approver with temporal workflow update execute: counted=${answer.result?.counted}, approval ${answer.result?.approval?.state}`,
@@ -239,7 +304,7 @@ async function promote(
     JSON.stringify(input),
   ];
   say(`\n${pc.bold(label)}`);
-  say(pc.dim(`  $ temporal ${args.map((a) => (/[\s{"]/.test(a) ? `'${a}'` : a)).join(' ')}`));
+  say(pc.dim(`  ran: temporal ${args.map(shellQuote).join(' ')}`));
   await run(cli, args);
   if (input.changeClass === 'B') await approve(cli, client, workflowId);
   const { status, failure } = await watch(client, workflowId);
@@ -259,6 +324,7 @@ async function main(): Promise<void> {
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   const ledgerPath = path.join(work, 'RELEASE_LOG.md');
+  const gitCacheDir = path.join(work, 'git-cache');
 
   const connection = await startServer(cli);
   const client = new Client({ connection });
@@ -275,8 +341,10 @@ async function main(): Promise<void> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'ERROR',
     TEMPORAL_ADDRESS: address,
     TEMPORAL_TASK_QUEUE: taskQueue,
+    // The demo's client and UI link use the default namespace; so does its worker.
+    TEMPORAL_NAMESPACE: 'default',
     RELEASE_LEDGER_PATH: ledgerPath,
-    GIT_CACHE_DIR: path.join(work, 'git-cache'),
+    GIT_CACHE_DIR: gitCacheDir,
   });
 
   const good = await repo.commit('feature: friendlier chat answers');
@@ -322,29 +390,69 @@ async function main(): Promise<void> {
 
   say(`\n${pc.bold('Auditing the ledger')}`);
   const report = verifyLedger(ledger, status.ledgerChainHead && badStatus.ledgerChainHead);
-  say(`  $ npx release-promoter ledger verify ${path.relative(root, ledgerPath)} --head ${badStatus.ledgerChainHead}`);
+  sayCommand(`npx release-promoter ledger verify ${shellQuote(shown(ledgerPath))} --head ${badStatus.ledgerChainHead}`);
   say(
     `  ${report.ok ? pc.green('ok') : pc.red('FAIL')}: ${report.entries} entries, ${report.chained} chained, head ${report.head.slice(0, 16)}…`,
   );
   const tamperedPath = `${ledgerPath}.tampered`;
   await writeFile(tamperedPath, ledger.replace('operator: demo-operator', 'operator: mallory'));
   const tampered = verifyLedger(await readFile(tamperedPath, 'utf8'));
-  say(
-    `  $ npx release-promoter ledger verify ${path.relative(root, tamperedPath)}   ${pc.dim('(one operator edited)')}`,
-  );
+  sayCommand(`npx release-promoter ledger verify ${shellQuote(shown(tamperedPath))}`, 'exit 1: one operator edited');
   say(
     `  ${tampered.ok ? pc.green('ok') : pc.red('FAIL')} line ${tampered.problem?.line}: ${tampered.problem?.message}`,
   );
 
   say(`\n${pc.bold('Where to look')}`);
   say(`  ledger      ${ledgerPath}`);
-  say(`  Temporal UI http://localhost:${uiPort}/namespaces/default/workflows`);
-  say(`  query       temporal workflow list --address ${address} --query "ReleaseStage='promoted'"`);
+  sayCommand(`npx release-promoter ledger show ${shellQuote(shown(ledgerPath))}`);
   say(pc.dim(`  demo wall time ${((Date.now() - started) / 1000).toFixed(1)} s`));
 
   if (keep) {
-    say(pc.dim('\n--keep: everything stays up; Ctrl-C to stop'));
-    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    keeping = true;
+    // A commit for you to promote, and the commands a newcomer wants next: each works as
+    // pasted after the block (test/pasted-commands.test.ts runs them).
+    const next = await repo.commit('feature: yours to promote');
+    const nextId = `promotion-production-${next.slice(0, 7)}-yours`;
+    say(`\n${pc.bold('--keep: everything stays up until Ctrl-C')}`);
+    say(`  Temporal UI http://localhost:${uiPort}/namespaces/default/workflows`);
+    say(`  In another shell, paste this block, then any of the commands after it:`);
+    printBlock(
+      pasteEnv({
+        cli,
+        ledgerPath,
+        gitCacheDir,
+        repo: repo.bare,
+        stagingBase: staging.url,
+        productionBase: production.url,
+      }),
+    );
+    sayCommand(`temporal workflow list --query "WorkflowType='promotionWorkflow'"`, 'the demo promotions');
+    sayCommand(`temporal workflow query --workflow-id ${status.workflowId} --type status`);
+    sayCommand('npx release-promoter list');
+    sayCommand(`npx release-promoter status ${status.workflowId}`);
+    sayCommand('npx release-promoter history --environment production');
+    sayCommand('npx release-promoter ledger show');
+    sayCommand('npx release-promoter ledger verify "$RELEASE_LEDGER_PATH"');
+    say(
+      `  ${pc.dim(`A new commit on main, ${next.slice(0, 12)}, is yours to promote (class B: alice starts it, bob approves):`)}`,
+    );
+    sayCommand(
+      `npx release-promoter start --commit ${next.slice(0, 12)} --class B --as alice --repo "$DEMO_REPO" --staging-base "$STAGING_BASE" --production-base "$PRODUCTION_BASE" --deploy-wait-path /health --deploy-wait-field version --deploy-wait-timeout 30s --workflow-id ${nextId}`,
+    );
+    sayCommand(`npx release-promoter approve ${nextId} --comment "ship it"`, 'as bob (RELEASE_PROMOTER_IDENTITY)');
+    sayCommand(`npx release-promoter watch ${nextId}`, 'until it is promoted');
+    sayCommand(
+      'npx release-promoter rollback --environment production --repo "$DEMO_REPO" --production-base "$PRODUCTION_BASE" --trigger "trying rollback"',
+      'back to the last known good',
+    );
+    say(pc.dim('  Ctrl-C here stops the server, worker and services.'));
+    await interrupted;
+  } else {
+    say(
+      pc.dim(
+        '  The worker and services stop now (the server too, if the demo started it); `npm run demo -- --keep` keeps them up and prints the commands to try next.',
+      ),
+    );
   }
   await staging.close();
   await production.close();

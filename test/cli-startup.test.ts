@@ -54,6 +54,24 @@ test.each([
   },
 );
 
+// What a person waits for most often: help and a mistyped command answer without the Temporal
+// SDK (its client alone costs ~0.35 s to load here); commands load it once they run.
+test.each([
+  ['--help', ['--help'], 0, /^Usage: release-promoter/],
+  ['start --help', ['start', '--help'], 0, /--min-approvals/],
+  ['an unknown option', ['start', '--classs', 'A'], 2, /unknown option '--classs'/],
+  ['approve without an identity', ['approve', 'promotion-x'], 2, /--as <name> or set RELEASE_PROMOTER_IDENTITY/],
+  ['list --stage bogus', ['list', '--stage', 'bogus'], 2, /"bogus" is not a stage/],
+])('release-promoter %s loads no Temporal package', async (_name, args, exitCode, output) => {
+  const { code, stdout, modules } = await modulesLoadedBy(args);
+  const stderr = code === 0 ? '' : (await runCli(args, { PATH: process.env.PATH, NO_COLOR: '1' })).stderr;
+  expect(code).toBe(exitCode);
+  expect(`${stdout}${stderr}`).toMatch(output);
+  expect(modules).toContain(path.join(ROOT, 'dist', 'cli', 'index.js'));
+  expect(ofPackage(modules, '@temporalio')).toEqual([]);
+  expect(ofPackage(modules, '@grpc')).toEqual([]);
+});
+
 test('bin says how to build when the compiled CLI is missing, instead of a stack trace', async () => {
   // A copy of bin/ with no dist/ beside it: the real dist/ stays for suites running meanwhile.
   await mkdir(path.join(tmp, 'clone', 'bin'), { recursive: true });

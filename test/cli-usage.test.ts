@@ -52,3 +52,18 @@ test('gates probes a base in its canonical form: an upper-case scheme and a trai
   for (const gate of results) expect(gate.target.split(' ')[1]?.startsWith(`${target.url}/`)).toBe(true);
   expect(target.requests.map((r) => r.path).sort()).toEqual(['/api/chat', '/api/chat', '/db/health', '/health']);
 }, 30_000);
+
+test.each([
+  ['ledger verify <missing>', ['ledger', 'verify', '/nonexistent/RELEASE_LOG.md'], 'pass the path'],
+  ['ledger show <missing>', ['ledger', 'show', '/nonexistent/RELEASE_LOG.md'], 'pass the path'],
+  [
+    'history with RELEASE_LEDGER_PATH naming no file',
+    ['history', '--environment', 'production', '--ledger', '/nonexistent/RELEASE_LOG.md'],
+    'pass --ledger',
+  ],
+])('%s exits 2 and says which setting names the ledger', async (_name, args, how) => {
+  const run = await cli(args);
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain(`no ledger at /nonexistent/RELEASE_LOG.md: set RELEASE_LEDGER_PATH or ${how}`);
+  expect(run.stderr).not.toContain('ENOENT');
+});

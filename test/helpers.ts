@@ -13,6 +13,7 @@ import { Config, loadConfig } from '../src/config';
 import type { PromotionStatus } from '../src/domain';
 import type { LedgerFiles } from '../src/ledger/files';
 import { promotionWorkflow } from '../src/workflows';
+import { promotionStartMetadata, type PromotionStartFields } from '../src/workflows/summaries';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleOptions, SampleService, startSampleService } from '../sample/service';
 
@@ -124,7 +125,12 @@ export async function createHarness(
       ...overrides,
     }),
     start: (input, workflowId = uniqueId('promotion')) =>
-      env.client.workflow.start(promotionWorkflow, { taskQueue, workflowId, args: [input as never] }),
+      env.client.workflow.start(promotionWorkflow, {
+        taskQueue,
+        workflowId,
+        args: [input as never],
+        ...promotionStartMetadata(input as PromotionStartFields),
+      }),
     ledger: async () => {
       try {
         return await readFile(ledgerPath, 'utf8');

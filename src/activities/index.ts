@@ -13,6 +13,7 @@ import type { ClosingEntry } from '../workflows/messages';
 import { PromoteArgs, promoteCommit, PromoteResult } from './promote';
 import { LedgerFiles, nodeLedgerFiles } from '../ledger/files';
 import { countGates, countLedgerAppendFailure, countLedgerEntry, countPush, countRefusal } from '../metrics';
+import { lockStartMetadata } from '../workflows/summaries';
 
 /**
  * `client` lets activities reach other workflows (the target lock) through the Temporal client.
@@ -124,6 +125,8 @@ export function createActivities(config: Config, client: Client, options: { ledg
         args: [{ target: args.target, checkIntervalMs: config.lockCheckIntervalMs }],
         signal: 'acquireLock',
         signalArgs: [{ workflowId: args.workflowId, priority: args.priority, closing: args.closing }],
+        // Only when this call starts the lock workflow: "[lock] …", so the UI can filter them out.
+        ...lockStartMetadata(args.target),
       });
     },
 

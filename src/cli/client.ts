@@ -3,9 +3,9 @@
 // --namespace over them), closed when the command is done (an open connection keeps node alive).
 import net from 'node:net';
 import os from 'node:os';
-import { Client, Connection } from '@temporalio/client';
+// Types only from the Temporal client: it loads in withClient, so --help and usage errors never pay for it.
+import type { Client, Connection } from '@temporalio/client';
 import { Config, ConfigError, loadConfig } from '../config';
-import { connectClient } from '../connection';
 import { Identity } from '../domain';
 
 /** How long a command waits for the server before it says it cannot reach it (the worker waits longer). */
@@ -80,6 +80,7 @@ export async function withClient<T>(work: (client: Client, cfg: Config) => Promi
   const cfg = cliConfig();
   const connection = await connect(cfg);
   try {
+    const { Client } = await import('@temporalio/client');
     return await work(new Client({ connection, namespace: cfg.temporal.namespace }), cfg);
   } finally {
     await connection.close();
@@ -91,6 +92,7 @@ async function connect(cfg: Config): Promise<Connection> {
   const { address, namespace } = cfg.temporal;
   lastTarget = { address, namespace };
   try {
+    const { connectClient } = await import('../connection');
     return await connectClient(cfg, { connectTimeoutMs: CONNECT_TIMEOUT_MS });
   } catch (err) {
     const reason = await whyUnreachable(address, err);

@@ -2,11 +2,10 @@
 // approver is who the caller claims to be (--as or RELEASE_PROMOTER_IDENTITY, never the OS user;
 // SPEC §1): Temporal's authorization decides who may send it, the approvers list whether it counts.
 import { Command } from '@commander-js/extra-typings';
-import { WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import pc from 'picocolors';
 import { ConfigError } from '../config';
 import type { DecideResult } from '../domain';
-import { decideUpdate, ReleaseStageKey } from '../workflows/messages';
 import { identity, withClient } from './client';
 import { EXIT, ExitCode } from './exit-codes';
 import { approvalLine, print } from './render';
@@ -50,6 +49,10 @@ async function decide(
 ): Promise<ExitCode> {
   // Refused before connecting: nothing is sent without a name.
   const approver = identity({ as: o.as, allowOsUser: false, command: decision });
+  const [{ WorkflowUpdateFailedError }, { decideUpdate }] = await Promise.all([
+    import('@temporalio/client'),
+    import('../workflows/messages'),
+  ]);
   return withClient(async (client) => {
     const handle = client.workflow.getHandle(workflowId);
     let answer: DecideResult;
@@ -91,6 +94,7 @@ async function closedState(
 ): Promise<{ status: string; stage?: string; closedAt?: string } | undefined> {
   const description = await handle.describe().catch(() => undefined);
   if (!description || description.status.name === 'RUNNING') return undefined;
+  const { ReleaseStageKey } = await import('../workflows/messages');
   return {
     status: description.status.name,
     stage: description.typedSearchAttributes.get(ReleaseStageKey),

@@ -1,9 +1,8 @@
 // Following a promotion or rollback to its outcome (`watch`, `start --wait`, `rollback`).
-import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import pc from 'picocolors';
 import type { PromotionStatus, RollbackStatus, StageTrack } from '../domain';
 import { liveView } from '../live-view';
-import { statusQuery } from '../workflows/messages';
 import { EXIT, ExitCode } from './exit-codes';
 import { describeStatus, print } from './render';
 
@@ -38,6 +37,11 @@ export function timelinePrinter(write: (text: string) => void): (timeline: Timel
  * EXIT.ok only when promoted / rolled back.
  */
 export async function follow(handle: WorkflowHandle, json: boolean): Promise<ExitCode> {
+  // Loaded here, not at the top: the commands that follow are defined before any of them runs.
+  const [{ WorkflowFailedError }, { statusQuery }] = await Promise.all([
+    import('@temporalio/client'),
+    import('../workflows/messages'),
+  ]);
   const live = !json && process.stderr.isTTY ? liveView(process.stderr) : undefined;
   let block = '';
   const printTimeline = timelinePrinter((text) => {

@@ -1,6 +1,5 @@
 // `gates`: the gate code run outside Temporal (the drop-in for the seed's promotion_gate.sh).
 import { Command, Option } from '@commander-js/extra-typings';
-import { newProbeAgent, runGates } from '../activities/gates';
 import { ConfigError, loadConfig } from '../config';
 import { parseBaseUrl } from '../domain';
 import { productionGateNames, stagingGateNames } from '../gates/catalog';
@@ -35,6 +34,8 @@ export function addGatesCommand(program: Command): void {
         throw new ConfigError(
           `--gates: unknown gate(s) ${unknown.join(', ')}; known: ${Object.keys(cfg.gates.gates).join(', ')}`,
         );
+      // The probes (undici, the gate runner) load when gates run, not for --help.
+      const { newProbeAgent, runGates } = await import('../activities/gates');
       const dispatcher = newProbeAgent();
       try {
         const results = await runGates(names, {

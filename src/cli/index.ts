@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from '@commander-js/extra-typings';
-import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
 import pc from 'picocolors';
 import type { z } from 'zod';
 import { ConfigError, HostPort, NamespaceName } from '../config';
@@ -72,11 +71,13 @@ export function cliProgram() {
 }
 
 /** The exit code for an error a command threw, and what to say (undefined: commander said it). */
-export function exitFor(err: unknown): { code: ExitCode; message?: string } {
+export async function exitFor(err: unknown): Promise<{ code: ExitCode; message?: string }> {
   // --help and --version end here too, with exit code 0; commander already printed the rest.
   if (err instanceof CommanderError) return { code: err.exitCode === 0 ? EXIT.ok : EXIT.usage };
   if (err instanceof ConfigError) return { code: EXIT.usage, message: err.message };
   if (err instanceof TemporalUnavailableError) return { code: EXIT.unavailable, message: err.message };
+  // Only a command that reached Temporal can fail this way; a usage error never loads the SDK.
+  const { NamespaceNotFoundError, WorkflowNotFoundError } = await import('@temporalio/common');
   const target = connectionTarget();
   const at = target ? ` in namespace ${target.namespace} at ${target.address}` : '';
   if (err instanceof WorkflowNotFoundError)
@@ -121,7 +122,7 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await cliProgram().parseAsync(argv);
   } catch (err) {
-    const { code, message } = exitFor(err);
+    const { code, message } = await exitFor(err);
     if (message) console.error(pc.red(`release-promoter: ${message}`));
     process.exitCode = code;
   }

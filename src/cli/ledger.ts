@@ -1,5 +1,6 @@
 // `ledger verify` and `ledger show`: the release log read straight from its file (no Temporal).
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { ConfigError, loadConfig } from '../config';
@@ -18,7 +19,7 @@ export function addLedgerCommands(program: Command): void {
     .option('--json')
     .action(async (file, o) => {
       const ledgerPath = file ?? loadConfig().ledgerPath;
-      const report = verifyLedger(await readFile(ledgerPath, 'utf8'), o.head?.replace(/^sha256:/, ''));
+      const report = verifyLedger(await readLedgerText(ledgerPath, 'pass the path'), o.head?.replace(/^sha256:/, ''));
       print(!!o.json, { path: ledgerPath, ...report }, () => {
         if (report.ok)
           console.log(
@@ -38,7 +39,7 @@ export function addLedgerCommands(program: Command): void {
     .option('--json')
     .action(async (file, o) => {
       const ledgerPath = file ?? loadConfig().ledgerPath;
-      let entries = parseLedger(await readFile(ledgerPath, 'utf8')).entries.filter(
+      let entries = parseLedger(await readLedgerText(ledgerPath, 'pass the path')).entries.filter(
         (e) => !o.environment || fieldText(e, 'environment') === o.environment,
       );
       if (o.last !== undefined) {
@@ -70,4 +71,19 @@ export function addLedgerCommands(program: Command): void {
 export function fieldList(entry: ParsedEntry, key: string): string[] {
   const value = entry.fields.get(key)?.value;
   return value === undefined ? [] : Array.isArray(value) ? [...value] : [value];
+}
+
+/** "no ledger at …: set RELEASE_LEDGER_PATH or <how>" (exit 2), for a path that names no file: which setting to fix. */
+export function noLedgerAt(ledgerPath: string, how: string): ConfigError {
+  return new ConfigError(`no ledger at ${path.resolve(ledgerPath)}: set RELEASE_LEDGER_PATH or ${how}`);
+}
+
+/** The ledger's text; a missing file is a usage error naming the setting (`how`: the command's own way to name it). */
+export async function readLedgerText(ledgerPath: string, how: string): Promise<string> {
+  try {
+    return await readFile(ledgerPath, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw noLedgerAt(ledgerPath, how);
+    throw err;
+  }
 }

@@ -4,7 +4,7 @@
 // cell, and fitted to the terminal: the widest free-text column is cut with "…" (see renderTable).
 import pc from 'picocolors';
 import type { ApprovalDecision, GateResult, LockSpot, PromotionStatus, RollbackStatus } from '../domain';
-import { WORKING_STAGES } from '../domain';
+import { WORKING_STAGES } from '../domain/status';
 import { describeThrottling } from '../gates/throttle';
 
 /** `value` as JSON for machines (`--json`), else whatever `human` prints. */

@@ -1,13 +1,11 @@
 // `rollback`: a manual rollback (rollbackWorkflow), by default to the target's last known good.
 import { Command } from '@commander-js/extra-typings';
-import { canonicalRepo, readBranchTip } from '../activities/git';
 import { ConfigError } from '../config';
-import { ledgerIndex } from '../ledger/ledger-index';
-import { lastKnownGood } from '../ledger/target-references';
 // Type only: the workflow is started by name, so the CLI never loads workflow code.
 import type { rollbackWorkflow } from '../workflows';
+import { rollbackStartMetadata } from '../workflows/summaries';
 import { cliConfig, identity, withClient } from './client';
-import { follow } from './follow';
+import { noLedgerAt } from './ledger';
 
 export function addRollbackCommand(program: Command): void {
   program
@@ -37,6 +35,9 @@ export function addRollbackCommand(program: Command): void {
         throw new ConfigError(
           '--repo is required (no environment registry): the git remote holding the release branch',
         );
+      // git, the ledger readers and the client load once a rollback runs, not for --help.
+      const { readBranchTip } = await import('../activities/git');
+      const { follow } = await import('./follow');
       const fromSha = await readBranchTip({ repo, branch: toBranch });
       if (!fromSha) throw new ConfigError(`${toBranch} does not exist in ${repo}`);
       const toSha = o.to ?? (await defaultRollbackTarget(ledgerPath, repo, toBranch, o.environment, fromSha));
@@ -56,6 +57,7 @@ export function addRollbackCommand(program: Command): void {
           taskQueue: c.taskQueue,
           workflowId,
           args: [request],
+          ...rollbackStartMetadata(request),
         });
         if (!o.json) console.error(`rolling ${toBranch} back from ${fromSha} to ${toSha} (${handle.workflowId})`);
         return follow(handle, !!o.json);
@@ -75,7 +77,14 @@ async function defaultRollbackTarget(
   environment: string,
   currentTip: string,
 ): Promise<string> {
+  const [{ canonicalRepo }, { ledgerIndex }, { lastKnownGood }] = await Promise.all([
+    import('../activities/git'),
+    import('../ledger/ledger-index'),
+    import('../ledger/target-references'),
+  ]);
   const index = await ledgerIndex(ledgerPath).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw noLedgerAt(ledgerPath, 'pass --ledger, or pass --to <sha>');
     throw new ConfigError(`cannot read the ledger ${ledgerPath} (${(err as Error).message}); pass --to <sha>`);
   });
   if (index.problem) {

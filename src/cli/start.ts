@@ -2,17 +2,15 @@
 // workflow. Every request field has a flag (start-request.ts: the one flag ↔ field table, which
 // also words the errors); `--request file.json` gives a whole request, flags override its fields.
 import { Command } from '@commander-js/extra-typings';
-import { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { ConfigError, loadConfig } from '../config';
 import type { PromotionStatus } from '../domain';
 // Type only: the workflows are started by name, so the CLI never loads workflow code.
 import type { promotionWorkflow } from '../workflows';
-import { statusQuery } from '../workflows/messages';
 import { withClient } from './client';
 import { EXIT_CODE_TABLE } from './exit-codes';
-import { follow } from './follow';
+import { promotionStartMetadata } from '../workflows/summaries';
 import { print } from './render';
-import { checkLocally } from './start-checks';
 import { addRequestOptions, CommandLineRequest } from './start-request';
 
 /** How long `start` (without --wait) waits for the worker to admit or refuse the promotion. */
@@ -61,12 +59,14 @@ export function addStartCommand(program: Command): void {
       const request = new CommandLineRequest(cmd as unknown as Command, o.request);
       // The workflow parses the same schema first thing; a typo is cheaper to report here, before
       // a workflow exists, and so is what the registry would refuse. No server is needed for either.
+      const { checkLocally } = await import('./start-checks');
       const parsed = checkLocally(request, loadConfig(), { checkGates: !!process.env.GATES_CONFIG });
       if (request.operatorSource === 'os')
         process.stderr.write(
           `operator: ${parsed.operator} (the OS user; set RELEASE_PROMOTER_IDENTITY or --operator to name yourself)\n`,
         );
       const input: unknown = JSON.parse(JSON.stringify(request.input));
+      const { follow } = await import('./follow');
       process.exitCode = await withClient(async (client, cfg) => {
         const workflowId =
           o.workflowId ?? `promotion-${parsed.environment}-${parsed.commitSha.slice(0, 7)}-${Date.now().toString(36)}`;
@@ -74,6 +74,8 @@ export function addStartCommand(program: Command): void {
           taskQueue: cfg.taskQueue,
           workflowId,
           args: [input as never],
+          // What the Temporal UI shows in the list and on the workflow's page.
+          ...promotionStartMetadata(parsed),
         });
         if (o.wait) return follow(handle, !!o.json);
         // Started is not admitted: wait (briefly) for the worker's verdict on repo, branches and commit.
@@ -96,6 +98,7 @@ export function addStartCommand(program: Command): void {
 
 /** The status once the promotion has left `validating`, or undefined when no answer came in time. */
 async function pastValidation(handle: WorkflowHandle): Promise<PromotionStatus | undefined> {
+  const { statusQuery } = await import('../workflows/messages');
   const deadline = Date.now() + ADMISSION_WAIT_MS;
   while (Date.now() < deadline) {
     const status = (await handle.query(statusQuery).catch(() => undefined)) as PromotionStatus | undefined;

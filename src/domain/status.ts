@@ -92,6 +92,11 @@ export interface PromotionStatus {
    */
   lastKnownGood?: string;
   pushed: boolean;
+  /**
+   * The deploy wait (with `deployWait`), while and after production was polled: when it gives up
+   * (workflow time, ISO), what production reported last (null: no value), when it reads next.
+   */
+  deployWait?: { deadline: string; lastSeen?: string | null; nextReadAt?: string };
   /** The push was not a fast-forward (only with allowDowngrade). */
   downgrade?: boolean;
   prodVerification: GateResult[];

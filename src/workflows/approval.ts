@@ -15,7 +15,8 @@ import {
 import { failure } from '../failures';
 import { countDecision, whyDecisionIgnored } from './approval-rules';
 import { workflowNow } from './clock';
-import { approveSignal, decideUpdate, rejectSignal } from './messages';
+import { refreshDetails } from './current-details';
+import { approveSignal, decideUpdate, HANDLER_DESCRIPTIONS, rejectSignal } from './messages';
 
 export interface ApprovalDesk {
   /** The plan is known: decisions held since the start are evaluated now, in arrival order. */
@@ -57,6 +58,8 @@ export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
       return { counted: false, why, approval };
     }
     countDecision(approval, d);
+    // Only counted decisions change the details (a bounded few): a flood of ignored ones re-renders nothing.
+    refreshDetails(status);
     return { counted: true, approval };
   };
 
@@ -80,16 +83,24 @@ export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
     });
   };
 
-  setHandler(approveSignal, (raw) => {
-    const parsed = ApproveDecision.safeParse(raw);
-    if (!parsed.success) return malformed('approve', raw, describeIssues(parsed.error));
-    void receive({ decision: 'approve', ...parsed.data, at: workflowNow() });
-  });
-  setHandler(rejectSignal, (raw) => {
-    const parsed = RejectDecision.safeParse(raw);
-    if (!parsed.success) return malformed('reject', raw, describeIssues(parsed.error));
-    void receive({ decision: 'reject', ...parsed.data, at: workflowNow() });
-  });
+  setHandler(
+    approveSignal,
+    (raw) => {
+      const parsed = ApproveDecision.safeParse(raw);
+      if (!parsed.success) return malformed('approve', raw, describeIssues(parsed.error));
+      void receive({ decision: 'approve', ...parsed.data, at: workflowNow() });
+    },
+    { description: HANDLER_DESCRIPTIONS.approve },
+  );
+  setHandler(
+    rejectSignal,
+    (raw) => {
+      const parsed = RejectDecision.safeParse(raw);
+      if (!parsed.success) return malformed('reject', raw, describeIssues(parsed.error));
+      void receive({ decision: 'reject', ...parsed.data, at: workflowNow() });
+    },
+    { description: HANDLER_DESCRIPTIONS.reject },
+  );
   setHandler(
     decideUpdate,
     (raw) => {
@@ -97,6 +108,7 @@ export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
       return receive({ ...d, at: workflowNow() });
     },
     {
+      description: HANDLER_DESCRIPTIONS.decide,
       // Rejects only malformed payloads (nothing reaches history); every well-formed decision is recorded.
       validator: (raw) => {
         const parsed = DecideInput.safeParse(raw);

@@ -13,18 +13,21 @@ export function historyTooLong(): boolean {
   return info.continueAsNewSuggested || info.historySize > MAX_HISTORY_BYTES || info.historyLength > MAX_HISTORY_EVENTS;
 }
 
-/** `condition` that may end the run: resolves to done() once done or timed out. */
-export type Wait = (done: () => boolean, timeoutMs?: number) => Promise<boolean>;
+/**
+ * `condition` that may end the run: resolves to done() once done or timed out. `summary` names
+ * the timeout's timer in the history and the UI (no bare `86400s`).
+ */
+export type Wait = (done: () => boolean, timeoutMs?: number, summary?: string) => Promise<boolean>;
 
 /**
  * A wait that continues the workflow as new with `next()` as its input when the history grows
  * too long meanwhile. `next` runs only then, so it sees the state at that moment.
  */
 export function waitOrContinue(next: () => unknown): Wait {
-  return async (done, timeoutMs) => {
+  return async (done, timeoutMs, summary) => {
     const woken = () => done() || historyTooLong();
     if (timeoutMs === undefined) await condition(woken);
-    else await condition(woken, timeoutMs);
+    else await condition(woken, timeoutMs, { summary });
     if (!done() && historyTooLong()) await continueAsNew(next());
     return done();
   };

@@ -6,6 +6,7 @@ import { failureMessageOf } from '../failures';
 import { lastEntryActivities, ledgerActivities } from './activity-proxies';
 import { workflowNow } from './clock';
 import { enter } from './stages';
+import { summaries } from './summaries';
 
 /**
  * Appends `record` (idempotent per release id + workflow id), then enters `stage`. When the
@@ -20,12 +21,18 @@ export async function writeLastEntry(
 ): Promise<AppendResult> {
   let appended: AppendResult;
   try {
-    appended = await ledgerActivities.appendLedgerEntry(record, target);
+    appended = await ledgerActivities.appendLedgerEntry.executeWithOptions(
+      { summary: summaries.appendEntry(record.releaseId, record.result, false) },
+      [record, target],
+    );
   } catch (err) {
     if (isNonRetryable(err)) throw err;
     track.recording = { since: workflowNow(), error: failureMessageOf(err).slice(0, 500) };
     enter(track, 'recording');
-    appended = await lastEntryActivities.appendLedgerEntry(record, target);
+    appended = await lastEntryActivities.appendLedgerEntry.executeWithOptions(
+      { summary: summaries.appendEntry(record.releaseId, record.result, true) },
+      [record, target],
+    );
     track.recording = undefined;
   }
   enter(track, stage);

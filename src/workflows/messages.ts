@@ -70,6 +70,28 @@ export const lockPositionSignal =
   defineSignal<[{ target: string; position: number; holder?: string; availableAt?: string }]>('lockPosition');
 export const lockStateQuery = defineQuery<LockState>('lockState');
 
+/**
+ * What each handler does, as the Temporal UI and `temporal workflow metadata` show it (the
+ * `description` of setHandler).
+ */
+export const HANDLER_DESCRIPTIONS = {
+  status:
+    'The promotion now: stage, gate results, approval (who may approve, how many, deadline), lock place, push, verification, rollback, failure. `temporal workflow query --type status`.',
+  rollbackStatus:
+    'The rollback now: stage, from/to commit, branch restored, actions, production checks, result, failure.',
+  approve:
+    'Approve this promotion: {"approver":"<you>","comment":"…","commitSha":"<sha, optional>"}. Counts once per approver, not from the operator, only while approval is pending; ignored decisions stay in the status with why.',
+  reject:
+    'Reject this promotion (the operator\'s own reject withdraws it): {"approver":"<you>","reason":"…","commitSha":"<sha, optional>"}. One counted reject ends it as rejected.',
+  decide:
+    'Approve or reject and learn at once whether it counted: {"decision":"approve"|"reject","approver":"<you>","reason":"… (to reject)","commitSha":"<optional>"}. Answers { counted, why?, approval }.',
+  lockGranted: 'Internal: a lock workflow grants this workflow the lock it asked for (target, token).',
+  lockPosition: "Internal: a lock workflow reports this workflow's place in its line and the holder.",
+  acquireLock: 'Internal: a promotion or rollback asks for this lock (rollbacks go ahead of waiting promotions).',
+  releaseLock: 'Internal: the holder gives the lock back (optionally with a cooldown), or a waiter leaves the line.',
+  lockState: 'The lock now: target, holder (since when), the line of waiting workflows.',
+} as const;
+
 /** The compensating rollback of a promotion: one per promotion, found by name (the lock checks it). */
 export function rollbackChildId(promotionWorkflowId: string): string {
   return `${promotionWorkflowId}-rollback`;

@@ -5,10 +5,12 @@ import type { PromotionPlan, PromotionStatus, Stage } from '../domain';
 import { failure, FailureType, failureMessageOf, failureTypeOf } from '../failures';
 import { allPassed } from '../gates/results';
 import { promotionEntry } from '../ledger/entry-content';
+import { refreshDetails } from './current-details';
 import { writeLastEntry } from './last-entry';
 import { rollbackChildId } from './messages';
 import { rollbackWorkflow } from './rollback';
 import { enter, ledgerAuthor } from './stages';
+import { rollbackStartMetadata } from './summaries';
 
 /**
  * Type → terminal stage. Every ending here writes exactly one `fail` entry (its append retried
@@ -102,22 +104,23 @@ async function rollBack(status: PromotionStatus, plan: PromotionPlan, trigger: s
   }
   const workflowId = rollbackChildId(workflowInfo().workflowId);
   status.rollback = { workflowId };
+  refreshDetails(status);
+  const request = {
+    environment: plan.environment,
+    repo: plan.repo,
+    toBranch: plan.toBranch,
+    fromSha: plan.commitSha,
+    toSha: status.lastKnownGood,
+    productionBase: plan.productionBase,
+    trigger: trigger.slice(0, 500),
+    operator: plan.operator,
+    promotionReleaseId: status.releaseId,
+  };
   try {
     const result = await executeChild(rollbackWorkflow, {
       workflowId,
-      args: [
-        {
-          environment: plan.environment,
-          repo: plan.repo,
-          toBranch: plan.toBranch,
-          fromSha: plan.commitSha,
-          toSha: status.lastKnownGood,
-          productionBase: plan.productionBase,
-          trigger: trigger.slice(0, 500),
-          operator: plan.operator,
-          promotionReleaseId: status.releaseId,
-        },
-      ],
+      args: [request],
+      ...rollbackStartMetadata(request),
       // The rollback must finish even if this promotion is cancelled or terminated meanwhile.
       parentClosePolicy: ParentClosePolicy.ABANDON,
     });

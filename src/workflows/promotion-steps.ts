@@ -11,9 +11,11 @@ import { gitActivities, probeActivities } from './activity-proxies';
 import { ApprovalDesk } from './approval';
 import { workflowNow, workflowTimeMs } from './clock';
 import { Wait } from './continue';
+import { refreshDetails } from './current-details';
 import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, stagingTurnWorkflowId } from './messages';
 import { parsePromotionRequest } from './request';
 import { enter } from './stages';
+import { summaries } from './summaries';
 import { Locks } from './lock/lock-client';
 
 const { admitPromotion, promoteCommit } = gitActivities;
@@ -37,10 +39,11 @@ export function enterOnce(status: PromotionStatus, stage: Stage, also?: SearchAt
 export async function admit(status: PromotionStatus, input: unknown, desk: ApprovalDesk): Promise<PromotionPlan> {
   enter(status, 'validating');
   try {
-    const { plan, releaseId } = await admitPromotion(parsePromotionRequest(input), {
-      workflowId: workflowInfo().workflowId,
-      at: workflowNow(),
-    });
+    const request = parsePromotionRequest(input);
+    const { plan, releaseId } = await admitPromotion.executeWithOptions(
+      { summary: summaries.admit(request.commitSha, request.environment) },
+      [request, { workflowId: workflowInfo().workflowId, at: workflowNow() }],
+    );
     status.releaseId = releaseId;
     status.commitSha = plan.commitSha;
     status.environment = plan.environment;
@@ -80,17 +83,16 @@ export async function runStagingGatesInTurn(
 ): Promise<void> {
   const service = plan.stagingService;
   if (status.gates.length === 0) {
-    const turn = locks.lock(
-      stagingTurnWorkflowId(service),
-      `staging:${service}`,
-      (spot) => (status.stagingTurn = { service, ...spot }),
-    );
+    const turn = locks.lock(stagingTurnWorkflowId(service), `staging:${service}`, (spot) => {
+      status.stagingTurn = { service, ...spot };
+      refreshDetails(status);
+    });
     enterOnce(status, 'waiting_for_staging', admittedAttributes(status, plan));
     let cooldownMs = 0;
     try {
       await turn.acquire('promotion', undefined, wait);
       enter(status, 'staging_gates');
-      const run = await runStagingGates(plan);
+      const run = await runStagingGates.executeWithOptions({ summary: summaries.stagingGates(plan) }, [plan]);
       status.gates = run.gates;
       cooldownMs = run.cooldownMs;
     } finally {
@@ -122,12 +124,16 @@ export async function awaitApproval(
   if (!plan.approval.required) return;
   // A continued run that already waited here goes on; an approval that came early still shows the stage.
   if (status.approval.state === 'approved' && status.timeline.some((t) => t.stage === 'awaiting_approval')) return;
-  enterOnce(status, 'awaiting_approval');
   deadlines.approvalMs ??= workflowTimeMs() + plan.approval.timeoutMs;
+  // Shown in the status and the current details while the approval is pending.
+  if (status.approval.state === 'pending') status.approval.deadline = new Date(deadlines.approvalMs).toISOString();
+  enterOnce(status, 'awaiting_approval');
   const decided = await wait(
     () => status.approval.state !== 'pending',
     Math.max(1, deadlines.approvalMs - workflowTimeMs()),
+    summaries.approvalTimeout(plan.approval.timeoutMs, deadlines.approvalMs),
   );
+  delete status.approval.deadline;
   if (!decided) {
     status.approval.state = 'expired';
     throw failure(
@@ -163,15 +169,17 @@ export async function pushCommit(status: PromotionStatus, plan: PromotionPlan): 
   if (status.pushed) return;
   enter(status, 'promoting');
   try {
-    const moved = await promoteCommit({
-      repo: plan.repo,
-      branch: plan.toBranch,
-      environment: plan.environment,
-      targetSha: plan.commitSha,
-      sourceBranch: plan.fromBranch,
-      allowDowngrade: plan.allowDowngrade,
-      acceptDrift: plan.acceptDrift,
-    });
+    const moved = await promoteCommit.executeWithOptions({ summary: summaries.push(plan) }, [
+      {
+        repo: plan.repo,
+        branch: plan.toBranch,
+        environment: plan.environment,
+        targetSha: plan.commitSha,
+        sourceBranch: plan.fromBranch,
+        allowDowngrade: plan.allowDowngrade,
+        acceptDrift: plan.acceptDrift,
+      },
+    ]);
     Object.assign(status, {
       lastKnownGood: moved.lastKnownGood ?? undefined,
       drift: moved.drift,
@@ -210,24 +218,28 @@ export async function awaitDeploy(
 ): Promise<void> {
   const deploy = plan.deployWait;
   if (!deploy) return;
-  enterOnce(status, 'awaiting_deploy');
   deadlines.deployMs ??= workflowTimeMs() + deploy.timeoutMs;
+  const shown = (status.deployWait ??= { deadline: new Date(deadlines.deployMs).toISOString() });
+  enterOnce(status, 'awaiting_deploy');
   let intervalMs = Math.min(DEPLOY_POLL_FIRST_MAX_MS, Math.max(DEPLOY_POLL_MIN_MS, Math.floor(deploy.timeoutMs / 20)));
   for (;;) {
-    const version = await readDeployedVersion({
-      base: plan.productionBase,
-      path: deploy.path,
-      field: deploy.field,
-      environment: plan.environment,
-    });
-    if (version === plan.commitSha) return;
+    const version = await readDeployedVersion.executeWithOptions(
+      { summary: summaries.readDeployed(plan, deploy.path) },
+      [{ base: plan.productionBase, path: deploy.path, field: deploy.field, environment: plan.environment }],
+    );
+    shown.lastSeen = version;
+    delete shown.nextReadAt;
+    if (version === plan.commitSha) return refreshDetails(status);
     const left = deadlines.deployMs - workflowTimeMs();
     if (left <= 0)
       throw failure(
         'DeployNotObserved',
         `production never reported ${plan.commitSha} at ${deploy.path} (${deploy.field}) within ${deploy.timeoutMs / 1000} s`,
       );
-    await wait(() => false, Math.min(intervalMs, left));
+    const waitMs = Math.min(intervalMs, left);
+    shown.nextReadAt = new Date(workflowTimeMs() + waitMs).toISOString();
+    refreshDetails(status);
+    await wait(() => false, waitMs, summaries.deployPoll(plan, waitMs));
     intervalMs = Math.min(DEPLOY_POLL_MAX_MS, Math.round(intervalMs * 1.5));
   }
 }
@@ -235,7 +247,9 @@ export async function awaitDeploy(
 /** Step 8: the production smoke checks. Throws ProductionVerificationFailed. */
 export async function verifyInProduction(status: PromotionStatus, plan: PromotionPlan): Promise<void> {
   enter(status, 'verifying');
-  status.prodVerification = await verifyProduction(plan);
+  status.prodVerification = await verifyProduction.executeWithOptions({ summary: summaries.verifyPromotion(plan) }, [
+    plan,
+  ]);
   if (!allPassed(status.prodVerification))
     throw failure(
       'ProductionVerificationFailed',

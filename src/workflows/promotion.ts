@@ -13,7 +13,8 @@ import type { PromotionPlan, PromotionStatus } from '../domain';
 import { promotionEntry } from '../ledger/entry-content';
 import { registerApprovalDesk } from './approval';
 import { waitOrContinue } from './continue';
-import { statusQuery } from './messages';
+import { showDetails } from './current-details';
+import { HANDLER_DESCRIPTIONS, statusQuery } from './messages';
 import { endPromotion, recordPromotion } from './promotion-endings';
 import {
   admit,
@@ -26,6 +27,7 @@ import {
   verifyInProduction,
 } from './promotion-steps';
 import { ledgerAuthor, rawField } from './stages';
+import { promotionDetails } from './summaries';
 import { LockSnapshot, registerLocks, targetLock } from './lock/lock-client';
 
 /**
@@ -36,12 +38,15 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
   // A continued run (a wait's history grew long) carries the last run's state and locks.
   const carried = carriedFrom(input);
   const status = carried?.status ?? newStatus(input);
-  setHandler(statusQuery, () => status);
+  setHandler(statusQuery, () => status, { description: HANDLER_DESCRIPTIONS.status });
   const desk = registerApprovalDesk(status);
   const locks = registerLocks(carried?.locks);
+  // The Temporal UI's current details: the stage and what it waits for, kept up to date.
+  showDetails(status, () => promotionDetails(status, carried?.plan));
   try {
     // 1–2. Validate the request and the commit, reserve the release id (or end as `invalid`).
     const plan = carried?.plan ?? (await admit(status, input, desk));
+    showDetails(status, () => promotionDetails(status, plan));
     desk.open(plan);
     const deadlines = carried?.deadlines ?? {};
     const wait = waitOrContinue((): { continued: PromotionCarry } => ({

@@ -6,11 +6,19 @@ import { failure, failureMessageOf, failureTypeOf } from '../failures';
 import { redact } from '../redact';
 import { gitActivities, ledgerActivities, probeActivities } from './activity-proxies';
 import { workflowNow } from './clock';
-import { CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, rollbackStatusQuery } from './messages';
+import { refreshDetails, showDetails } from './current-details';
+import {
+  CommitShaKey,
+  HANDLER_DESCRIPTIONS,
+  ReleaseEnvironmentKey,
+  ReleaseIdKey,
+  rollbackStatusQuery,
+} from './messages';
 import { writeLastEntry } from './last-entry';
 import { allPassed, describeFailures } from '../gates/results';
 import { rollbackEntry } from '../ledger/entry-content';
 import { enter, ledgerAuthor, rawField } from './stages';
+import { rollbackDetails, summaries } from './summaries';
 import { registerLocks, targetLock } from './lock/lock-client';
 
 const { planRollback, moveReleaseBranch } = gitActivities;
@@ -24,16 +32,15 @@ const { reserveReleaseId } = ledgerActivities;
  */
 export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> {
   const status = newRollbackStatus(input);
-  setHandler(rollbackStatusQuery, () => status);
+  setHandler(rollbackStatusQuery, () => status, { description: HANDLER_DESCRIPTIONS.rollbackStatus });
   const locks = registerLocks();
+  showDetails(status, () => rollbackDetails(status));
 
   const plan = await validate(status, input);
-  status.releaseId = await reserveReleaseId({
-    workflowId: workflowInfo().workflowId,
-    kind: 'rb',
-    at: workflowNow(),
-    requested: plan.releaseId,
-  });
+  showDetails(status, () => rollbackDetails(status, plan));
+  status.releaseId = await reserveReleaseId.executeWithOptions({ summary: summaries.reserveRollbackId(plan) }, [
+    { workflowId: workflowInfo().workflowId, kind: 'rb', at: workflowNow(), requested: plan.releaseId },
+  ]);
   // Not yet upserted; they go with the next stage change.
   let admitted = [
     { key: ReleaseIdKey, value: status.releaseId },
@@ -51,13 +58,13 @@ export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> 
     }
     enter(status, 'rolling_back', admitted);
     await restoreBranch(status, plan);
-    status.verification = await verifyProduction({
-      productionBase: plan.productionBase,
-      environment: plan.environment,
-    });
+    status.verification = await verifyProduction.executeWithOptions({ summary: summaries.verifyRollback(plan) }, [
+      { productionBase: plan.productionBase, environment: plan.environment },
+    ]);
     status.actions.push(
       `rerun smoke (health/db/chat/415): ${allPassed(status.verification) ? 'all pass' : describeFailures(status.verification)}`,
     );
+    refreshDetails(status);
 
     status.result = status.branchRestored && allPassed(status.verification) ? 'completed' : 'partial';
     await record(status, plan);
@@ -79,7 +86,10 @@ async function validate(status: RollbackStatus, input: unknown): Promise<Rollbac
         `invalid rollback request: ${describeIssues(parsed.error)}. Fix the field and start the rollback again; nothing was changed`,
       );
     }
-    return await planRollback({ ...parsed.data, trigger: redact(parsed.data.trigger) });
+    return await planRollback.executeWithOptions(
+      { summary: summaries.planRollback(parsed.data.environment, parsed.data.toSha) },
+      [{ ...parsed.data, trigger: redact(parsed.data.trigger) }],
+    );
   } catch (err) {
     enter(status, 'invalid');
     status.failure = { type: failureTypeOf(err) ?? 'InvalidRollbackRequest', message: failureMessageOf(err) };
@@ -90,14 +100,16 @@ async function validate(status: RollbackStatus, input: unknown): Promise<Rollbac
 /** A branch that moved on since `fromSha` is left alone: the rollback is then partial. */
 async function restoreBranch(status: RollbackStatus, plan: RollbackPlan): Promise<void> {
   try {
-    const moved = await moveReleaseBranch({
-      repo: plan.repo,
-      branch: plan.toBranch,
-      expectedTip: plan.fromSha,
-      targetSha: plan.toSha,
-      sourceBranch: plan.toBranch,
-      allowDowngrade: true,
-    });
+    const moved = await moveReleaseBranch.executeWithOptions({ summary: summaries.moveBack(plan) }, [
+      {
+        repo: plan.repo,
+        branch: plan.toBranch,
+        expectedTip: plan.fromSha,
+        targetSha: plan.toSha,
+        sourceBranch: plan.toBranch,
+        allowDowngrade: true,
+      },
+    ]);
     status.branchRestored = true;
     status.actions.push(
       moved.pushed
@@ -107,6 +119,7 @@ async function restoreBranch(status: RollbackStatus, plan: RollbackPlan): Promis
   } catch (err) {
     status.actions.push(`${plan.toBranch} not moved (${failureTypeOf(err) ?? 'error'}): ${failureMessageOf(err)}`);
   }
+  refreshDetails(status);
 }
 
 /** Writes the rollback's one entry; restored under the lock, the tip is where this rollback put it. */

@@ -4,16 +4,19 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Stage, StageTrack } from '../domain';
 import { workflowNow } from './clock';
+import { refreshDetails } from './current-details';
 import { ReleaseStageKey } from './messages';
 
 /**
- * Every stage change is visible in the status, the timeline and the search attributes. Other
- * attributes learnt since the last change (`also`) go in the same upsert: one event, not two.
+ * Every stage change is visible in the status, the timeline, the search attributes and the
+ * current details (Temporal UI). Other attributes learnt since the last change (`also`) go in
+ * the same upsert: one event, not two.
  */
 export function enter(track: StageTrack, stage: Stage, also: SearchAttributeUpdatePair[] = []): void {
   track.stage = stage;
   track.timeline.push({ stage, at: workflowNow() });
   upsertSearchAttributes([{ key: ReleaseStageKey, value: stage }, ...also]);
+  refreshDetails(track);
 }
 
 /** Who writes a ledger entry: the workflow id (the append's key) and a reference an auditor can open. */

@@ -9,7 +9,16 @@ import {
 } from '@temporalio/workflow';
 import type { LockSpot } from '../../domain';
 import { localActivities } from '../activity-proxies';
-import { ClosingEntry, lockGrantedSignal, lockPositionSignal, lockWorkflowId, releaseLockSignal } from '../messages';
+import { refreshDetails } from '../current-details';
+import {
+  ClosingEntry,
+  HANDLER_DESCRIPTIONS,
+  lockGrantedSignal,
+  lockPositionSignal,
+  lockWorkflowId,
+  releaseLockSignal,
+} from '../messages';
+import { summaries } from '../summaries';
 
 const { requestTargetLock } = localActivities;
 
@@ -58,14 +67,22 @@ export function registerLocks(carried: LockSnapshot = {}): Locks {
     Object.entries(carried).map(([target, { token }]) => [target, { token, show: () => undefined }]),
   );
   let handedOver = false;
-  setHandler(lockGrantedSignal, (grant) => {
-    const request = requested.get(grant.target);
-    if (request && request.token === undefined) request.token = grant.token;
-  });
-  setHandler(lockPositionSignal, ({ target, position, holder, availableAt }) => {
-    const request = requested.get(target);
-    if (request && request.token === undefined) request.show({ position, holder, availableAt });
-  });
+  setHandler(
+    lockGrantedSignal,
+    (grant) => {
+      const request = requested.get(grant.target);
+      if (request && request.token === undefined) request.token = grant.token;
+    },
+    { description: HANDLER_DESCRIPTIONS.lockGranted },
+  );
+  setHandler(
+    lockPositionSignal,
+    ({ target, position, holder, availableAt }) => {
+      const request = requested.get(target);
+      if (request && request.token === undefined) request.show({ position, holder, availableAt });
+    },
+    { description: HANDLER_DESCRIPTIONS.lockPosition },
+  );
   return {
     handOver() {
       handedOver = true;
@@ -83,7 +100,9 @@ export function registerLocks(carried: LockSnapshot = {}): Locks {
           if (request.token === undefined) {
             show({});
             // Asking again is safe: the lock ignores a second request from the same workflow.
-            await requestTargetLock({ lockWorkflowId, target, workflowId: self, priority, closing });
+            await requestTargetLock.executeWithOptions({ summary: summaries.requestLock(target) }, [
+              { lockWorkflowId, target, workflowId: self, priority, closing },
+            ]);
             await wait(() => request.token !== undefined);
           }
           show({ holder: self });
@@ -117,9 +136,8 @@ export function targetLock(
   view: { lock?: { target: string } & LockSpot },
 ): Lock {
   const name = `${target.repo}#${target.branch}`;
-  return locks.lock(
-    lockWorkflowId(target.repo, target.branch),
-    name,
-    (spot) => (view.lock = { target: name, ...spot }),
-  );
+  return locks.lock(lockWorkflowId(target.repo, target.branch), name, (spot) => {
+    view.lock = { target: name, ...spot };
+    refreshDetails(view);
+  });
 }

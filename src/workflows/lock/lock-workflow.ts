@@ -3,11 +3,19 @@
 // (a holder may hand over with a cooldown). First come first served, rollbacks ahead of promotions. No lease that can
 // expire under a working holder: the lock checks instead whether its holder still runs, and
 // frees it only when the holder's workflow has closed (terminated, timed out, crashed out).
-import { condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { lastEntryActivities, localActivities } from '../activity-proxies';
 import { workflowNow, workflowTimeMs } from '../clock';
 import {
   acquireLockSignal,
+  HANDLER_DESCRIPTIONS,
   LockRequest,
   rollbackChildId,
   lockGrantedSignal,
@@ -16,6 +24,7 @@ import {
   LockState,
   releaseLockSignal,
 } from '../messages';
+import { lockDetails, summaries } from '../summaries';
 
 const { isWorkflowRunning } = localActivities;
 const { recordClosedPromotion } = lastEntryActivities;
@@ -37,26 +46,37 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
   const idleMs = input.idleMs ?? 0;
   let changed = true;
 
-  setHandler(acquireLockSignal, (request) => {
-    // Signal-with-start may deliver a request twice (an activity retry): the first one stands.
-    if (state.holder?.workflowId === request.workflowId || state.queue.some((q) => q.workflowId === request.workflowId))
-      return;
-    // Rollbacks go ahead of every waiting promotion, behind earlier rollbacks.
-    const at =
-      request.priority === 'rollback'
-        ? state.queue.filter((q) => q.priority === 'rollback').length
-        : state.queue.length;
-    state.queue.splice(at, 0, { ...request, requestedAt: workflowNow() });
-    changed = true;
-  });
-  setHandler(releaseLockSignal, ({ workflowId, token, cooldownMs }) => {
-    if (state.holder?.workflowId === workflowId && (token === undefined || token === state.holder.token)) {
-      state.holder = undefined;
-      if (cooldownMs) state.availableAtMs = Math.max(state.availableAtMs ?? 0, workflowTimeMs() + cooldownMs);
-    } else state.queue = state.queue.filter((q) => q.workflowId !== workflowId);
-    changed = true;
-  });
-  setHandler(lockStateQuery, () => state);
+  setHandler(
+    acquireLockSignal,
+    (request) => {
+      // Signal-with-start may deliver a request twice (an activity retry): the first one stands.
+      if (
+        state.holder?.workflowId === request.workflowId ||
+        state.queue.some((q) => q.workflowId === request.workflowId)
+      )
+        return;
+      // Rollbacks go ahead of every waiting promotion, behind earlier rollbacks.
+      const at =
+        request.priority === 'rollback'
+          ? state.queue.filter((q) => q.priority === 'rollback').length
+          : state.queue.length;
+      state.queue.splice(at, 0, { ...request, requestedAt: workflowNow() });
+      changed = true;
+    },
+    { description: HANDLER_DESCRIPTIONS.acquireLock },
+  );
+  setHandler(
+    releaseLockSignal,
+    ({ workflowId, token, cooldownMs }) => {
+      if (state.holder?.workflowId === workflowId && (token === undefined || token === state.holder.token)) {
+        state.holder = undefined;
+        if (cooldownMs) state.availableAtMs = Math.max(state.availableAtMs ?? 0, workflowTimeMs() + cooldownMs);
+      } else state.queue = state.queue.filter((q) => q.workflowId !== workflowId);
+      changed = true;
+    },
+    { description: HANDLER_DESCRIPTIONS.releaseLock },
+  );
+  setHandler(lockStateQuery, () => state, { description: HANDLER_DESCRIPTIONS.lockState });
 
   let idleSince = workflowTimeMs();
   let lastCheck = workflowTimeMs();
@@ -87,14 +107,27 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
     if (!busy && !changed && idleLeft <= 0) return;
     const untilCheck = input.checkIntervalMs - (workflowTimeMs() - lastCheck);
     const untilCooled = coolingMs > 0 ? coolingMs : Infinity;
-    await condition(() => changed, Math.max(1, Math.min(untilCheck, untilCooled, busy ? Infinity : idleLeft)));
+    const timeoutMs = Math.max(1, Math.min(untilCheck, untilCooled, busy ? Infinity : idleLeft));
+    setCurrentDetails(lockDetails(state, workflowTimeMs()));
+    const reason =
+      !busy && idleLeft <= Math.min(untilCheck, untilCooled)
+        ? 'idle'
+        : untilCooled < untilCheck
+          ? 'cooldown'
+          : 'holder check';
+    await condition(() => changed, timeoutMs, { summary: summaries.lockTimer(state.target, reason, timeoutMs) });
     // Checked on schedule even while signals keep arriving, so a steady stream of requests
     // cannot keep a dead holder in place.
     if (workflowTimeMs() - lastCheck >= input.checkIntervalMs) {
       lastCheck = workflowTimeMs();
       if (state.holder && !(await holderRuns(state.holder.workflowId))) {
         // Before anyone else may move the target, the ledger records how the holder left it.
-        if (state.holder.closing) await recordClosedPromotion(state.holder.closing);
+        const { closing, workflowId } = state.holder;
+        if (closing)
+          await recordClosedPromotion.executeWithOptions(
+            { summary: summaries.recordClosed(closing.record.releaseId, workflowId) },
+            [closing],
+          );
         state.holder = undefined;
         changed = true;
       }
@@ -134,10 +167,9 @@ function availableAt(state: LockState): string | undefined {
  */
 async function holderRuns(workflowId: string): Promise<boolean> {
   try {
-    return (
-      (await isWorkflowRunning({ workflowId })) ||
-      (await isWorkflowRunning({ workflowId: rollbackChildId(workflowId) }))
-    );
+    const running = (id: string) =>
+      isWorkflowRunning.executeWithOptions({ summary: summaries.holderRunning(id) }, [{ workflowId: id }]);
+    return (await running(workflowId)) || (await running(rollbackChildId(workflowId)));
   } catch {
     return true;
   }
