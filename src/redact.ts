@@ -151,7 +151,7 @@ const HTML_NAMED: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&g
 
 /**
  * One character of a value as a regex that accepts it raw or escaped the way an echo spells it:
- * a JSON escape (`\/`, `\"`, `\u002f`), percent-encoding (also double, and `+` for a space),
+ * a JSON escape (`\/`, `\"`, `\u002f`), percent-encoding (also double; whitespace, `+` included, is textPattern's),
  * an HTML character reference, a `\x2f` escape. Letter case is the regex's `i` flag.
  */
 function characterForms(ch: string): string {
@@ -166,7 +166,6 @@ function characterForms(ch: string): string {
   const bytes = utf8Bytes(ch);
   forms.add(bytes.map((b) => `%(?:25)?${hex2(b)}`).join(''));
   if (cp < 0x80) forms.add(`\\\\x${hex2(cp)}`);
-  if (ch === ' ') forms.add('\\+');
   forms.add(`&#0*${cp};`);
   forms.add(`&#x0*${cp.toString(16)};`);
   const named = HTML_NAMED[ch];

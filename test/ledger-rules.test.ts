@@ -611,6 +611,13 @@ describe('gate lines and entry fields', () => {
     });
   });
 
+  test('a breaker drill that failed is recorded as failed, with the first part of its detail', () => {
+    const drill = { ...gate('breaker_drill', false, 500), detail: 'stayed closed: 20 calls got through' };
+    expect(
+      Object.fromEntries(ledgerFields(promotion(ID1, 'wf', { gatesRun: [drill] }), A)).cost_control_evidence,
+    ).toEqual(['cost_gate_chat: not run', 'breaker_drill: fail (stayed closed)']);
+  });
+
   test('a promotion without a cost gate or breaker drill says not run; a cost gate with no answer says so', () => {
     const none = Object.fromEntries(ledgerFields(promotion(ID1, 'wf', { gatesRun: [gate('health')] }), null));
     expect(none.cost_control_evidence).toEqual(['cost_gate_chat: not run', 'breaker_drill: not run']);

@@ -148,6 +148,8 @@ describe('throttleHintMs', () => {
     ['the longest of the policies when none is exhausted', '"a";r=5;t=3, "b";r=2;t=7', 7_000],
     ['an exhausted policy without t is skipped', '"a";r=0, "b";r=0;t=5', 5_000],
     ['a remaining of 10 is not exhausted', '"a";r=10;t=30, "b";r=0;t=2', 2_000],
+    ['a remaining of 05 is not exhausted, 00 is', '"a";r=05;t=30, "b";r=00;t=2', 2_000],
+    ['spaced parameters pick the exhausted one of two', '"hourly"; r=500; t=1800, "burst"; r=0; t=1', 1_000],
   ])('the RateLimit field, %s', (_, ratelimit, expected) => {
     expect(throttleHintMs({ ratelimit }, NOW)).toBe(expected);
   });

@@ -45,6 +45,7 @@ export function parseBaseUrl(text: string): { ok: true; value: string } | { ok: 
   } catch {
     return refused('must be an absolute http(s) URL such as https://staging.example.com');
   }
+  // Stryker disable next-line StringLiteral: equivalent, group 2 ([^/]*) takes part in every match, so it is never undefined
   const written = (naive[2] ?? '').toLowerCase().replace(scheme === 'https' ? /:443$/ : /:80$/, '');
   if (written !== url.host)
     return refused(

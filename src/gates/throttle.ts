@@ -48,7 +48,8 @@ function rateLimitFieldResetS(value: string): number | undefined {
     resetS: /;\s*t=([0-9]+)/.exec(member)?.[1],
   }));
   const withReset = policies.filter((p) => p.resetS !== undefined);
-  const exhausted = withReset.filter((p) => p.remaining === '0');
+  // r is a structured-field integer: 0 and 00 alike mean no quota left.
+  const exhausted = withReset.filter((p) => Number(p.remaining) === 0);
   const relevant = exhausted.length ? exhausted : withReset;
   if (relevant.length === 0) return undefined;
   return Math.max(...relevant.map((p) => Number(p.resetS)));
