@@ -8,32 +8,18 @@ import { EXIT, EXIT_CODE_TABLE } from '../src/cli/exit-codes';
 import type { PromotionStatus } from '../src/domain';
 import { freeLoopbackPort } from '../src/free-port';
 import { decideUpdate, statusQuery } from '../src/workflows/messages';
-import { buildDist, CliRun, ROOT, runCli } from './cli-process';
-import { createHarness, Harness, uniqueId, waitFor } from './helpers';
+import { CliRun, ROOT, runCli } from './cli-process';
+import { harnessCliEnv, useCliHarness } from './cli-harness';
+import { Harness, uniqueId, waitFor } from './helpers';
 
+const suite = useCliHarness();
 let h: Harness;
-beforeAll(async () => {
-  buildDist();
-  h = await createHarness();
-});
-afterAll(async () => {
-  await h?.close();
+beforeAll(() => {
+  h = suite.current();
 });
 
 function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    NO_COLOR: '1',
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
-    TEMPORAL_NAMESPACE: '',
-    TEMPORAL_TASK_QUEUE: h.taskQueue,
-    RELEASE_LEDGER_PATH: h.ledgerPath,
-    GIT_CACHE_DIR: path.join(h.tmp, 'cli-git-cache'),
-    GATES_CONFIG: '',
-    ENVIRONMENTS_CONFIG: '',
-    RELEASE_PROMOTER_IDENTITY: 'alice',
-    ...extra,
-  };
+  return harnessCliEnv(h, { TEMPORAL_NAMESPACE: '', ...extra });
 }
 
 function cli(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<CliRun> {

@@ -3,35 +3,20 @@
 // order, with the time the workflow reached it, including the stages passed between two polls
 // and the last ones, which only the outcome carries.
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import type { PromotionStatus } from '../src/domain';
 import { decideUpdate } from '../src/workflows/messages';
 import { timelinePrinter } from '../src/cli/follow';
-import { BIN, buildDist, CliRun, runCli } from './cli-process';
-import { createHarness, failureOf, Harness, uniqueId, waitFor } from './helpers';
+import { BIN, CliRun, runCli } from './cli-process';
+import { harnessCliEnv, useCliHarness } from './cli-harness';
+import { failureOf, Harness, uniqueId, waitFor } from './helpers';
 
+const suite = useCliHarness();
 let h: Harness;
-beforeAll(async () => {
-  buildDist();
-  h = await createHarness();
-});
-afterAll(async () => {
-  await h?.close();
+beforeAll(() => {
+  h = suite.current();
 });
 
-function cliEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    NO_COLOR: '1',
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
-    TEMPORAL_TASK_QUEUE: h.taskQueue,
-    RELEASE_LEDGER_PATH: h.ledgerPath,
-    GIT_CACHE_DIR: path.join(h.tmp, 'cli-git-cache'),
-    GATES_CONFIG: '',
-    ENVIRONMENTS_CONFIG: '',
-    RELEASE_PROMOTER_IDENTITY: 'alice',
-  };
-}
+const cliEnv = (): NodeJS.ProcessEnv => harnessCliEnv(h);
 
 /** The CLI as a process whose stderr can be read while it runs (pipes, as in CI). */
 function cliRunning(args: string[]): { stderr: () => string; done: Promise<CliRun> } {

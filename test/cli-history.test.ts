@@ -3,35 +3,22 @@
 // production now and since when, every release newest first with operator, approvers, result and
 // the commits it added over the previous good release; an unreachable repo is said, not fatal.
 import { rename } from 'node:fs/promises';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { PromotionStatus, RollbackStatus } from '../src/domain';
 import { rollbackWorkflow } from '../src/workflows';
 import { decideUpdate, statusQuery } from '../src/workflows/messages';
-import { buildDist, CliRun, runCli } from './cli-process';
-import { createHarness, Harness, uniqueId } from './helpers';
+import { CliRun } from './cli-process';
+import { useCliHarness } from './cli-harness';
+import { Harness, uniqueId } from './helpers';
 
+const suite = useCliHarness();
 let h: Harness;
-beforeAll(async () => {
-  buildDist();
-  h = await createHarness();
-});
-afterAll(async () => {
-  await h?.close();
+beforeAll(() => {
+  h = suite.current();
 });
 
-function cli(args: string[]): Promise<CliRun> {
-  return runCli(args, {
-    ...process.env,
-    NO_COLOR: '1',
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
-    TEMPORAL_TASK_QUEUE: h.taskQueue,
-    RELEASE_LEDGER_PATH: h.ledgerPath,
-    GIT_CACHE_DIR: path.join(h.tmp, 'cli-git-cache'),
-    RELEASE_PROMOTER_IDENTITY: 'alice',
-  });
-}
+const cli = (args: string[]): Promise<CliRun> => suite.cli(args);
 
 async function waitForStage(handle: WorkflowHandle, stage: string): Promise<void> {
   for (let i = 0; i < 600; i++) {

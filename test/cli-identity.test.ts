@@ -3,37 +3,22 @@
 // variable; `rollback` may fall back to the OS user and says so. A real CLI process against the
 // real dev server and worker; what counted is read from the workflow's own status and the ledger.
 import os from 'node:os';
-import path from 'node:path';
 import type { PromotionStatus } from '../src/domain';
 import { fieldText, parseLedger } from '../src/ledger/format';
 import { statusQuery } from '../src/workflows/messages';
-import { buildDist, CliRun, runCli } from './cli-process';
-import { createHarness, Harness, waitFor } from './helpers';
+import { CliRun } from './cli-process';
+import { useCliHarness } from './cli-harness';
+import { Harness, waitFor } from './helpers';
 
+const suite = useCliHarness();
 let h: Harness;
-beforeAll(async () => {
-  buildDist();
-  h = await createHarness();
-});
-afterAll(async () => {
-  await h?.close();
+beforeAll(() => {
+  h = suite.current();
 });
 
 /** The CLI with no identity in its environment unless `identity` is given. */
 function cli(args: string[], identity?: string): Promise<CliRun> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NO_COLOR: '1',
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
-    TEMPORAL_TASK_QUEUE: h.taskQueue,
-    RELEASE_LEDGER_PATH: h.ledgerPath,
-    GIT_CACHE_DIR: path.join(h.tmp, 'cli-git-cache'),
-    GATES_CONFIG: '',
-    ENVIRONMENTS_CONFIG: '',
-  };
-  delete env.RELEASE_PROMOTER_IDENTITY;
-  if (identity !== undefined) env.RELEASE_PROMOTER_IDENTITY = identity;
-  return runCli(args, env);
+  return suite.cli(args, { RELEASE_PROMOTER_IDENTITY: identity });
 }
 
 async function awaitingApproval(message: string) {

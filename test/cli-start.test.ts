@@ -3,7 +3,7 @@
 // `--request file.json` gives a whole request with flags over it, and whatever the CLI can refuse
 // from the command line and the config alone it refuses with exit 2, naming the flag (or the
 // file's field), before any workflow exists.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -22,8 +22,7 @@ let registryFile: string;
 
 beforeAll(async () => {
   buildDist();
-  await mkdir('/tmp/h-start', { recursive: true });
-  tmp = await mkdtemp('/tmp/h-start/cli-start-');
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'release-promoter-cli-start-'));
   // breaker_drill is a built-in optional command gate; with a command the worker (and the CLI,
   // reading the same file) accept it in --optional-gates.
   gatesFile = path.join(tmp, 'gates.json');

@@ -2,33 +2,22 @@
 // server, worker, sample services and git repo): a closed workflow never shows a working stage,
 // approvals say who, when and what, a pending approval says who may approve, until when and how.
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client, WorkflowHandle } from '@temporalio/client';
 import type { PromotionStatus } from '../src/domain';
 import { decideUpdate, statusQuery } from '../src/workflows/messages';
-import { BIN, buildDist, CliRun, runCli } from './cli-process';
-import { createHarness, Harness } from './helpers';
+import { BIN, CliRun, runCli } from './cli-process';
+import { harnessCliEnv, useCliHarness } from './cli-harness';
+import { Harness } from './helpers';
 
+const suite = useCliHarness();
 let h: Harness;
-beforeAll(async () => {
-  buildDist();
-  h = await createHarness();
-});
-afterAll(async () => {
-  await h?.close();
+beforeAll(() => {
+  h = suite.current();
 });
 
 function cliEnv(identity = 'alice'): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    NO_COLOR: '1',
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
-    TEMPORAL_TASK_QUEUE: h.taskQueue,
-    RELEASE_LEDGER_PATH: h.ledgerPath,
-    GIT_CACHE_DIR: path.join(h.tmp, 'cli-git-cache'),
-    RELEASE_PROMOTER_IDENTITY: identity,
-  };
+  return harnessCliEnv(h, { RELEASE_PROMOTER_IDENTITY: identity });
 }
 
 function cli(args: string[], identity = 'alice'): Promise<CliRun> {
