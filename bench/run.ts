@@ -6,17 +6,20 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, WorkflowFailedError } from '@temporalio/client';
 import Table from 'cli-table3';
 import { generateLedger } from './generate-ledger';
 import { verifyLedger } from '../src/ledger/verify';
 import type { PromotionStatus } from '../src/domain';
 import { freeLoopbackPort } from '../src/free-port';
+import { connectClient } from '../src/connection';
 import { DEV_SERVER_LIMITS, resolveTemporalCli } from '../src/temporal-cli';
+import { localServerEnv, resolveConnection } from '../src/temporal-profile';
 import { prebuiltState } from '../src/build-digest';
 import { WORKER_NODE_ARGS, WORKER_V8_FLAGS } from '../src/worker-command';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleService, startSampleService } from '../sample/service';
+import { gitLedgerBench } from './git-ledger';
 
 const root = path.resolve(__dirname, '..');
 const argv = process.argv.slice(2);
@@ -26,6 +29,7 @@ const RUNS = quick ? 5 : 10;
 const SCALE_DEFAULT = quick ? [50] : [50, 200];
 const LEDGER_SIZES = quick ? [10_000, 100_000] : [10_000, 100_000];
 const APPENDS_PER_PROCESS = quick ? 100 : 300;
+const GIT_APPENDS_PER_PROCESS = quick ? 25 : 100;
 const RATE_WINDOW_MS = 500;
 // --only side,scale,shared,ledger,startup runs a subset (for profiling one part); the default runs everything.
 const only = argv.includes('--only') ? new Set((argv[argv.indexOf('--only') + 1] ?? '').split(',')) : undefined;
@@ -34,6 +38,9 @@ const scaleOverride = argv.includes('--n') ? [Number(argv[argv.indexOf('--n') + 
 const workersOverride = argv.includes('--workers') ? [Number(argv[argv.indexOf('--workers') + 1])] : undefined;
 
 const children: ChildProcess[] = [];
+// Every process of the bench reaches its dev server through a Temporal profile of its own (set by
+// startServer), so the caller's temporal.toml and variables stay out of the measurement.
+let serverEnv: Record<string, string> = {};
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 function run(
@@ -43,7 +50,7 @@ function run(
 ): Promise<{ code: number; ms: number; stdout: string }> {
   const started = performance.now();
   return new Promise((resolve) => {
-    execFile(file, args, { env: { ...process.env, ...env }, maxBuffer: 16 << 20 }, (err, stdout) => {
+    execFile(file, args, { env: { ...process.env, ...serverEnv, ...env }, maxBuffer: 16 << 20 }, (err, stdout) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, ms: performance.now() - started, stdout });
     });
   });
@@ -116,9 +123,11 @@ async function startServer(cli: string, dir: string): Promise<{ address: string;
   );
   children.push(server);
   const address = `127.0.0.1:${port}`;
+  serverEnv = await localServerEnv(path.join(dir, 'temporal.toml'), 'bench', address);
+  const temporal = resolveConnection({ ...process.env, ...serverEnv });
   for (let i = 0; i < 120; i++) {
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      const connection = await connectClient(temporal, { connectTimeoutMs: 1000 });
       await connection.workflowService.getSystemInfo({});
       await connection.close();
       const version = (await run(cli, ['--version'])).stdout.trim();
@@ -145,7 +154,11 @@ async function startWorker(env: Record<string, string>, compiled = false): Promi
         ? [...WORKER_V8_FLAGS, path.join(root, 'dist', 'worker.js')]
         : [...WORKER_NODE_ARGS, path.join(root, 'src', 'worker.ts')]),
     ],
-    { cwd: root, env: { ...process.env, LOG_LEVEL: 'ERROR', ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+    {
+      cwd: root,
+      env: { ...process.env, ...serverEnv, LOG_LEVEL: 'ERROR', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
   );
   children.push(worker);
   await new Promise<void>((resolve, reject) => {
@@ -540,6 +553,10 @@ async function ledgerBench({ dir, results }: BenchContext): Promise<void> {
   const innerS = Math.max(...runs.map((r) => Number(/elapsedMs=(\d+)/.exec(r.stdout)?.[1] ?? NaN))) / 1000;
   results.ledger.appendsPerSecond = Math.round((2 * APPENDS_PER_PROCESS) / innerS);
   results.ledger.appendsPerSecondWithStartup = Math.round((2 * APPENDS_PER_PROCESS) / appendWallS);
+  // The git ledger (RELEASE_LEDGER=git:…): each entry is a reservation commit and an entry commit
+  // pushed with a lease, two processes racing for one branch.
+  log(`git ledger appends: 2 processes x ${GIT_APPENDS_PER_PROCESS}`);
+  Object.assign(results.ledger, await gitLedgerBench(path.join(dir, 'git-ledger'), GIT_APPENDS_PER_PROCESS));
 }
 
 /** Milliseconds from spawning a worker to its "polling" line. */
@@ -621,7 +638,7 @@ async function main(): Promise<void> {
   const cli = resolveTemporalCli();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'release-promoter-bench-'));
   const { address, version, pid: serverPid } = await startServer(cli, dir);
-  const connection = await Connection.connect({ address });
+  const connection = await connectClient(resolveConnection({ ...process.env, ...serverEnv }));
   const client = new Client({ connection });
   const results: Results = {
     machine: {

@@ -5,13 +5,15 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Connection, Client, WorkflowFailedError } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import pc from 'picocolors';
 import type { PromotionStatus } from '../src/domain';
 import { prebuiltState } from '../src/build-digest';
 import { parseLedger } from '../src/ledger/format';
 import { verifyLedger } from '../src/ledger/verify';
+import { connectClient } from '../src/connection';
 import { DEV_SERVER_LIMITS, resolveTemporalCli } from '../src/temporal-cli';
+import { localServerEnv, resolveConnection } from '../src/temporal-profile';
 import { WORKER_NODE_ARGS, WORKER_V8_FLAGS } from '../src/worker-command';
 import { statusQuery } from '../src/workflows/messages';
 import { BROKEN_SERVICE, createSampleRepo } from '../sample/repo';
@@ -27,6 +29,11 @@ const uiPort = Number(process.env.DEMO_UI_PORT ?? 8233);
 const taskQueue = process.env.TEMPORAL_TASK_QUEUE ?? 'release-promotion';
 // Where the dev server's SQLite file and the demo's repo, ledger and caches go (the bench uses its own).
 const dataDir = path.resolve(process.env.DEMO_DATA_DIR ?? path.join(root, '.data'));
+// The demo's processes (its client, its worker, the pasted commands) reach its server through a
+// Temporal profile of their own, so a temporal.toml of yours (a Cloud default profile) stays out of it.
+const work = path.join(dataDir, 'demo');
+const temporalConfigFile = path.join(work, 'temporal.toml');
+const TEMPORAL_PROFILE = 'demo';
 const children: ChildProcess[] = [];
 // Ctrl-C: with --keep the end of the wait; earlier, the end of the demo, children stopped either way.
 let keeping = false;
@@ -88,6 +95,9 @@ function pasteEnv(options: {
   if (path.basename(options.cli) === 'temporal')
     lines.push(`export PATH=${shellQuote(path.dirname(options.cli))}:"$PATH"   # the temporal CLI`);
   else lines.push(`temporal() { ${shellQuote(options.cli)} "$@"; }   # the temporal CLI`);
+  lines.push(
+    `export TEMPORAL_CONFIG_FILE=${shellQuote(temporalConfigFile)} TEMPORAL_PROFILE=${TEMPORAL_PROFILE}   # the demo server's profile`,
+  );
   lines.push(`export TEMPORAL_ADDRESS=${shellQuote(address)}`);
   if (process.env.TEMPORAL_TASK_QUEUE) lines.push(`export TEMPORAL_TASK_QUEUE=${shellQuote(taskQueue)}`);
   if (options.ledgerPath) lines.push(`export RELEASE_LEDGER_PATH=${shellQuote(options.ledgerPath)}`);
@@ -106,12 +116,13 @@ function printBlock(lines: string[]): void {
   say(`  ${BLOCK_END}`);
 }
 
-async function tryConnect(timeoutMs: number): Promise<Connection | undefined> {
+async function tryConnect(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Connection | undefined> {
+  const temporal = resolveConnection(env);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     let connection: Connection | undefined;
     try {
-      connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      connection = await connectClient(temporal, { connectTimeoutMs: 1_000 });
       await connection.workflowService.getSystemInfo({});
       return connection;
     } catch {
@@ -122,8 +133,8 @@ async function tryConnect(timeoutMs: number): Promise<Connection | undefined> {
   return undefined;
 }
 
-async function startServer(cli: string): Promise<Connection> {
-  const existing = await tryConnect(500);
+async function startServer(cli: string, env: NodeJS.ProcessEnv): Promise<Connection> {
+  const existing = await tryConnect(env, 500);
   if (existing) {
     say(`${pc.dim('•')} reusing the Temporal server already at ${address}`);
     return existing;
@@ -159,7 +170,7 @@ async function startServer(cli: string): Promise<Connection> {
   say(
     `${pc.dim('•')} started temporal server start-dev on ${address} (SQLite ${shown(path.join(dataDir, 'temporal.db'))}, UI http://localhost:${uiPort})`,
   );
-  const connection = await tryConnect(30_000);
+  const connection = await tryConnect(env, 30_000);
   if (!connection) throw new Error(`the dev server did not answer on ${address} within 30 s`);
   return connection;
 }
@@ -320,13 +331,13 @@ async function promote(
 async function main(): Promise<void> {
   const started = Date.now();
   const cli = resolveTemporalCli();
-  const work = path.join(dataDir, 'demo');
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
+  const temporalEnv = await localServerEnv(temporalConfigFile, TEMPORAL_PROFILE, address);
   const ledgerPath = path.join(work, 'RELEASE_LOG.md');
   const gitCacheDir = path.join(work, 'git-cache');
 
-  const connection = await startServer(cli);
+  const connection = await startServer(cli, { ...process.env, ...temporalEnv });
   const client = new Client({ connection });
   const repo = await createSampleRepo(work);
   const staging = await startSampleService({ name: 'staging', latencyMs: 20 });
@@ -339,10 +350,9 @@ async function main(): Promise<void> {
   say(`${pc.dim('•')} staging ${staging.url}, production ${production.url} (serves release's tip)`);
   startWorker({
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'ERROR',
-    TEMPORAL_ADDRESS: address,
+    // The demo's client and UI link use the profile's namespace, default; so does its worker.
+    ...temporalEnv,
     TEMPORAL_TASK_QUEUE: taskQueue,
-    // The demo's client and UI link use the default namespace; so does its worker.
-    TEMPORAL_NAMESPACE: 'default',
     RELEASE_LEDGER_PATH: ledgerPath,
     GIT_CACHE_DIR: gitCacheDir,
   });

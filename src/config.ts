@@ -6,8 +6,9 @@ import { z } from 'zod';
 import { BaseUrl, BranchName, DeployWait, EnvironmentName, Identity, RepoLocation } from './domain';
 import { builtinCatalog, GateCatalog } from './gates/catalog';
 import { GatesFile } from './gates/config-file';
+import { LedgerLocation, LedgerLocationText, ledgerName, resolveLedgerLocation, sameLedger } from './ledger/location';
 
-/** TEMPORAL_ADDRESS, METRICS_ADDRESS (and the CLI's --address). */
+/** A Temporal address however given (temporal-profile.ts checks it), METRICS_ADDRESS, the CLI's --address. */
 export const HostPort = z
   .string()
   .regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/, 'must be host:port, e.g. localhost:7233');
@@ -20,50 +21,33 @@ const ExistingFile = z.string().refine((file) => {
   }
 }, 'must be the path of a readable file');
 
-/** TEMPORAL_NAMESPACE (and the CLI's --namespace). */
+/** A Temporal namespace however given (temporal-profile.ts checks it), the CLI's --namespace. */
 export const NamespaceName = z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be a Temporal namespace name');
 
-export const WorkerEnv = z
-  .object({
-    TEMPORAL_ADDRESS: HostPort.default('localhost:7233'),
-    TEMPORAL_NAMESPACE: NamespaceName.default('default'),
-    TEMPORAL_API_KEY: z.string().min(1).optional(),
-    TEMPORAL_TLS_CERT_PATH: ExistingFile.optional(),
-    TEMPORAL_TLS_KEY_PATH: ExistingFile.optional(),
-    TEMPORAL_TLS_CA_PATH: ExistingFile.optional(),
-    TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
-    TEMPORAL_TASK_QUEUE: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1–200 characters of A-Z a-z 0-9 . _ -')
-      .default('release-promotion'),
-    RELEASE_LEDGER_PATH: z.string().min(1).default('RELEASE_LOG.md'),
-    GATES_CONFIG: ExistingFile.optional(),
-    ENVIRONMENTS_CONFIG: ExistingFile.optional(),
-    GIT_CACHE_DIR: z.string().min(1).default('.data/git-cache'),
-    METRICS_ADDRESS: HostPort.optional(),
-    LOG_LEVEL: z
-      .enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], 'must be TRACE, DEBUG, INFO, WARN or ERROR')
-      .default('WARN'),
-  })
-  .superRefine((env, ctx) => {
-    if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [env.TEMPORAL_TLS_CERT_PATH ? 'TEMPORAL_TLS_KEY_PATH' : 'TEMPORAL_TLS_CERT_PATH'],
-        message: 'must be set together with its pair (client certificate and key)',
-      });
-    }
-  });
+// The connection to Temporal is not here: it is Temporal's own configuration (profiles, the
+// temporal CLI's variables), resolved by temporal-profile.ts. These variables are ours.
+export const WorkerEnv = z.object({
+  TEMPORAL_TASK_QUEUE: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1–200 characters of A-Z a-z 0-9 . _ -')
+    .default('release-promotion'),
+  RELEASE_LEDGER: LedgerLocationText.optional(),
+  RELEASE_LEDGER_PATH: z.string().min(1).optional(),
+  GATES_CONFIG: ExistingFile.optional(),
+  ENVIRONMENTS_CONFIG: ExistingFile.optional(),
+  GIT_CACHE_DIR: z.string().min(1).default('.data/git-cache'),
+  METRICS_ADDRESS: HostPort.optional(),
+  LOG_LEVEL: z
+    .enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], 'must be TRACE, DEBUG, INFO, WARN or ERROR')
+    .default('WARN'),
+});
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 
 export interface Config {
-  temporal: {
-    address: string;
-    namespace: string;
-    apiKey?: string;
-    tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
-  };
   taskQueue: string;
+  /** Where the ledger lives: a file, or a file in a git branch (RELEASE_LEDGER, or RELEASE_LEDGER_PATH). */
+  ledger: LedgerLocation;
+  /** The file ledger's path; for a git ledger its `git:` name (for messages: the sinks use `ledger`). */
   ledgerPath: string;
   gitCacheDir: string;
   metricsAddress?: string;
@@ -181,19 +165,33 @@ function refuseSymlink(variable: string, file: string): void {
   );
 }
 
+/**
+ * RELEASE_LEDGER (a path or git:<remote>#<branch>:<path>), else RELEASE_LEDGER_PATH, else
+ * RELEASE_LOG.md in `cwd`. Both set must name one ledger. A file ledger must not be a symlink.
+ */
+function ledgerLocationOf(e: WorkerEnv, cwd: string): LedgerLocation {
+  const given = e.RELEASE_LEDGER && resolveLedgerLocation(e.RELEASE_LEDGER, cwd);
+  const byPath = e.RELEASE_LEDGER_PATH === undefined ? undefined : path.resolve(cwd, e.RELEASE_LEDGER_PATH);
+  if (given && byPath !== undefined && !sameLedger(given, { kind: 'file', path: byPath }))
+    throw new ConfigError(
+      `RELEASE_LEDGER (${ledgerName(given)}) and RELEASE_LEDGER_PATH (${byPath}) name different ledgers; set only RELEASE_LEDGER`,
+    );
+  const ledger: LedgerLocation = given ?? { kind: 'file', path: byPath ?? path.resolve(cwd, 'RELEASE_LOG.md') };
+  if (ledger.kind === 'file') {
+    const variable = given ? 'RELEASE_LEDGER' : 'RELEASE_LEDGER_PATH';
+    refuseSymlink(variable, ledger.path);
+    refuseSymlink(variable, `${ledger.path}.reservations`);
+  }
+  return ledger;
+}
+
 /** Parses the worker's environment once. Throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const cleaned: Record<string, string> = Object.fromEntries(
     Object.entries(env).filter((pair): pair is [string, string] => pair[1] !== undefined && pair[1] !== ''),
   );
   // File paths are relative to the worker's directory, checked and used alike.
-  for (const name of [
-    'GATES_CONFIG',
-    'ENVIRONMENTS_CONFIG',
-    'TEMPORAL_TLS_CERT_PATH',
-    'TEMPORAL_TLS_KEY_PATH',
-    'TEMPORAL_TLS_CA_PATH',
-  ]) {
+  for (const name of ['GATES_CONFIG', 'ENVIRONMENTS_CONFIG']) {
     if (cleaned[name]) cleaned[name] = path.resolve(cwd, cleaned[name]);
   }
   const parsed = WorkerEnv.safeParse(cleaned);
@@ -203,25 +201,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     );
   }
   const e = parsed.data;
-  const ledgerPath = path.resolve(cwd, e.RELEASE_LEDGER_PATH);
-  refuseSymlink('RELEASE_LEDGER_PATH', ledgerPath);
-  refuseSymlink('RELEASE_LEDGER_PATH', `${ledgerPath}.reservations`);
-  const tlsWanted = e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_TLS_SERVER_NAME;
+  const ledger = ledgerLocationOf(e, cwd);
+  const ledgerPath = ledger.kind === 'file' ? ledger.path : ledgerName(ledger);
   return {
-    temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
-      apiKey: e.TEMPORAL_API_KEY,
-      tls: tlsWanted
-        ? {
-            certPath: e.TEMPORAL_TLS_CERT_PATH,
-            keyPath: e.TEMPORAL_TLS_KEY_PATH,
-            caPath: e.TEMPORAL_TLS_CA_PATH,
-            serverName: e.TEMPORAL_TLS_SERVER_NAME,
-          }
-        : undefined,
-    },
     taskQueue: e.TEMPORAL_TASK_QUEUE,
+    ledger,
     ledgerPath,
     gitCacheDir: path.resolve(cwd, e.GIT_CACHE_DIR),
     metricsAddress: e.METRICS_ADDRESS,

@@ -51,6 +51,8 @@ export const FAILURE_TYPES = [
   'LedgerUnwritable',
   // Retryable: the ledger does not verify (the line is named), so nothing is appended until it is repaired.
   'LedgerDoesNotVerify',
+  // Retryable: the git ledger's branch moved under every push of an attempt (other writers kept landing first).
+  'LedgerContended',
 ] as const;
 export type FailureType = (typeof FAILURE_TYPES)[number];
 

@@ -8,12 +8,13 @@ import { temporal } from '@temporalio/proto';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { digestFileOf, PREBUILT_BUNDLE, prebuiltState, SOURCES_DIR } from './build-digest';
-import { ledgerStartupProblem } from './ledger/store';
+import { openLedger } from './ledger/sink';
 import { Config, ConfigError, loadConfig } from './config';
-import { connectClient, tlsOptions } from './connection';
+import { connectClient } from './connection';
 import { freeLoopbackPort } from './free-port';
 import { createLogger } from './logger';
 import { serveMetrics } from './metrics';
+import { describeConnection, resolveConnection, TemporalConnection } from './temporal-profile';
 import { SEARCH_ATTRIBUTE_KEYS } from './workflows/messages';
 
 /**
@@ -77,17 +78,16 @@ async function workflowBundle(): Promise<{ codePath: string; temporary: boolean 
   return { codePath: out, temporary: true };
 }
 
-export async function createWorker(config: Config): Promise<{ worker: Worker; close: () => Promise<void> }> {
+export async function createWorker(
+  config: Config,
+  temporal: TemporalConnection,
+): Promise<{ worker: Worker; close: () => Promise<void> }> {
   // First, before any connection: a stale build is refused without touching the server.
   const bundle = await workflowBundle();
   // Both connections at once: each is a TLS/gRPC handshake, and start-up is on the demo's path.
   const [client, native] = await Promise.allSettled([
-    connectClient(config),
-    NativeConnection.connect({
-      address: config.temporal.address,
-      tls: tlsOptions(config),
-      apiKey: config.temporal.apiKey,
-    }),
+    connectClient(temporal),
+    NativeConnection.connect(temporal.options),
   ]);
   const close = async () => {
     if (native.status === 'fulfilled') await native.value.close();
@@ -96,16 +96,13 @@ export async function createWorker(config: Config): Promise<{ worker: Worker; cl
   try {
     if (client.status === 'rejected') throw client.reason;
     if (native.status === 'rejected') throw native.reason;
-    await ensureSearchAttributes(client.value, config.temporal.namespace);
+    await ensureSearchAttributes(client.value, temporal.namespace);
     const worker = await Worker.create({
       connection: native.value,
-      namespace: config.temporal.namespace,
+      namespace: temporal.namespace,
       taskQueue: config.taskQueue,
       workflowBundle: { codePath: bundle.codePath },
-      activities: createActivities(
-        config,
-        new Client({ connection: client.value, namespace: config.temporal.namespace }),
-      ),
+      activities: createActivities(config, new Client({ connection: client.value, namespace: temporal.namespace })),
     });
     return { worker, close };
   } catch (err) {
@@ -118,8 +115,10 @@ export async function createWorker(config: Config): Promise<{ worker: Worker; cl
 
 async function main(): Promise<void> {
   let config: Config;
+  let temporal: TemporalConnection;
   try {
     config = loadConfig();
+    temporal = resolveConnection();
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`release-promoter worker: ${err.message}`);
@@ -142,16 +141,16 @@ async function main(): Promise<void> {
       process.exit(2);
     });
   }
-  const { worker, close } = await createWorker(config);
+  const { worker, close } = await createWorker(config, temporal);
   // The worker starts on a ledger it cannot trust, and says so: appends stop with a typed
   // retryable failure naming the line (promotions wait; nothing is rolled back) until the file
   // is repaired, while the rest (gates, approvals, queries) goes on. Refusing to start would stop
   // those too and fix nothing.
-  const ledgerProblem = await ledgerStartupProblem(config.ledgerPath);
+  const ledgerProblem = await openLedger(config.ledger, config.gitCacheDir).startupProblem();
   if (ledgerProblem)
     console.error(`release-promoter worker: WARNING: appends to the ledger are stopped: ${ledgerProblem}`);
   console.error(
-    `release-promoter worker: polling ${config.taskQueue} on ${config.temporal.address} (${config.temporal.namespace}); ledger ${config.ledgerPath}`,
+    `release-promoter worker: polling ${config.taskQueue} on ${describeConnection(temporal)}; ledger ${config.ledgerPath}`,
   );
   try {
     await worker.run();

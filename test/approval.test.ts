@@ -5,7 +5,7 @@ import type { PromotionStatus } from '../src/domain';
 import { fieldText, parseLedger } from '../src/ledger/format';
 import { promotionWorkflow } from '../src/workflows';
 import { decideUpdate, statusQuery } from '../src/workflows/messages';
-import { createHarness, failureOf, Harness, historyText, recordHistory, uniqueId } from './helpers';
+import { createHarness, failureOf, Harness, historyText, recordHistory, uniqueId, waitForStage } from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -14,15 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function waitForStage(handle: WorkflowHandle, stage: string): Promise<PromotionStatus> {
-  for (let i = 0; i < 400; i++) {
-    const status = await handle.query(statusQuery);
-    if (status.stage === stage) return status;
-    await delay(25);
-  }
-  throw new Error(`stage ${stage} never reached`);
-}
 
 async function startAwaiting(
   overrides: Record<string, unknown> = {},

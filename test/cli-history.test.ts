@@ -3,14 +3,12 @@
 // production now and since when, every release newest first with operator, approvers, result and
 // the commits it added over the previous good release; an unreachable repo is said, not fatal.
 import { rename } from 'node:fs/promises';
-import { setTimeout as delay } from 'node:timers/promises';
-import type { WorkflowHandle } from '@temporalio/client';
 import type { PromotionStatus, RollbackStatus } from '../src/domain';
 import { rollbackWorkflow } from '../src/workflows';
-import { decideUpdate, statusQuery } from '../src/workflows/messages';
+import { decideUpdate } from '../src/workflows/messages';
 import { CliRun } from './cli-process';
 import { useCliHarness } from './cli-harness';
-import { Harness, uniqueId } from './helpers';
+import { Harness, uniqueId, waitForStage } from './helpers';
 
 const suite = useCliHarness();
 let h: Harness;
@@ -19,15 +17,6 @@ beforeAll(() => {
 });
 
 const cli = (args: string[]): Promise<CliRun> => suite.cli(args);
-
-async function waitForStage(handle: WorkflowHandle, stage: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const status = (await handle.query(statusQuery).catch(() => undefined)) as PromotionStatus | undefined;
-    if (status?.stage === stage) return;
-    await delay(50);
-  }
-  throw new Error(`${handle.workflowId} never reached ${stage}`);
-}
 
 interface Release {
   releaseId: string;

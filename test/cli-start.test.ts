@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { REQUEST_FLAGS } from '../src/cli/start-request';
 import { PromotionRequest } from '../src/domain';
 import { freeLoopbackPort } from '../src/free-port';
+import { harnessCliEnv } from './cli-harness';
 import { buildDist, CliRun, runCli } from './cli-process';
 import { createHarness, Harness, uniqueId } from './helpers';
 
@@ -48,22 +49,14 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-/** The CLI's environment: the shared dev server, the harness's task queue, no registry unless a test sets one. */
+/** The CLI's environment on the harness, as zed, with the gate catalog the worker has and no registry unless a test sets one. */
 function cliEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NO_COLOR: '1',
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
-    TEMPORAL_TASK_QUEUE: h.taskQueue,
-    RELEASE_LEDGER_PATH: h.ledgerPath,
-    GIT_CACHE_DIR: path.join(tmp, 'cli-git-cache'),
+  return harnessCliEnv(h, {
     GATES_CONFIG: gatesFile,
-    ENVIRONMENTS_CONFIG: '',
+    GIT_CACHE_DIR: path.join(tmp, 'cli-git-cache'),
     RELEASE_PROMOTER_IDENTITY: 'zed',
     ...overrides,
-  };
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
-  return env;
+  });
 }
 
 function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {

@@ -4,11 +4,10 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client, WorkflowHandle } from '@temporalio/client';
-import type { PromotionStatus } from '../src/domain';
 import { decideUpdate, statusQuery } from '../src/workflows/messages';
 import { BIN, CliRun, runCli } from './cli-process';
 import { harnessCliEnv, useCliHarness } from './cli-harness';
-import { Harness } from './helpers';
+import { Harness, waitForStage } from './helpers';
 
 const suite = useCliHarness();
 let h: Harness;
@@ -43,15 +42,6 @@ const utc = (iso: string | Date, minutes = false) =>
     .toISOString()
     .slice(0, minutes ? 16 : 19)
     .replace('T', ' ')} UTC`;
-
-async function waitForStage(handle: WorkflowHandle, stage: string): Promise<PromotionStatus> {
-  for (let i = 0; i < 600; i++) {
-    const status = (await handle.query(statusQuery).catch(() => undefined)) as PromotionStatus | undefined;
-    if (status?.stage === stage) return status;
-    await delay(50);
-  }
-  throw new Error(`${handle.workflowId} never reached ${stage}`);
-}
 
 interface ListRow {
   workflowId: string;

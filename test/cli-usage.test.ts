@@ -64,6 +64,6 @@ test.each([
 ])('%s exits 2 and says which setting names the ledger', async (_name, args, how) => {
   const run = await cli(args);
   expect(run.code).toBe(2);
-  expect(run.stderr).toContain(`no ledger at /nonexistent/RELEASE_LOG.md: set RELEASE_LEDGER_PATH or ${how}`);
+  expect(run.stderr).toContain(`no ledger at /nonexistent/RELEASE_LOG.md: set RELEASE_LEDGER or ${how}`);
   expect(run.stderr).not.toContain('ENOENT');
 });

@@ -3,10 +3,9 @@ import { spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { PromotionStatus } from '../src/domain';
 import { fieldText, parseLedger } from '../src/ledger/format';
-import { statusQuery } from '../src/workflows/messages';
 import { BIN, CliRun, runCli } from './cli-process';
 import { harnessCliEnv, useCliHarness } from './cli-harness';
-import { Harness } from './helpers';
+import { Harness, waitForStage } from './helpers';
 
 const suite = useCliHarness();
 let h: Harness;
@@ -66,12 +65,8 @@ test('start --wait promotes and prints the outcome; approve through the CLI tell
     '--json',
   ]);
   const handle = h.env.client.workflow.getHandle(`cli-${sha.slice(0, 7)}`);
-  let status: PromotionStatus | undefined;
-  for (let i = 0; i < 400 && status?.stage !== 'awaiting_approval'; i++) {
-    status = await handle.query(statusQuery).catch(() => undefined);
-    await delay(50);
-  }
-  expect(status?.operator).toBe('alice');
+  const status = await waitForStage(handle, 'awaiting_approval');
+  expect(status.operator).toBe('alice');
   const self = await cli(['approve', handle.workflowId], 'alice');
   expect(self.code).toBe(1);
   expect(self.stdout).toContain('not counted: alice started this promotion');

@@ -1,5 +1,6 @@
 // Worker configuration: environment defaults, bad values named by variable, and the
-// GATES_CONFIG file merged over the built-in catalog or refused naming the file and field.
+// GATES_CONFIG file merged over the built-in catalog or refused naming the file and field. (The
+// connection to Temporal is not in it: test/connection-profile.test.ts.)
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,9 +28,6 @@ describe('environment variables', () => {
   test('an empty environment gives the documented defaults', () => {
     const config = loadConfig({});
     expect(config.taskQueue).toBe('release-promotion');
-    expect(config.temporal.address).toBe('localhost:7233');
-    expect(config.temporal.namespace).toBe('default');
-    expect(config.temporal.tls).toBeUndefined();
     expect(config.ledgerPath).toBe(path.resolve(process.cwd(), 'RELEASE_LOG.md'));
     expect(config.gitCacheDir).toBe(path.resolve(process.cwd(), '.data/git-cache'));
     expect(config.metricsAddress).toBeUndefined();
@@ -43,57 +41,32 @@ describe('environment variables', () => {
   });
 
   test('set variables replace the defaults and empty ones are treated as unset', () => {
-    const config = loadConfig(
-      { TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_TASK_QUEUE: 'promotions-eu', TEMPORAL_NAMESPACE: '' },
-      tmp,
-    );
-    expect(config.temporal.address).toBe('temporal.internal:7233');
+    const config = loadConfig({ TEMPORAL_TASK_QUEUE: 'promotions-eu', METRICS_ADDRESS: '', LOG_LEVEL: 'INFO' }, tmp);
     expect(config.taskQueue).toBe('promotions-eu');
-    expect(config.temporal.namespace).toBe('default');
-  });
-
-  test('a TEMPORAL_ADDRESS that is not host:port is a ConfigError naming the variable', () => {
-    const err = configErrorOf(() => loadConfig({ TEMPORAL_ADDRESS: 'http://localhost' }));
-    expect(err.message).toContain('TEMPORAL_ADDRESS');
-    expect(err.message).not.toContain('TEMPORAL_TASK_QUEUE');
+    expect(config.metricsAddress).toBeUndefined();
+    expect(config.logLevel).toBe('INFO');
   });
 
   test('a TEMPORAL_TASK_QUEUE with spaces is a ConfigError naming the variable', () => {
-    const err = configErrorOf(() => loadConfig({ TEMPORAL_TASK_QUEUE: 'release promotion' }));
+    const err = configErrorOf(() => loadConfig({ TEMPORAL_TASK_QUEUE: 'release promotion', METRICS_ADDRESS: 'x:1' }));
     expect(err.message).toContain('TEMPORAL_TASK_QUEUE');
-    expect(err.message).not.toContain('TEMPORAL_ADDRESS');
+    expect(err.message).not.toContain('METRICS_ADDRESS');
+  });
+
+  test('the connection is not ours to parse: Temporal variables are left to resolveConnection', () => {
+    // A worker configuration with the connection's variables set (even bad ones) loads the same:
+    // the address, TLS and API key are Temporal's own settings (src/temporal-profile.ts).
+    const config = loadConfig(
+      { TEMPORAL_ADDRESS: 'http://not-host-port', TEMPORAL_API_KEY: 'k', TEMPORAL_TLS_CLIENT_CERT_PATH: '/nope' },
+      tmp,
+    );
+    expect(config).toEqual({ ...loadConfig({}, tmp), readSecret: expect.any(Function) });
+    expect(Object.keys(config)).not.toContain('temporal');
   });
 
   test('a GATES_CONFIG file that does not exist is a ConfigError naming the variable', () => {
     const err = configErrorOf(() => loadConfig({ GATES_CONFIG: path.join(tmp, 'missing-gates.json') }));
     expect(err.message).toContain('GATES_CONFIG');
-  });
-
-  test('a TLS certificate path without a key path is a ConfigError naming the missing variable', async () => {
-    const cert = path.join(tmp, 'client.pem');
-    await writeFile(cert, 'not really a certificate');
-    const err = configErrorOf(() => loadConfig({ TEMPORAL_TLS_CERT_PATH: cert }));
-    expect(err.message).toContain('TEMPORAL_TLS_KEY_PATH');
-  });
-
-  test('a TLS key path without a certificate path is a ConfigError naming the missing variable', async () => {
-    const key = path.join(tmp, 'client.key');
-    await writeFile(key, 'not really a key');
-    const err = configErrorOf(() => loadConfig({ TEMPORAL_TLS_KEY_PATH: key }));
-    expect(err.message).toContain('TEMPORAL_TLS_CERT_PATH');
-  });
-
-  test('a certificate and key given together configure TLS', async () => {
-    const cert = path.join(tmp, 'client.pem');
-    const key = path.join(tmp, 'client.key');
-    await writeFile(cert, 'cert');
-    await writeFile(key, 'key');
-    expect(loadConfig({ TEMPORAL_TLS_CERT_PATH: cert, TEMPORAL_TLS_KEY_PATH: key }).temporal.tls).toEqual({
-      certPath: cert,
-      keyPath: key,
-      caPath: undefined,
-      serverName: undefined,
-    });
   });
 });
 

@@ -13,7 +13,7 @@ import { parseLedger } from '../src/ledger/format';
 import { rejectSignal, statusQuery } from '../src/workflows/messages';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleService, startSampleService } from '../sample/service';
-import { createHarness, failureOf, Harness, historyText } from './helpers';
+import { createHarness, failureOf, Harness, historyText, waitForStage } from './helpers';
 import { configErrorOf } from './records';
 
 const SECRET = 'Bearer s3cr3t-gate-token-123456';
@@ -114,19 +114,6 @@ function decodedPayloads(history: unknown): string[] {
   };
   visit(history);
   return found;
-}
-
-async function waitForStage(
-  handle: Awaited<ReturnType<Harness['start']>>,
-  stage: PromotionStatus['stage'],
-): Promise<PromotionStatus> {
-  let status = await handle.query(statusQuery);
-  for (let i = 0; i < 200 && status.stage !== stage; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    status = await handle.query(statusQuery);
-  }
-  expect(status.stage).toBe(stage);
-  return status;
 }
 
 test('a request naming only commit, class, operator and environment is promoted with the registry settings and its secret header is sent but recorded nowhere', async () => {

@@ -13,6 +13,7 @@ import { Config, loadConfig } from '../src/config';
 import type { PromotionStatus } from '../src/domain';
 import type { LedgerFiles } from '../src/ledger/files';
 import { promotionWorkflow } from '../src/workflows';
+import { statusQuery } from '../src/workflows/messages';
 import { promotionStartMetadata, type PromotionStartFields } from '../src/workflows/summaries';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleOptions, SampleService, startSampleService } from '../sample/service';
@@ -63,6 +64,8 @@ export async function createHarness(
     production?: SampleOptions;
     env?: Record<string, string>;
     ledgerFiles?: LedgerFiles;
+    /** Worker processes already poll this task queue, appending to this ledger (the cluster tier): no worker in this process. */
+    workers?: { taskQueue: string; ledgerPath: string };
   } = {},
 ): Promise<Harness> {
   quietRuntime();
@@ -79,8 +82,8 @@ export async function createHarness(
     follow: { gitDir: repo.bare, branch: 'release' },
     ...options.production,
   });
-  const taskQueue = uniqueId('tq');
-  const ledgerPath = path.join(tmp, 'RELEASE_LOG.md');
+  const taskQueue = options.workers?.taskQueue ?? uniqueId('tq');
+  const ledgerPath = options.workers?.ledgerPath ?? path.join(tmp, 'RELEASE_LOG.md');
   let config: Config;
   try {
     config = loadConfig({
@@ -97,15 +100,17 @@ export async function createHarness(
     await Promise.all([staging.close(), production.close(), env.teardown()]);
     throw err;
   }
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: workflowBundle(),
-    activities: createActivities({ ...config, lockCheckIntervalMs: 1_000 }, env.client, {
-      ledgerFiles: options.ledgerFiles,
-    }),
-  });
-  const running = worker.run();
+  const worker = options.workers
+    ? undefined
+    : await Worker.create({
+        connection: env.nativeConnection,
+        taskQueue,
+        workflowBundle: workflowBundle(),
+        activities: createActivities({ ...config, lockCheckIntervalMs: 1_000 }, env.client, {
+          ledgerFiles: options.ledgerFiles,
+        }),
+      });
+  const running = worker?.run();
   return {
     env,
     tmp,
@@ -150,7 +155,7 @@ export async function createHarness(
           .terminate('test harness closed')
           .catch(() => undefined);
       }
-      worker.shutdown();
+      worker?.shutdown();
       await running;
       await staging.close();
       await production.close();
@@ -231,4 +236,15 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/** Polls the workflow's status query until it shows `stage` (a query before the first task fails: retried). */
+export async function waitForStage(
+  handle: Pick<WorkflowHandle, 'query' | 'workflowId'>,
+  stage: PromotionStatus['stage'],
+): Promise<PromotionStatus> {
+  return waitFor(`${handle.workflowId} to reach stage ${stage}`, async () => {
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    return status?.stage === stage ? status : undefined;
+  });
 }

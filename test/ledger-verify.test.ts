@@ -515,7 +515,7 @@ describe('the CLI', () => {
     expect(run.status).toBe(2);
     // Which setting names the ledger, not the system's ENOENT.
     expect(run.stderr).toContain(
-      `no ledger at ${path.join(tmp, 'no-such-ledger.md')}: set RELEASE_LEDGER_PATH or pass the path`,
+      `no ledger at ${path.join(tmp, 'no-such-ledger.md')}: set RELEASE_LEDGER or pass the path`,
     );
   });
 });

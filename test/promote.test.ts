@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { appendLedgerEntry } from '../src/ledger/store';
 import { promoteCommit, PromoteArgs } from '../src/activities/promote';
+import { fileLedger } from '../src/ledger/sink';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { failureOf, promotion } from './records';
 
@@ -49,7 +50,7 @@ test('the recorded tip is the lease: the branch moves and the recorded tip is th
   await recordTip(repo.base);
   const next = await repo.commit('feature: next');
 
-  const result = await promoteCommit(ledgerPath, cacheDir, args(next));
+  const result = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next));
 
   expect(result).toEqual({ lastKnownGood: repo.base, pushed: true, downgrade: false });
   expect(await repo.tip('release')).toBe(next);
@@ -62,7 +63,7 @@ test('a branch moved away from the recorded tip is ReleaseBranchDrifted, carries
   const next = await repo.commit('feature: next');
   const reflogBefore = await repo.reflog('release');
 
-  const err = await failureOf(promoteCommit(ledgerPath, cacheDir, args(next)));
+  const err = await failureOf(promoteCommit(fileLedger(ledgerPath), cacheDir, args(next)));
 
   expect(err.type).toBe('ReleaseBranchDrifted');
   expect(err.message).toContain('20261125-0100-rc1');
@@ -82,7 +83,7 @@ test('drift comes before a downgrade: a drifted branch and a non-descendant targ
   await repo.forcePush('release', byHand);
 
   // repo.base is not a descendant of the recorded tip: on its own that would be DowngradeRefused.
-  const err = await failureOf(promoteCommit(ledgerPath, cacheDir, args(repo.base)));
+  const err = await failureOf(promoteCommit(fileLedger(ledgerPath), cacheDir, args(repo.base)));
 
   expect(err.type).toBe('ReleaseBranchDrifted');
   expect(await repo.tip('release')).toBe(byHand);
@@ -93,7 +94,7 @@ test('a downgrade from the recorded tip is DowngradeRefused and names the tip as
   await repo.forcePush('release', current);
   await recordTip(current);
 
-  const err = await failureOf(promoteCommit(ledgerPath, cacheDir, args(repo.base)));
+  const err = await failureOf(promoteCommit(fileLedger(ledgerPath), cacheDir, args(repo.base)));
 
   expect(err.type).toBe('DowngradeRefused');
   expect(err.details?.[0]).toEqual({ lastKnownGood: current });
@@ -106,7 +107,7 @@ test('with acceptDrift the drifted tip becomes the lease and the last known good
   await repo.forcePush('release', byHand);
   const next = await repo.commit('feature: next');
 
-  const result = await promoteCommit(ledgerPath, cacheDir, args(next, { acceptDrift: true }));
+  const result = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next, { acceptDrift: true }));
 
   expect(result).toEqual({
     lastKnownGood: byHand,
@@ -120,7 +121,7 @@ test('with acceptDrift the drifted tip becomes the lease and the last known good
 test('with nothing recorded for the environment the remote tip is read and used as the lease', async () => {
   const next = await repo.commit('feature: first promotion');
 
-  const result = await promoteCommit(ledgerPath, cacheDir, args(next));
+  const result = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next));
 
   expect(result).toEqual({ lastKnownGood: repo.base, pushed: true, downgrade: false });
   expect(await repo.tip('release')).toBe(next);
@@ -129,10 +130,10 @@ test('with nothing recorded for the environment the remote tip is read and used 
 test('a retry after a push that landed (ledger not yet written) succeeds without pushing again', async () => {
   await recordTip(repo.base);
   const next = await repo.commit('feature: next');
-  await promoteCommit(ledgerPath, cacheDir, args(next));
+  await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next));
   const reflogAfterFirst = await repo.reflog('release');
 
-  const retry = await promoteCommit(ledgerPath, cacheDir, args(next));
+  const retry = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next));
 
   expect(retry).toEqual({ lastKnownGood: repo.base, pushed: false, downgrade: false });
   expect(await repo.reflog('release')).toEqual(reflogAfterFirst);
@@ -150,7 +151,7 @@ test('a failed promotion that never pushed is no drift reference, whatever tip i
   );
   const next = await repo.commit('feature: next');
 
-  const result = await promoteCommit(ledgerPath, cacheDir, args(next));
+  const result = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next));
 
   expect(result).toEqual({ lastKnownGood: repo.base, pushed: true, downgrade: false });
   expect(await repo.tip('release')).toBe(next);

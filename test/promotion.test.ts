@@ -2,8 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { PromotionStatus } from '../src/domain';
 import { parseLedger, PROMOTION_KEYS } from '../src/ledger/format';
-import { statusQuery } from '../src/workflows/messages';
-import { createHarness, failureOf, Harness, recordHistory, releaseIds } from './helpers';
+import { createHarness, failureOf, Harness, recordHistory, releaseIds, waitForStage } from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -67,13 +66,8 @@ test('the status query answers while the promotion runs and search attributes fo
   try {
     const sha = await h.repo.commit('feature: slow staging');
     const handle = await h.start(h.request(sha));
-    let seen: PromotionStatus | undefined;
-    for (let i = 0; i < 100 && seen?.stage !== 'staging_gates'; i++) {
-      seen = await handle.query(statusQuery);
-      if (seen.stage !== 'staging_gates') await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(seen?.stage).toBe('staging_gates');
-    expect(seen?.releaseId).toMatch(/-rc\d+$/);
+    const seen = await waitForStage(handle, 'staging_gates');
+    expect(seen.releaseId).toMatch(/-rc\d+$/);
     const desc = await handle.describe();
     expect(desc.searchAttributes.ReleaseStage).toEqual(['staging_gates']);
     expect(desc.searchAttributes.CommitSha).toEqual([sha]);

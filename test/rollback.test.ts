@@ -1,12 +1,11 @@
 // A bad deploy rolls itself back; drift, downgrade, deploy wait, cancellation and manual rollbacks.
-import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { PromotionStatus, RollbackStatus } from '../src/domain';
+import type { RollbackStatus } from '../src/domain';
 import { fieldText, parseLedger } from '../src/ledger/format';
 import { rollbackWorkflow } from '../src/workflows';
 import { statusQuery } from '../src/workflows/messages';
 import { BROKEN_SERVICE } from '../sample/repo';
-import { createHarness, failureOf, Harness, recordHistory, uniqueId } from './helpers';
+import { createHarness, failureOf, Harness, recordHistory, uniqueId, waitForStage } from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -28,17 +27,6 @@ async function promoteGood(message: string): Promise<string> {
   const status = await (await h.start(h.request(sha))).result();
   expect(status.stage).toBe('promoted');
   return sha;
-}
-
-async function waitForStage(
-  handle: { query: (q: typeof statusQuery) => Promise<PromotionStatus> },
-  stage: string,
-): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if ((await handle.query(statusQuery)).stage === stage) return;
-    await delay(25);
-  }
-  throw new Error(`stage ${stage} never reached`);
 }
 
 test('a bad deploy is rolled back: branch on the last known good, two entries, promotion fail naming the completed rollback', async () => {

@@ -17,7 +17,7 @@ import {
 } from '../src/workflows/summaries';
 import { parsePromotionRequest } from '../src/workflows/request';
 import { startSampleService } from '../sample/service';
-import { createHarness, failureOf, Harness, uniqueId, waitFor } from './helpers';
+import { createHarness, failureOf, Harness, uniqueId, waitFor, waitForStage } from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -96,13 +96,6 @@ async function statusOf(workflowId: string): Promise<PromotionStatus> {
   return h.env.client.workflow.getHandle(workflowId).query(statusQuery);
 }
 
-async function waitForStage(workflowId: string, stage: string): Promise<PromotionStatus> {
-  return waitFor(`stage ${stage}`, async () => {
-    const status = await statusOf(workflowId);
-    return status.stage === stage ? status : undefined;
-  });
-}
-
 /** Starts a promotion the way the CLI's `start` will: with promotionStartMetadata. */
 async function startWithMetadata(request: Record<string, unknown>, workflowId = uniqueId('promotion')) {
   return h.env.client.workflow.start(promotionWorkflow, {
@@ -169,7 +162,7 @@ test('awaiting approval: the details name the stage, the approvers, how many and
   const handle = await startWithMetadata(
     h.request(sha, { changeClass: 'B', approval: { approvers: ['bob', 'carol'], minApprovals: 2, timeout: '2h' } }),
   );
-  const waiting = await waitForStage(handle.workflowId, 'awaiting_approval');
+  const waiting = await waitForStage(handle, 'awaiting_approval');
   // The deadline is workflow time: 2 h after the wait began.
   const deadline = waiting.approval.deadline as string;
   const began = waiting.timeline.find((t) => t.stage === 'awaiting_approval')?.at as string;
@@ -305,7 +298,7 @@ test('lock workflows say they are locks, describe their handlers and timers, and
   // A holder that stays running: a promotion waiting for approval.
   const sha = await h.repo.commit('feature: holds a test lock');
   const holder = await startWithMetadata(h.request(sha, { changeClass: 'B' }));
-  await waitForStage(holder.workflowId, 'awaiting_approval');
+  await waitForStage(holder, 'awaiting_approval');
 
   const service = uniqueId('ui-staging');
   const target = `staging:${service}`;

@@ -35,7 +35,7 @@ function childrenOf(pid: number): number[] {
   return found;
 }
 
-function descendantsOf(pid: number): number[] {
+export function descendantsOf(pid: number): number[] {
   return childrenOf(pid).flatMap((child) => [...descendantsOf(child), child]);
 }
 
@@ -75,25 +75,31 @@ export async function killWorker(worker: WorkerProcess): Promise<void> {
 
 /**
  * Starts `tsx src/worker.ts` as its own process on the test dev server and resolves once it
- * polls its task queue. `env` adds or overrides worker variables (e.g. METRICS_ADDRESS).
+ * polls its task queue. `env` adds or overrides worker variables (e.g. METRICS_ADDRESS); one set
+ * to undefined is removed (e.g. TEMPORAL_ADDRESS, for a worker that connects through a profile).
  */
 export async function startWorker(
   config: { taskQueue: string; ledgerPath: string; gitCacheDir: string },
-  env: Record<string, string> = {},
+  env: Record<string, string | undefined> = {},
+  options: { cwd?: string } = {},
 ): Promise<WorkerProcess> {
-  const proc = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/worker.ts'], {
-    cwd: ROOT,
+  const workerEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
+    TEMPORAL_TASK_QUEUE: config.taskQueue,
+    RELEASE_LEDGER_PATH: config.ledgerPath,
+    GIT_CACHE_DIR: config.gitCacheDir,
+    LOG_LEVEL: 'WARN',
+    ...env,
+  };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete workerEnv[name];
+  // `options.cwd`: the worker's own working directory (tsx still compiles with the project's tsconfig).
+  if (options.cwd) workerEnv.TSX_TSCONFIG_PATH = path.join(ROOT, 'tsconfig.json');
+  const proc = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker.ts')], {
+    cwd: options.cwd ?? ROOT,
     detached: false,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS,
-      TEMPORAL_TASK_QUEUE: config.taskQueue,
-      RELEASE_LEDGER_PATH: config.ledgerPath,
-      GIT_CACHE_DIR: config.gitCacheDir,
-      LOG_LEVEL: 'WARN',
-      ...env,
-    },
+    env: workerEnv,
   });
   let stderr = '';
   proc.stdout?.resume();

@@ -4,6 +4,7 @@
 // it into a typed failure is git-failures.ts's.
 import { ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
+import { parseRepoLocation } from '../domain/repo-location';
 
 // Each git call ends within half of the git activities' 2-minute start-to-close
 // (workflows/activity-proxies.ts): a call that hangs (a stalled network, an ssh host that never
@@ -80,7 +81,74 @@ function gitRunner(): ChildProcess {
   return child;
 }
 
-export function git(args: string[], options: { cwd?: string } = {}): Promise<string> {
+/**
+ * Which remotes git may reach with the worker's credentials (its ssh agent and keys, GIT_SSH_COMMAND,
+ * credential helpers and the rest of its git config, ~/.netrc): `all` until the worker says which
+ * (the CLI, run by a person with their own credentials, never does), then only the remotes the
+ * platform owner registered. A caller-chosen repo gets none of them, so a request cannot borrow
+ * the worker's identity to read or write a repo its operator could not.
+ */
+let credentialedRemotes: ReadonlySet<string> | 'all' = 'all';
+
+/** Restricts the worker's credentials to `remotes` (registered repos and the ledger's remote), in any spelling. */
+export function useCredentialsOnlyFor(remotes: Iterable<string>): void {
+  credentialedRemotes = new Set([...remotes].map(remoteKey));
+}
+
+function remoteKey(remote: string): string {
+  const form = parseRepoLocation(remote);
+  return form.kind === 'remote' ? form.canonical : form.kind === 'local' ? form.path : remote;
+}
+
+export function mayUseCredentials(remote: string | undefined): boolean {
+  if (credentialedRemotes === 'all') return true;
+  return remote !== undefined && credentialedRemotes.has(remoteKey(remote));
+}
+
+// Where the environment would hand git or ssh a credential or another config: dropped for an
+// uncredentialed call. GIT_CONFIG_GLOBAL/NOSYSTEM below then drop helpers, extra headers and
+// insteadOf rewrites from the worker's git config; a HOME of nothing drops ~/.netrc.
+const CREDENTIAL_VARIABLES = [
+  'SSH_AUTH_SOCK',
+  'SSH_AGENT_PID',
+  'GIT_SSH',
+  'GIT_SSH_COMMAND',
+  'GIT_SSH_VARIANT',
+  'GIT_CONFIG',
+  'GIT_CONFIG_COUNT',
+  'GIT_CONFIG_PARAMETERS',
+  'GIT_CONFIG_SYSTEM',
+  'GIT_CONFIG_GLOBAL',
+  'GIT_COOKIE_FILE',
+  'XDG_CONFIG_HOME',
+];
+
+/** The environment of one git call: bounded transports and no prompts always, credentials only when `remote` may use them. */
+export function gitEnvironment(remote: string | undefined, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {
+    ...env,
+    GIT_ALLOW_PROTOCOL: GIT_ALLOWED_PROTOCOLS,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: 'true',
+    SSH_ASKPASS: 'true',
+    LC_ALL: 'C',
+  };
+  if (mayUseCredentials(remote)) return base;
+  for (const name of CREDENTIAL_VARIABLES) delete base[name];
+  for (const name of Object.keys(base))
+    if (name.startsWith('GIT_CONFIG_KEY_') || name.startsWith('GIT_CONFIG_VALUE_')) delete base[name];
+  return {
+    ...base,
+    HOME: '/nonexistent',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    // No config file, no agent, no key: an ssh remote is reached anonymously or not at all.
+    GIT_SSH_COMMAND: 'ssh -F /dev/null -o IdentityAgent=none -o IdentityFile=/dev/null -o BatchMode=yes',
+  };
+}
+
+/** Runs git; `remote` names the remote this call talks to (none for local work), which decides its credentials. */
+export function git(args: string[], options: { cwd?: string; remote?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = gitRunner();
     const id = nextId++;
@@ -92,14 +160,7 @@ export function git(args: string[], options: { cwd?: string } = {}): Promise<str
       cwd: options.cwd,
       timeout: GIT_TIMEOUT_MS,
       maxBuffer: GIT_MAX_OUTPUT_BYTES,
-      env: {
-        ...process.env,
-        GIT_ALLOW_PROTOCOL: GIT_ALLOWED_PROTOCOLS,
-        GIT_TERMINAL_PROMPT: '0',
-        GIT_ASKPASS: 'true',
-        SSH_ASKPASS: 'true',
-        LC_ALL: 'C',
-      },
+      env: gitEnvironment(options.remote),
     });
   });
 }

@@ -102,7 +102,7 @@ async function fetchBranches(
         repo,
         ...branches.map((b) => `+refs/heads/${b}:refs/remotes/cache/${b}`),
       ],
-      { cwd: dir },
+      { cwd: dir, remote: repo },
     );
   } catch (err) {
     const stderr = err instanceof GitError ? err.stderr : '';
@@ -199,7 +199,7 @@ export async function resolveCommit(
 export async function readBranchTip(args: { repo: string; branch: string }): Promise<string | null> {
   // Read after admission (under the lock, for the ledger, by the CLI): a refusal is no longer the request's.
   const out = await typedGit(args.repo, 'RepoUnreachable', () =>
-    git(['ls-remote', '--heads', '--', args.repo, `refs/heads/${args.branch}`]),
+    git(['ls-remote', '--heads', '--', args.repo, `refs/heads/${args.branch}`], { remote: args.repo }),
   );
   const line = out.split('\n').find((l) => l.endsWith(`\trefs/heads/${args.branch}`));
   return line ? (line.split('\t')[0] ?? null) : null;
@@ -267,7 +267,7 @@ export async function moveBranch(cacheDir: string, args: MoveBranchArgs): Promis
       try {
         const out = await git(
           ['push', '--porcelain', lease, '--', args.repo, `${args.targetSha}:refs/heads/${args.branch}`],
-          { cwd: dir },
+          { cwd: dir, remote: args.repo },
         );
         // "=" is git's porcelain flag for a ref already at the pushed value: a retry, nothing moved.
         // Stryker disable next-line Regex: equivalent, "=\t" starts a line only: the other lines are "To <repo>" and "Done"

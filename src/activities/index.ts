@@ -6,21 +6,31 @@ import type { GateResult, PromotionPlan, PromotionRequest, RollbackPlan, Rollbac
 import { productionGateNames } from '../gates/catalog';
 import { newProbeAgent, readDeployedVersion, runGates, stagingCooldownMs } from './gates';
 import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
+import { useCredentialsOnlyFor } from './git-process';
 import { planPromotion, planRollback, probeHeaders } from './plan';
 import { AppendResult, LedgerRecord, PromotionRecord, TIP_UNREADABLE } from '../ledger/entry';
-import { appendLedgerEntry, reserveReleaseId, ReserveArgs } from '../ledger/store';
+import type { ReservationRequest } from '../ledger/ledger-change';
+import { LedgerSink, openLedger } from '../ledger/sink';
 import type { ClosingEntry } from '../workflows/messages';
 import { PromoteArgs, promoteCommit, PromoteResult } from './promote';
-import { LedgerFiles, nodeLedgerFiles } from '../ledger/files';
+import type { LedgerFiles } from '../ledger/files';
 import { countGates, countLedgerAppendFailure, countLedgerEntry, countPush, countRefusal } from '../metrics';
 import { lockStartMetadata } from '../workflows/summaries';
 
 /**
  * `client` lets activities reach other workflows (the target lock) through the Temporal client.
- * `options.ledgerFiles` replaces the ledger's file layer (tests inject failing writes with it).
+ * `options.ledgerFiles` replaces the file ledger's file layer (tests inject failing writes with it).
  */
 export function createActivities(config: Config, client: Client, options: { ledgerFiles?: LedgerFiles } = {}) {
-  const ledgerFiles = options.ledgerFiles ?? nodeLedgerFiles;
+  // The one ledger every activity writes and reads, whichever sink holds it (SPEC §6).
+  const ledger: LedgerSink = openLedger(config.ledger, config.gitCacheDir, options.ledgerFiles);
+  // The worker's git credentials go only to the platform owner's remotes (registered repos, the
+  // ledger's); a request's own repo is reached without them (git-process.ts). Process-wide: one
+  // worker process has one configuration.
+  useCredentialsOnlyFor([
+    ...Object.values(config.environments ?? {}).map((registered) => registered.repo),
+    ...(config.ledger.kind === 'git' ? [config.ledger.remote] : []),
+  ]);
   // One connection pool per worker: probes reuse connections instead of paying a handshake each.
   const dispatcher = newProbeAgent();
 
@@ -32,18 +42,15 @@ export function createActivities(config: Config, client: Client, options: { ledg
      */
     async admitPromotion(
       request: PromotionRequest,
-      reservation: Omit<ReserveArgs, 'ledgerPath' | 'requested' | 'kind'>,
+      reservation: Omit<ReservationRequest, 'requested' | 'kind'>,
     ): Promise<{ plan: PromotionPlan; releaseId: string }> {
       const plan = await planPromotion(config, request);
-      const releaseId = await reserveReleaseId(
-        { ...reservation, kind: 'rc', requested: plan.releaseId, ledgerPath: config.ledgerPath },
-        ledgerFiles,
-      );
+      const releaseId = await ledger.reserve({ ...reservation, kind: 'rc', requested: plan.releaseId });
       return { plan, releaseId };
     },
 
-    async reserveReleaseId(args: Omit<ReserveArgs, 'ledgerPath'>): Promise<string> {
-      return reserveReleaseId({ ...args, ledgerPath: config.ledgerPath }, ledgerFiles);
+    async reserveReleaseId(args: ReservationRequest): Promise<string> {
+      return ledger.reserve(args);
     },
 
     /** The staging gates, and how long the next run on this staging service must wait for the window they spent. */
@@ -96,7 +103,7 @@ export function createActivities(config: Config, client: Client, options: { ledg
 
     /** Drift check, downgrade check and push (SPEC §3 step 6). Throws ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved. */
     async promoteCommit(args: PromoteArgs): Promise<PromoteResult> {
-      const result = await promoteCommit(config.ledgerPath, config.gitCacheDir, args, ledgerFiles);
+      const result = await promoteCommit(ledger, config.gitCacheDir, args);
       countPush(result.pushed);
       return result;
     },
@@ -147,7 +154,7 @@ export function createActivities(config: Config, client: Client, options: { ledg
         rollbackPlan: pushed ? 'not rolled back: roll back by hand if production is unhealthy' : 'nothing was promoted',
         extras: [...record.extras, ['closed_while_holding', `${found}${pushed ? ' (pushed)' : ''}`]],
       };
-      const result = await appendLedgerEntry(config.ledgerPath, entry, async () => tip, ledgerFiles);
+      const result = await ledger.append(entry, async () => tip);
       countLedgerEntry(entry, result.appended);
       return result;
     },
@@ -172,12 +179,7 @@ export function createActivities(config: Config, client: Client, options: { ledg
       target: { repo: string; branch: string; tip?: string },
     ): Promise<AppendResult> {
       const { tip } = target;
-      const result = await appendLedgerEntry(
-        config.ledgerPath,
-        record,
-        tip ? async () => tip : () => tipForEntry(target),
-        ledgerFiles,
-      );
+      const result = await ledger.append(record, tip ? async () => tip : () => tipForEntry(target));
       countLedgerEntry(record, result.appended);
       return result;
     },

@@ -5,8 +5,7 @@
 // failed lease, or when drift is accepted.
 import { driftMessage, failure, failureTypeOf } from '../failures';
 import { moveBranch, readBranchTip } from './git';
-import type { LedgerFiles } from '../ledger/files';
-import { lastRecordedTip } from '../ledger/store';
+import type { LedgerSink } from '../ledger/sink';
 
 export interface PromoteArgs {
   repo: string;
@@ -50,19 +49,14 @@ export interface RefusalDetails {
  * found (no reference, or accepted drift).
  */
 export async function promoteCommit(
-  ledgerPath: string,
+  ledger: LedgerSink,
   gitCacheDir: string,
   args: PromoteArgs,
-  ledgerFiles?: LedgerFiles,
 ): Promise<PromoteResult> {
   // The reference is the target's (repo + branch), not the environment's: two repos under one
   // environment name never see each other's tips. A ledger that does not verify gives none
   // (LedgerDoesNotVerify, retryable) rather than a wrong one.
-  const recorded = await lastRecordedTip(
-    ledgerPath,
-    { repo: args.repo, branch: args.branch, environment: args.environment },
-    ledgerFiles,
-  );
+  const recorded = await ledger.driftReference({ repo: args.repo, branch: args.branch, environment: args.environment });
   const push = (tip: string | null) =>
     moveBranch(gitCacheDir, {
       repo: args.repo,

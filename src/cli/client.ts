@@ -1,12 +1,15 @@
 // What a command acts with: the identity it claims (SPEC §1), and a Temporal client on the
-// configured connection (TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE, or the program's --address /
-// --namespace over them), closed when the command is done (an open connection keeps node alive).
+// connection Temporal's own configuration gives (a temporal.toml profile, the temporal CLI's
+// variables; temporal-profile.ts), with the program's --profile / --config-file / --address /
+// --namespace over it, closed when the command is done (an open connection keeps node alive).
 import net from 'node:net';
 import os from 'node:os';
 // Types only from the Temporal client: it loads in withClient, so --help and usage errors never pay for it.
 import type { Client, Connection } from '@temporalio/client';
 import { Config, ConfigError, loadConfig } from '../config';
 import { Identity } from '../domain';
+// Types only here too: envconfig loads with the client.
+import type { ConnectionOverrides, TemporalConnection } from '../temporal-profile';
 
 /** How long a command waits for the server before it says it cannot reach it (the worker waits longer). */
 export const CONNECT_TIMEOUT_MS = 2_000;
@@ -16,28 +19,30 @@ export class TemporalUnavailableError extends Error {
   override name = 'TemporalUnavailableError';
 }
 
-/** The program's global --address / --namespace: one place, set before a command's action runs. */
-export interface ConnectionFlags {
-  address?: string;
-  namespace?: string;
-}
+/** The program's global --profile / --config-file / --address / --namespace: set before a command's action runs. */
+export type ConnectionFlags = ConnectionOverrides;
 let connectionFlags: ConnectionFlags = {};
 export function setConnectionFlags(flags: ConnectionFlags): void {
-  connectionFlags = { address: flags.address, namespace: flags.namespace };
+  const { address, namespace, profile, configFile } = flags;
+  connectionFlags = { address, namespace, profile, configFile };
 }
 
-/** The configuration a command runs with: loadConfig() with --address / --namespace over the variables. */
+/** The configuration a command runs with (ours: task queue, ledger, registry…; the connection is not in it). */
 export function cliConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  return loadConfig({
-    ...env,
-    ...(connectionFlags.address ? { TEMPORAL_ADDRESS: connectionFlags.address } : {}),
-    ...(connectionFlags.namespace ? { TEMPORAL_NAMESPACE: connectionFlags.namespace } : {}),
-  });
+  return loadConfig(env);
 }
+
+/** Where a command connects: for messages about the server, and the namespace its queries name. */
+export interface ConnectionTarget {
+  address: string;
+  namespace: string;
+}
+/** What withClient hands a command: its configuration and where it connected. */
+export type CommandConfig = Config & { temporal: ConnectionTarget };
 
 /** Where the last command connected (or tried to): for messages about the server. */
-let lastTarget: { address: string; namespace: string } | undefined;
-export function connectionTarget(): { address: string; namespace: string } | undefined {
+let lastTarget: ConnectionTarget | undefined;
+export function connectionTarget(): ConnectionTarget | undefined {
   return lastTarget;
 }
 
@@ -76,28 +81,37 @@ export function identity(options: IdentityOptions = {}): string {
   return user;
 }
 
-export async function withClient<T>(work: (client: Client, cfg: Config) => Promise<T>): Promise<T> {
+export async function withClient<T>(work: (client: Client, cfg: CommandConfig) => Promise<T>): Promise<T> {
   const cfg = cliConfig();
-  const connection = await connect(cfg);
+  const { addressOrigin, resolveConnection } = await import('../temporal-profile');
+  const temporal = resolveConnection(process.env, connectionFlags);
+  const connection = await connect(temporal, temporal.addressFrom === 'profile' ? addressOrigin(temporal) : undefined);
   try {
     const { Client } = await import('@temporalio/client');
-    return await work(new Client({ connection, namespace: cfg.temporal.namespace }), cfg);
+    const target = { address: temporal.options.address, namespace: temporal.namespace };
+    return await work(new Client({ connection, namespace: temporal.namespace }), { ...cfg, temporal: target });
   } finally {
     await connection.close();
   }
 }
 
-/** Connects within CONNECT_TIMEOUT_MS, or throws TemporalUnavailableError naming the address and why. */
-async function connect(cfg: Config): Promise<Connection> {
-  const { address, namespace } = cfg.temporal;
+/**
+ * Connects within CONNECT_TIMEOUT_MS, or throws TemporalUnavailableError naming the address, why,
+ * and `profileOrigin` when a profile gave the address (the file to fix).
+ */
+async function connect(temporal: TemporalConnection, profileOrigin: string | undefined): Promise<Connection> {
+  const { address } = temporal.options;
+  const { namespace } = temporal;
   lastTarget = { address, namespace };
   try {
     const { connectClient } = await import('../connection');
-    return await connectClient(cfg, { connectTimeoutMs: CONNECT_TIMEOUT_MS });
+    return await connectClient(temporal, { connectTimeoutMs: CONNECT_TIMEOUT_MS });
   } catch (err) {
+    if (err instanceof ConfigError) throw err; // unusable certificates: the settings, not the server
     const reason = await whyUnreachable(address, err);
+    const fromProfile = profileOrigin ? ` the address comes from ${profileOrigin}: correct it there, or` : '';
     throw new TemporalUnavailableError(
-      `cannot reach Temporal at ${address} (namespace ${namespace}): ${reason}; is the server running? set TEMPORAL_ADDRESS or --address`,
+      `cannot reach Temporal at ${address} (namespace ${namespace}): ${reason}; is the server running?${fromProfile} set TEMPORAL_ADDRESS or --address`,
     );
   }
 }

@@ -8,7 +8,7 @@ import { gitComplaint, redactGitText } from '../activities/git-failures';
 import { git, GitError } from '../activities/git-process';
 import { BranchName, FULL_SHA } from '../domain';
 import { fieldText, parseLedger, type ParsedEntry } from '../ledger/format';
-import { ledgerIndex } from '../ledger/ledger-index';
+import type { LedgerLocation } from '../ledger/location';
 import {
   driftReference,
   emptyTargetReferences,
@@ -16,7 +16,7 @@ import {
   noteEntry,
   type TargetReference,
 } from '../ledger/target-references';
-import { fieldList, readLedgerText } from './ledger';
+import { fieldList, readLedgerOf } from './ledger';
 import { oneLine, parseLedgerApproval, renderTable, utcTime, type LedgerApproval } from './render';
 
 /** Commits listed per release: in the table, and at most in --json (the rest is counted as more). */
@@ -91,16 +91,16 @@ const targetOf = (e: ParsedEntry) => ({
   environment: fieldText(e, 'environment') ?? '',
 });
 
-/** The history of `environment` as the ledger at `ledgerPath` records it, with the commits from git. */
+/** The history of `environment` as the ledger at `location` (a file or a git branch) records it, with the commits from git. */
 export async function readHistory(
-  ledgerPath: string,
+  location: LedgerLocation,
   environment: string,
   limit: number,
   gitCacheDir: string,
 ): Promise<History> {
-  // Read first: a missing file says which setting names it, before the index tries.
-  const entries = parseLedger(await readLedgerText(ledgerPath, 'pass --ledger')).entries;
-  const index = await ledgerIndex(ledgerPath);
+  const reading = await readLedgerOf(location, gitCacheDir, 'pass --ledger');
+  const { index } = reading;
+  const entries = parseLedger(reading.text).entries;
   const byId = new Map(entries.map((e) => [e.releaseId, e]));
   // The references grow entry by entry, so each release sees the last known good before it.
   const refs = emptyTargetReferences();
@@ -175,7 +175,7 @@ export async function readHistory(
   }
   return {
     environment,
-    ledger: ledgerPath,
+    ledger: reading.name,
     ...(index.problem ? { problem: { line: index.problem.line, message: index.problem.message } } : {}),
     now,
     releases,
@@ -261,7 +261,7 @@ async function fetchBranches(dir: string, repo: string, branches: string[]): Pro
     try {
       await git(
         ['fetch', '--quiet', '--no-tags', '--force', '--', repo, `+refs/heads/${branch}:refs/remotes/cache/${branch}`],
-        { cwd: dir },
+        { cwd: dir, remote: repo },
       );
       fetched++;
     } catch (err) {

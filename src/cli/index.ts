@@ -1,8 +1,8 @@
 // `release-promoter <command>`: the project's CLI over the Temporal client, the gate runner and
 // the ledger. This file builds the program from the command groups, its global options
-// (--address, --namespace, --version) and maps errors to the exit-code table (exit-codes.ts); the
-// commands are in start.ts, decisions.ts, promotions.ts, rollback.ts, gates.ts and ledger.ts, what
-// they print in render.ts. Identity: client.ts.
+// (--profile, --config-file, --address, --namespace, --version) and maps errors to the exit-code
+// table (exit-codes.ts); the commands are in start.ts, decisions.ts, promotions.ts, rollback.ts,
+// gates.ts and ledger.ts, what they print in render.ts. Identity: client.ts.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from '@commander-js/extra-typings';
@@ -45,14 +45,21 @@ export function cliProgram() {
     .name('release-promoter')
     .description('Promote releases with staging gates, approval, verification and automatic rollback on Temporal.')
     .version(packageVersion(), '-V, --version', 'print the version')
+    // The connection is Temporal's own configuration, as the temporal CLI reads it: these
+    // options mirror its --profile / --config-file, and --address / --namespace override the profile.
+    .option('--profile <name>', 'the profile of the Temporal config file (default: TEMPORAL_PROFILE, else default)')
+    .option(
+      '--config-file <path>',
+      'the Temporal config file (default: TEMPORAL_CONFIG_FILE, else ~/.config/temporalio/temporal.toml)',
+    )
     .option(
       '--address <host:port>',
-      'the Temporal frontend (default: TEMPORAL_ADDRESS, else localhost:7233)',
+      "the Temporal frontend (default: TEMPORAL_ADDRESS, else the profile's address, else localhost:7233)",
       checked(HostPort),
     )
     .option(
       '--namespace <ns>',
-      'the Temporal namespace (default: TEMPORAL_NAMESPACE, else default)',
+      "the Temporal namespace (default: TEMPORAL_NAMESPACE, else the profile's namespace, else default)",
       checked(NamespaceName),
     )
     .exitOverride()

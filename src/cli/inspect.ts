@@ -44,7 +44,7 @@ export async function watchCommand(
   });
   if (!description) return noSuchWorkflow(workflowId);
   if (['TERMINATED', 'TIMED_OUT', 'CANCELLED'].includes(description.status.name))
-    return statusCommand(client, namespace, workflowId, json);
+    return printStatus(client, namespace, description, json);
   return follow(handle, json);
 }
 
@@ -68,8 +68,18 @@ export async function statusCommand(
     if (err instanceof WorkflowNotFoundError) return noSuchWorkflow(workflowId);
     throw err;
   }
+  return printStatus(client, namespace, description, json);
+}
+
+/** The status of a described workflow: its query while it runs, its closed record once closed. */
+async function printStatus(
+  client: Client,
+  namespace: string,
+  description: WorkflowExecutionDescription,
+  json: boolean,
+): Promise<number> {
   if (description.status.name === 'RUNNING') {
-    const status = await handle.query(statusQuery);
+    const status = await client.workflow.getHandle(description.workflowId).query(statusQuery);
     const answer: StatusAnswer = { ...status, execution: { how: 'running' } };
     print(json, answer, () => console.log(describeStatus(status)));
     return EXIT.ok;

@@ -5,7 +5,8 @@ import { ConfigError } from '../config';
 import type { rollbackWorkflow } from '../workflows';
 import { rollbackStartMetadata } from '../workflows/summaries';
 import { cliConfig, identity, withClient } from './client';
-import { noLedgerAt } from './ledger';
+import { GIT_LEDGER_FORM, ledgerName, type LedgerLocation } from '../ledger/location';
+import { commandLedgerLocation, readLedgerOf } from './ledger';
 
 export function addRollbackCommand(program: Command): void {
   program
@@ -17,7 +18,7 @@ export function addRollbackCommand(program: Command): void {
     .option('--to-branch <branch>', 'release branch (without a registry)', 'release')
     .option('--production-base <url>', 'production base URL (without a registry)')
     .option('--trigger <why>', 'why you roll back', 'manual rollback')
-    .option('--ledger <path>', 'the release log (default: RELEASE_LEDGER_PATH)')
+    .option('--ledger <ledger>', `the release log: a file or ${GIT_LEDGER_FORM} (default: RELEASE_LEDGER)`)
     .option(
       '--as <name>',
       'roll back as this name (default: RELEASE_PROMOTER_IDENTITY, else the OS user, said on stderr)',
@@ -27,7 +28,7 @@ export function addRollbackCommand(program: Command): void {
       // On-call may roll back as the OS user (SPEC §1: like start, and said so), unlike a decision.
       const operator = identity({ as: o.as, allowOsUser: true, command: 'rollback' });
       const cfg = cliConfig();
-      const ledgerPath = o.ledger ?? cfg.ledgerPath;
+      const ledger = o.ledger === undefined ? cfg.ledger : commandLedgerLocation(o.ledger, '--ledger');
       const registered = cfg.environments?.[o.environment];
       const repo = o.repo ?? registered?.repo;
       const toBranch = registered?.toBranch ?? o.toBranch;
@@ -40,7 +41,8 @@ export function addRollbackCommand(program: Command): void {
       const { follow } = await import('./follow');
       const fromSha = await readBranchTip({ repo, branch: toBranch });
       if (!fromSha) throw new ConfigError(`${toBranch} does not exist in ${repo}`);
-      const toSha = o.to ?? (await defaultRollbackTarget(ledgerPath, repo, toBranch, o.environment, fromSha));
+      const toSha =
+        o.to ?? (await defaultRollbackTarget(ledger, cfg.gitCacheDir, repo, toBranch, o.environment, fromSha));
       const request = {
         environment: o.environment,
         repo: o.repo,
@@ -71,22 +73,24 @@ export function addRollbackCommand(program: Command): void {
  * edited one could name the wrong commit.
  */
 async function defaultRollbackTarget(
-  ledgerPath: string,
+  ledger: LedgerLocation,
+  gitCacheDir: string,
   repo: string,
   branch: string,
   environment: string,
   currentTip: string,
 ): Promise<string> {
-  const [{ canonicalRepo }, { ledgerIndex }, { lastKnownGood }] = await Promise.all([
+  const [{ canonicalRepo }, { lastKnownGood }] = await Promise.all([
     import('../activities/git'),
-    import('../ledger/ledger-index'),
     import('../ledger/target-references'),
   ]);
-  const index = await ledgerIndex(ledgerPath).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-      throw noLedgerAt(ledgerPath, 'pass --ledger, or pass --to <sha>');
-    throw new ConfigError(`cannot read the ledger ${ledgerPath} (${(err as Error).message}); pass --to <sha>`);
-  });
+  const ledgerPath = ledgerName(ledger);
+  const { index } = await readLedgerOf(ledger, gitCacheDir, 'pass --ledger, or pass --to <sha>').catch(
+    (err: unknown) => {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError(`cannot read the ledger ${ledgerPath} (${(err as Error).message}); pass --to <sha>`);
+    },
+  );
   if (index.problem) {
     throw new ConfigError(
       `the ledger ${ledgerPath} does not verify at line ${index.problem.line}: ${index.problem.message}; its last known good cannot be trusted. Run release-promoter ledger verify ${ledgerPath}, or pass --to <sha>`,

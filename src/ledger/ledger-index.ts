@@ -99,11 +99,7 @@ export async function ledgerIndex(file: string, files: LedgerFiles = nodeLedgerF
     }
     // First look, or the file changed other than by appending to a verified file: read it all.
     const bytes = await readRange(handle, 0, st.size);
-    const index = emptyIndex();
-    const verifier = new LedgerVerifier();
-    verifier.scan(bytes.toString('utf8'), 0, (entry) => addEntry(index, entry));
-    index.head = verifier.head;
-    index.problem = verifier.problem;
+    const { index, verifier } = indexWith(bytes.toString('utf8'));
     cache.set(file, {
       index,
       verifier,
@@ -119,6 +115,20 @@ export async function ledgerIndex(file: string, files: LedgerFiles = nodeLedgerF
   } finally {
     await handle.close();
   }
+}
+
+function indexWith(text: string): { index: LedgerIndex; verifier: LedgerVerifier } {
+  const index = emptyIndex();
+  const verifier = new LedgerVerifier();
+  verifier.scan(text, 0, (entry) => addEntry(index, entry));
+  index.head = verifier.head;
+  index.problem = verifier.problem;
+  return { index, verifier };
+}
+
+/** The index of a ledger's whole text (the git ledger's file at a commit), by the same rules as a file's. */
+export function indexText(text: string): LedgerIndex {
+  return indexWith(text).index;
 }
 
 /** Throws the retryable LedgerDoesNotVerify naming the line when the indexed file does not verify. */

@@ -41,24 +41,35 @@ export async function readReservations(ledgerPath: string, files: LedgerFiles): 
       reservationIndexes.set(file, index);
     }
     if (st.size === index.size) return index;
-    const text = (await readRange(handle, index.size, st.size)).toString('utf8');
-    const complete = text.lastIndexOf('\n') + 1;
-    for (const line of text.slice(0, complete).split('\n')) {
-      if (!line.trim()) continue;
-      let r: Reservation;
-      try {
-        r = JSON.parse(line) as Reservation;
-      } catch {
-        continue; // a torn line from a crash mid-write holds no reservation
-      }
-      index.byId.set(r.releaseId, r.workflowId);
-      index.byWorkflow.set(r.workflowId, [...(index.byWorkflow.get(r.workflowId) ?? []), r.releaseId]);
-    }
-    index.size += Buffer.byteLength(text.slice(0, complete));
+    addReservationLines(index, (await readRange(handle, index.size, st.size)).toString('utf8'));
     return index;
   } catch (err) {
     throw ledgerUnwritable(err, file, 'reading its reservations');
   } finally {
     await handle.close().catch(() => undefined);
   }
+}
+
+/** Takes in the complete lines of `text` (which starts where the index's `size` ends). */
+function addReservationLines(index: ReservationIndex, text: string): void {
+  const complete = text.lastIndexOf('\n') + 1;
+  for (const line of text.slice(0, complete).split('\n')) {
+    if (!line.trim()) continue;
+    let r: Reservation;
+    try {
+      r = JSON.parse(line) as Reservation;
+    } catch {
+      continue; // a torn line from a crash mid-write holds no reservation
+    }
+    index.byId.set(r.releaseId, r.workflowId);
+    index.byWorkflow.set(r.workflowId, [...(index.byWorkflow.get(r.workflowId) ?? []), r.releaseId]);
+  }
+  index.size += Buffer.byteLength(text.slice(0, complete));
+}
+
+/** The reservations file's whole text (the git ledger's, at a commit) as an index, by the same rules. */
+export function reservationsOfText(text: string): ReservationIndex {
+  const index: ReservationIndex = { ino: 0, size: 0, byId: new Map(), byWorkflow: new Map() };
+  addReservationLines(index, text);
+  return index;
 }

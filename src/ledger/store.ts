@@ -1,9 +1,9 @@
 // The release log on disk (SPEC §6): reserve release ids and append entries under a
 // cross-process lock, one write + fsync each, keyed by release id + workflow id so a retry never
-// appends twice. What an entry says is entry.ts's, its text format.ts's, the file layer files.ts's.
+// appends twice. What to append is ledger-change.ts's (shared with the git ledger), what an entry
+// says entry.ts's, its text format.ts's, the file layer files.ts's.
 import path from 'node:path';
-import { failure } from '../failures';
-import { AppendResult, LedgerRecord, ledgerFields } from './entry';
+import { AppendResult, LedgerRecord } from './entry';
 import {
   LedgerFileHandle,
   LedgerFiles,
@@ -15,9 +15,11 @@ import {
   OPEN_CREATE_NEW,
   writeAll,
 } from './files';
-import { LEDGER_HEADING, renderBlock } from './format';
+import { LEDGER_HEADING } from './format';
+import { appendChange, ReservationRequest, reservationChange, separatorAfter } from './ledger-change';
 import { ledgerIndex, requireVerified } from './ledger-index';
-import { readReservations, Reservation, reservationsPath } from './reservations';
+import { inLocalQueue } from './local-queue';
+import { readReservations, reservationsPath } from './reservations';
 import { driftReference, TargetReference } from './target-references';
 
 /**
@@ -60,24 +62,16 @@ export async function withLedgerLock<T>(
   files: LedgerFiles = nodeLedgerFiles,
 ): Promise<T> {
   // Activities of one worker queue here, in order, instead of all polling the lock file.
-  const previous = localQueues.get(ledgerPath) ?? Promise.resolve();
-  let done!: () => void;
-  const mine = new Promise<void>((resolve) => (done = resolve));
-  const tail = previous.then(() => mine);
-  localQueues.set(ledgerPath, tail);
-  await previous;
-  try {
-    return await withFileLock(ledgerPath, work, files);
-  } catch (err) {
-    // Whatever failed on the way (a lock directory that cannot be made, a read), it leaves as a
-    // typed, retryable failure naming the file, never as a bare Error("EPERM").
-    throw ledgerUnwritable(err, ledgerPath, 'reading or locking it');
-  } finally {
-    done();
-    if (localQueues.get(ledgerPath) === tail) localQueues.delete(ledgerPath);
-  }
+  return inLocalQueue(ledgerPath, async () => {
+    try {
+      return await withFileLock(ledgerPath, work, files);
+    } catch (err) {
+      // Whatever failed on the way (a lock directory that cannot be made, a read), it leaves as a
+      // typed, retryable failure naming the file, never as a bare Error("EPERM").
+      throw ledgerUnwritable(err, ledgerPath, 'reading or locking it');
+    }
+  });
 }
-const localQueues = new Map<string, Promise<void>>();
 
 async function withFileLock<T>(ledgerPath: string, work: () => Promise<T>, files: LedgerFiles): Promise<T> {
   await ledgerIo(ledgerPath, 'creating its directory', () => files.mkdir(path.dirname(ledgerPath)));
@@ -116,7 +110,7 @@ async function appendDurably(files: LedgerFiles, file: string, text: string, fla
     if (size > 0) {
       const last = Buffer.alloc(1);
       await ledgerIo(file, 'reading its last byte', () => handle.read(last, 0, 1, size - 1));
-      if (last[0] !== 0x0a) prefix = '\n';
+      prefix = separatorAfter(last[0]);
     }
     try {
       await writeAll(handle, Buffer.from(prefix + text, 'utf8'));
@@ -143,54 +137,23 @@ async function appendDurably(files: LedgerFiles, file: string, text: string, fla
   }
 }
 
-function compactUtc(iso: string): string {
-  const d = new Date(iso);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}-${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}`;
-}
-
-export interface ReserveArgs {
+export interface ReserveArgs extends ReservationRequest {
   ledgerPath: string;
-  workflowId: string;
-  kind: 'rc' | 'rb';
-  /** Workflow time, so the id says when the release started. */
-  at: string;
-  requested?: string;
 }
 
 /**
  * Reserves `YYYYMMDD-HHMM-rcN` (or `rbN`), N the first number free in the ledger and the
- * reservations file. A retry by the same workflow gets its earlier id back.
- * Throws InvalidPromotionRequest when a requested id is taken.
+ * reservations file (reservationChange, shared with the git ledger). A retry by the same workflow
+ * gets its earlier id back. Throws InvalidPromotionRequest when a requested id is taken.
  */
 export async function reserveReleaseId(args: ReserveArgs, files: LedgerFiles = nodeLedgerFiles): Promise<string> {
   return withLedgerLock(
     args.ledgerPath,
     async () => {
       const ledger = await trustedIndex(args.ledgerPath, files);
-      const reserved = await readReservations(args.ledgerPath, files);
-      const mine = reserved.byWorkflow.get(args.workflowId)?.find((id) => id.includes(`-${args.kind}`));
-      if (mine) return mine;
-      const taken = (id: string) => reserved.byId.has(id) || ledger.ids.has(id);
-      let releaseId: string;
-      if (args.requested) {
-        if (taken(args.requested)) {
-          const owner = reserved.byId.get(args.requested);
-          throw failure(
-            'InvalidPromotionRequest',
-            `releaseId: ${args.requested} is already used${owner ? ` by workflow ${owner}` : ' in the ledger'}; omit releaseId to get a free one`,
-          );
-        }
-        releaseId = args.requested;
-      } else {
-        const prefix = `${compactUtc(args.at)}-${args.kind}`;
-        let n = 1;
-        while (taken(`${prefix}${n}`)) n++;
-        releaseId = `${prefix}${n}`;
-      }
-      const line: Reservation = { releaseId, workflowId: args.workflowId, at: new Date().toISOString() };
-      await appendDurably(files, reservationsPath(args.ledgerPath), `${JSON.stringify(line)}\n`, OPEN_APPEND_CREATE);
-      return releaseId;
+      const change = reservationChange(ledger, await readReservations(args.ledgerPath, files), args);
+      if (change.line) await appendDurably(files, reservationsPath(args.ledgerPath), change.line, OPEN_APPEND_CREATE);
+      return change.releaseId;
     },
     files,
   );
@@ -226,30 +189,9 @@ export async function appendLedgerEntry(
     ledgerPath,
     async () => {
       const ledger = await trustedIndex(ledgerPath, files);
-      const existing = ledger.ids.get(record.releaseId);
-      if (existing) {
-        if (existing.workflowId === record.workflowId) {
-          return {
-            chainHead: existing.chain ?? ledger.head,
-            branchTipAfter: existing.branchTipAfter ?? null,
-            appended: false,
-          };
-        }
-        throw failure(
-          'ReleaseIdConflict',
-          `release id ${record.releaseId} is already in the ledger for another workflow (${existing.workflowId ?? 'written by hand'}); nothing was appended`,
-        );
-      }
-      const owner = (await readReservations(ledgerPath, files)).byId.get(record.releaseId);
-      if (owner && owner !== record.workflowId) {
-        throw failure(
-          'ReleaseIdConflict',
-          `release id ${record.releaseId} is reserved by workflow ${owner}; nothing was appended`,
-        );
-      }
-      const block = renderBlock(ledgerFields(record, branchTipAfter), ledger.head);
-      await appendDurably(files, ledgerPath, block.text, OPEN_APPEND);
-      return { chainHead: block.chain, branchTipAfter, appended: true };
+      const change = await appendChange(ledger, () => readReservations(ledgerPath, files), record, branchTipAfter);
+      if (change.text) await appendDurably(files, ledgerPath, change.text, OPEN_APPEND);
+      return change.result;
     },
     files,
   );
