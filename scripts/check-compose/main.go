@@ -2,6 +2,10 @@
 // file is validated against the Compose specification on machines without a Docker engine:
 //
 //	cd scripts/check-compose && go run . ../../docker-compose.yml ../..
+//
+// prints one "ok <service> <image>" line per service. With -json first it prints the project as
+// compose resolved it (merge keys, defaults, relative paths made absolute), for
+// test/cluster/compose.test.ts to hold the file to the cluster tier.
 package main
 
 import (
@@ -14,11 +18,16 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: check-compose <docker-compose.yml> <project dir>")
+	args := os.Args[1:]
+	asJSON := len(args) > 0 && args[0] == "-json"
+	if asJSON {
+		args = args[1:]
+	}
+	if len(args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: check-compose [-json] <docker-compose.yml> <project dir>")
 		os.Exit(2)
 	}
-	opts, err := cli.NewProjectOptions([]string{os.Args[1]}, cli.WithOsEnv, cli.WithWorkingDirectory(os.Args[2]))
+	opts, err := cli.NewProjectOptions([]string{args[0]}, cli.WithOsEnv, cli.WithWorkingDirectory(args[1]))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -27,6 +36,15 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if asJSON {
+		out, err := project.MarshalJSON()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(string(out))
+		return
 	}
 	names := make([]string, 0, len(project.Services))
 	for name := range project.Services {
@@ -39,6 +57,6 @@ func main() {
 		if service.Build != nil {
 			image = "(built from " + service.Build.Context + ")"
 		}
-		fmt.Printf("ok %-12s %s\n", name, image)
+		fmt.Printf("ok %-18s %s\n", name, image)
 	}
 }
