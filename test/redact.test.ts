@@ -686,6 +686,9 @@ describe('redactValues knows encodings', () => {
     fc.assert(
       fc.property(headerValue, ordinaryText, ordinaryText, (value, left, right) => {
         const echoed = encode(value);
+        // Text around the echo that happens to hold a piece of it (right "onstructor", value
+        // "onstructorAAA") is no leak of the echo: such draws are skipped, not counted as survivors.
+        fc.pre(!windows(echoed, 10).some((piece) => `${left} ${right}`.toLowerCase().includes(piece)));
         const out = redactValues(`${left} "echo": "${echoed}" ${right}`, [value]);
         expect(out).toContain(MASK);
         for (const piece of windows(echoed, 10))
