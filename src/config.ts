@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { BaseUrl, BranchName, DeployWait, EnvironmentName, Identity, RepoLocation } from './domain';
 import { builtinCatalog, GateCatalog } from './gates/catalog';
 import { GatesFile } from './gates/config-file';
+import { CRASH_POINT_VARIABLE, CrashPoint, CrashPointText } from './activities/crash-points';
 import { LedgerLocation, LedgerLocationText, ledgerName, resolveLedgerLocation, sameLedger } from './ledger/location';
 
 /** A Temporal address however given (temporal-profile.ts checks it), METRICS_ADDRESS, the CLI's --address. */
@@ -40,6 +41,8 @@ export const WorkerEnv = z.object({
   LOG_LEVEL: z
     .enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], 'must be TRACE, DEBUG, INFO, WARN or ERROR')
     .default('WARN'),
+  // The fault suite's crash point (test/faults/); never set in production.
+  [CRASH_POINT_VARIABLE]: CrashPointText.optional(),
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 
@@ -57,6 +60,8 @@ export interface Config {
   gates: GateCatalog;
   /** The environment registry (ENVIRONMENTS_CONFIG); undefined: requests carry their own settings. */
   environments?: Record<string, RegisteredEnvironment>;
+  /** Where the worker kills itself (RELEASE_PROMOTER_TEST_CRASH_AT): only the fault suite sets it. */
+  crashAt?: CrashPoint;
   /** Reads a secret (a headersFromEnv variable) at probe time, from the environment this config was loaded from. */
   readSecret: (variable: string) => string | undefined;
 }
@@ -213,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     lockCheckIntervalMs: 15_000,
     gates: loadGateCatalog(e.GATES_CONFIG),
     environments: e.ENVIRONMENTS_CONFIG ? loadEnvironments(e.ENVIRONMENTS_CONFIG, env) : undefined,
+    crashAt: e[CRASH_POINT_VARIABLE],
     readSecret: (variable) => env[variable] || undefined,
   };
 }

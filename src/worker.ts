@@ -149,6 +149,10 @@ async function main(): Promise<void> {
   const ledgerProblem = await openLedger(config.ledger, config.gitCacheDir).startupProblem();
   if (ledgerProblem)
     console.error(`release-promoter worker: WARNING: appends to the ledger are stopped: ${ledgerProblem}`);
+  if (config.crashAt)
+    console.error(
+      `release-promoter worker: WARNING: test crash point set (RELEASE_PROMOTER_TEST_CRASH_AT=${config.crashAt.text}): this worker kills itself there; unset it outside the fault suite`,
+    );
   console.error(
     `release-promoter worker: polling ${config.taskQueue} on ${describeConnection(temporal)}; ledger ${config.ledgerPath}`,
   );

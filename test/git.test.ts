@@ -491,7 +491,7 @@ describe('git failures are typed and carry no credential', () => {
     expect(err.cause).toBeUndefined();
   });
 
-  test('a missing remote repo under the lock is a non-retryable RepoUnreachable, not a request error', async () => {
+  test('a missing remote repo under the lock is a retryable RepoUnreachable (it was there at admission: an outage), not a request error', async () => {
     const missing = path.join(tmp, 'gone.git');
     const err = await failureOf(
       moveBranch(cacheDir, {
@@ -504,7 +504,8 @@ describe('git failures are typed and carry no credential', () => {
       }),
     );
     expect(err.type).toBe('RepoUnreachable');
-    expect(err.nonRetryable).toBe(true);
+    expect(err.nonRetryable).toBe(false);
     expect(err.message).toContain(missing);
+    expect(err.message).toContain('readable when the promotion was admitted');
   });
 });

@@ -74,14 +74,14 @@ export async function killWorker(worker: WorkerProcess): Promise<void> {
 }
 
 /**
- * Starts `tsx src/worker.ts` as its own process on the test dev server and resolves once it
+ * Starts `tsx src/worker.ts` (or the compiled worker) as its own process on the test dev server and resolves once it
  * polls its task queue. `env` adds or overrides worker variables (e.g. METRICS_ADDRESS); one set
  * to undefined is removed (e.g. TEMPORAL_ADDRESS, for a worker that connects through a profile).
  */
 export async function startWorker(
   config: { taskQueue: string; ledgerPath: string; gitCacheDir: string },
   env: Record<string, string | undefined> = {},
-  options: { cwd?: string } = {},
+  options: { cwd?: string; compiled?: boolean } = {},
 ): Promise<WorkerProcess> {
   const workerEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -95,7 +95,12 @@ export async function startWorker(
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete workerEnv[name];
   // `options.cwd`: the worker's own working directory (tsx still compiles with the project's tsconfig).
   if (options.cwd) workerEnv.TSX_TSCONFIG_PATH = path.join(ROOT, 'tsconfig.json');
-  const proc = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker.ts')], {
+  // `options.compiled`: `node dist/worker.js` (built by the tier's `npm run build`), which polls in
+  // about a second where tsx first compiles the sources: suites that start dozens of workers use it.
+  const [command, args] = options.compiled
+    ? [process.execPath, [path.join(ROOT, 'dist/worker.js')]]
+    : [path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker.ts')]];
+  const proc = spawn(command, args, {
     cwd: options.cwd ?? ROOT,
     detached: false,
     stdio: ['ignore', 'pipe', 'pipe'],

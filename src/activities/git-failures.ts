@@ -1,6 +1,6 @@
 // git's failures as the typed failures activities throw: what git printed, redacted (the remote
 // is in its errors, and a repo that bypassed validation may carry credentials), and whether
-// retrying can help (a missing repo, a refused transport or refused credentials cannot).
+// retrying can help (a refused transport or refused credentials cannot, nor a repo missing at admission).
 import { failure, retryableFailure } from '../failures';
 import { redact } from '../redact';
 import { GitError } from './git-process';
@@ -68,10 +68,19 @@ export function remoteFailure(
       `${field}${shown} refused access (${complaint}); fix the worker's git credentials (credential helper, SSH key) or file permissions`,
     );
   }
-  if (NO_SUCH_REPO.test(err.stderr)) {
+  // At admission a repo git cannot find is the request's mistake. Later it was there a moment
+  // ago (admission read it): a moved mount, a repo being renamed, a host briefly unresolvable.
+  // That is an outage, retried by the activity's bounded policy like any other.
+  if (NO_SUCH_REPO.test(err.stderr) && refusal === 'InvalidPromotionRequest') {
     return failure(
       refusal,
       `${field}cannot read ${shown} (${complaint}); check the path or URL and the worker's git credentials`,
+    );
+  }
+  if (NO_SUCH_REPO.test(err.stderr)) {
+    return retryableFailure(
+      'RepoUnreachable',
+      `cannot read ${shown} (${complaint}), which was readable when the promotion was admitted; retried a few times before it gives up`,
     );
   }
   return retryableFailure(

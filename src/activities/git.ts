@@ -6,7 +6,7 @@ import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { parseRepoLocation } from '../domain';
-import { failure } from '../failures';
+import { failure, retryableFailure } from '../failures';
 import { gitComplaint, redactGitText, typedGit } from './git-failures';
 import { git, GitError } from './git-process';
 
@@ -20,6 +20,7 @@ import { git, GitError } from './git-process';
 export async function canonicalRepo(
   repo: string,
   refusal: 'InvalidPromotionRequest' | 'InvalidRollbackRequest',
+  options: { readBefore?: boolean } = {},
 ): Promise<string> {
   const form = parseRepoLocation(repo);
   if (form.kind === 'refused') throw failure(refusal, `repo: ${form.message}`);
@@ -28,6 +29,13 @@ export async function canonicalRepo(
     return await realpath(form.path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    // `readBefore`: the path comes from a workflow that read the repo there (a compensating
+    // rollback's parent): gone now is an outage (a mount, a rename), retried like any other.
+    if (options.readBefore)
+      throw retryableFailure(
+        'RepoUnreachable',
+        `${redactGitText(form.path)} cannot be resolved on the worker (${code ?? 'error'}), though the promotion read it there; retried a few times before the rollback gives up`,
+      );
     throw failure(
       refusal,
       `repo: ${redactGitText(form.path)} ${code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist on the worker' : `cannot be resolved on the worker (${code ?? 'error'})`}; check the path`,

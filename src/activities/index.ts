@@ -16,6 +16,7 @@ import { PromoteArgs, promoteCommit, PromoteResult } from './promote';
 import type { LedgerFiles } from '../ledger/files';
 import { countGates, countLedgerAppendFailure, countLedgerEntry, countPush, countRefusal } from '../metrics';
 import { lockStartMetadata } from '../workflows/summaries';
+import { CrashPoint, crashPointTrap } from './crash-points';
 
 /**
  * `client` lets activities reach other workflows (the target lock) through the Temporal client.
@@ -34,7 +35,7 @@ export function createActivities(config: Config, client: Client, options: { ledg
   // One connection pool per worker: probes reuse connections instead of paying a handshake each.
   const dispatcher = newProbeAgent();
 
-  return asActivities({
+  return asActivities(config.crashAt, {
     /**
      * Steps 1–2 in one round trip: resolves every setting and the commit, then reserves the
      * release id (only for a valid request). Throws ChangeClassForbidden, InvalidPromotionRequest,
@@ -96,9 +97,9 @@ export function createActivities(config: Config, client: Client, options: { ledg
       });
     },
 
-    /** Resolves a rollback's settings. Throws InvalidRollbackRequest naming the field. */
-    async planRollback(request: RollbackRequest): Promise<RollbackPlan> {
-      return planRollback(config, request);
+    /** Resolves a rollback's settings. Throws InvalidRollbackRequest naming the field (see plan.ts for `compensating`). */
+    async planRollback(request: RollbackRequest, options: { compensating?: boolean } = {}): Promise<RollbackPlan> {
+      return planRollback(config, request, options.compensating ?? false);
     },
 
     /** Drift check, downgrade check and push (SPEC §3 step 6). Throws ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved. */
@@ -188,17 +189,31 @@ export function createActivities(config: Config, client: Client, options: { ledg
 
 export type Activities = ReturnType<typeof createActivities>;
 
+/** Attempts of an entry's append that may wait for the remote before the entry goes without its tip. */
+const TIP_ATTEMPTS = 3;
+
 /**
  * The tip an entry records when its writer does not know it: read from the remote. A remote that
- * cannot be read for good (gone, transport refused) must not cost the entry, which is never given
- * up (SPEC §3 Endings): the entry then says the tip is unknown, and is no drift reference.
+ * cannot be read for good (transport refused), or not within a few attempts (gone, unreachable),
+ * must not cost the entry, which is never given up (SPEC §3 Endings): the entry then says the tip
+ * is unknown, and is no drift reference.
  */
 async function tipForEntry(target: { repo: string; branch: string }): Promise<string | null> {
   try {
     return await readBranchTip(target);
   } catch (err) {
-    if (err instanceof ApplicationFailure && err.nonRetryable) return TIP_UNREADABLE;
+    if (!(err instanceof ApplicationFailure)) throw err;
+    if (err.nonRetryable || (err.type === 'RepoUnreachable' && activityAttempt() >= TIP_ATTEMPTS))
+      return TIP_UNREADABLE;
     throw err;
+  }
+}
+
+function activityAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return TIP_ATTEMPTS; // called directly, not as an activity: no retry will come
   }
 }
 
@@ -210,7 +225,11 @@ const HEARTBEAT_EVERY_MS = 2_000;
  * after its whole start-to-close budget. (Retries are safe: each activity is idempotent.)
  * Its refusals (non-retryable failures) are counted for the worker's metrics.
  */
-function asActivities<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+function asActivities<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  crashAt: CrashPoint | undefined,
+  activities: T,
+): T {
+  const trap = crashPointTrap(crashAt);
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(activities)) {
     wrapped[name] = async (...args: never[]) => {
@@ -221,8 +240,12 @@ function asActivities<T extends Record<string, (...args: never[]) => Promise<unk
         context = undefined; // called directly (tests, CLI), not as an activity
       }
       const timer = context ? setInterval(() => context?.heartbeat(), HEARTBEAT_EVERY_MS) : undefined;
+      const crash = trap(context?.info.workflowType ?? '', name);
       try {
-        return await fn(...args);
+        crash.before();
+        const result = await fn(...args);
+        crash.after();
+        return result;
       } catch (err) {
         countRefusal(name, err);
         if (name === 'appendLedgerEntry') {

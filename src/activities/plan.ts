@@ -98,8 +98,16 @@ export async function planPromotion(config: Config, request: PromotionRequest): 
   };
 }
 
-/** Resolves a rollback's settings, the repo to its canonical spelling (see planPromotion). Throws InvalidRollbackRequest naming the field. */
-export async function planRollback(config: Config, request: RollbackRequest): Promise<RollbackPlan> {
+/**
+ * Resolves a rollback's settings, the repo to its canonical spelling (see planPromotion). Throws
+ * InvalidRollbackRequest naming the field. `compensating`: a promotion's own rollback, whose repo
+ * the promotion read moments ago, so a repo missing now is a retryable RepoUnreachable.
+ */
+export async function planRollback(
+  config: Config,
+  request: RollbackRequest,
+  compensating = false,
+): Promise<RollbackPlan> {
   const type = 'InvalidRollbackRequest';
   const { entry, problems } = environmentEntry(config, request.environment);
   refuse(type, problems);
@@ -109,7 +117,7 @@ export async function planRollback(config: Config, request: RollbackRequest): Pr
     settledOrRefused(type, setting(entry, request, name, 'rollback request'));
   return {
     environment: request.environment,
-    repo: await canonicalRepo(field('repo'), type),
+    repo: await canonicalRepo(field('repo'), type, { readBefore: compensating }),
     toBranch: field('toBranch'),
     productionBase: field('productionBase'),
     fromSha: request.fromSha,

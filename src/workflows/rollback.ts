@@ -88,7 +88,7 @@ async function validate(status: RollbackStatus, input: unknown): Promise<Rollbac
     }
     return await planRollback.executeWithOptions(
       { summary: summaries.planRollback(parsed.data.environment, parsed.data.toSha) },
-      [{ ...parsed.data, trigger: redact(parsed.data.trigger) }],
+      [{ ...parsed.data, trigger: redact(parsed.data.trigger) }, { compensating: workflowInfo().parent !== undefined }],
     );
   } catch (err) {
     enter(status, 'invalid');
