@@ -14,7 +14,7 @@ import { loadConfig, type Config } from '../src/config';
 import { PromotionRequest, RollbackRequest, type PromotionInput, type RollbackInput } from '../src/domain';
 import { appendLedgerEntry } from '../src/ledger/store';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
-import { failureOf, promotion } from './records';
+import { failureOf, promoteAsTheWorkflowDoes, promotion } from './records';
 
 const STAGING = 'http://127.0.0.1:8081';
 const PRODUCTION = 'http://127.0.0.1:8082';
@@ -965,10 +965,12 @@ describe('the promote step: the corners promote.test.ts and git.test.ts leave op
   });
 
   describe('promoteCommit', () => {
+    const promote = (a: PromoteArgs) =>
+      promoteAsTheWorkflowDoes((call) => promoteCommit(fileLedger(ledgerPath), cacheDir, call), a);
     test('with nothing recorded, a downgrade from the remote tip is DowngradeRefused carrying that tip', async () => {
       const current = await repo.commit('current');
       await repo.forcePush('release', current);
-      const err = await failureOf(promoteCommit(fileLedger(ledgerPath), cacheDir, args(repo.base)));
+      const err = await failureOf(promote(args(repo.base)));
       expect(err.type).toBe('DowngradeRefused');
       expect(err.nonRetryable).toBe(true);
       expect(err.message).toContain('allowDowngrade: true');
@@ -981,9 +983,7 @@ describe('the promote step: the corners promote.test.ts and git.test.ts leave op
       const byHand = await repo.commit('hotfix pushed by hand');
       await repo.forcePush('release', byHand);
       // A descendant of the recorded tip, but not of the drifted one.
-      const err = await failureOf(
-        promoteCommit(fileLedger(ledgerPath), cacheDir, args(recorded, { acceptDrift: true })),
-      );
+      const err = await failureOf(promote(args(recorded, { acceptDrift: true })));
       expect(err.type).toBe('DowngradeRefused');
       expect(err.details?.[0]).toMatchObject({ lastKnownGood: byHand });
       expect(await repo.tip('release')).toBe(byHand);
@@ -994,7 +994,7 @@ describe('the promote step: the corners promote.test.ts and git.test.ts leave op
       ['nothing recorded', false],
     ])('with %s, a git failure that is no refusal passes through as it is (retryable, no details)', async (_, rec) => {
       if (rec) await recordTip(repo.base);
-      const err = await failureOf(promoteCommit(fileLedger(ledgerPath), cacheDir, args('f'.repeat(40))));
+      const err = await failureOf(promote(args('f'.repeat(40))));
       expect(err.type).toBe('RepoUnreachable');
       expect(err.nonRetryable).toBe(false);
       expect(err.details ?? []).toEqual([]);
@@ -1005,7 +1005,7 @@ describe('the promote step: the corners promote.test.ts and git.test.ts leave op
       const next = await repo.commit('next');
       await warmCache(next);
       await deleteRelease();
-      const err = await failureOf(promoteCommit(fileLedger(ledgerPath), cacheDir, args(next)));
+      const err = await failureOf(promote(args(next)));
       expect(err.type).toBe('ReleaseBranchDrifted');
       expect(err.message).toBe(
         `release is at (missing) but the ledger's last entry for production (20261125-0100-rc1) left it at ${repo.base}. Find out who moved it; to promote anyway, start again with acceptDrift: true (recorded in the ledger)`,
@@ -1021,7 +1021,7 @@ describe('the promote step: the corners promote.test.ts and git.test.ts leave op
       const next = await repo.commit('next');
       await warmCache(next);
       await deleteRelease();
-      const result = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next, { acceptDrift: true }));
+      const result = await promote(args(next, { acceptDrift: true }));
       expect(result).toEqual({
         lastKnownGood: null,
         pushed: true,

@@ -8,7 +8,7 @@ import { appendLedgerEntry } from '../src/ledger/store';
 import { promoteCommit, PromoteArgs } from '../src/activities/promote';
 import { fileLedger } from '../src/ledger/sink';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
-import { failureOf, promotion } from './records';
+import { failureOf, promoteAsTheWorkflowDoes, promotion } from './records';
 
 let tmp: string;
 let cacheDir: string;
@@ -101,13 +101,25 @@ test('a downgrade from the recorded tip is DowngradeRefused and names the tip as
   expect(await repo.tip('release')).toBe(current);
 });
 
-test('with acceptDrift the drifted tip becomes the lease and the last known good, and the drift is reported', async () => {
+const promote = (a: PromoteArgs) =>
+  promoteAsTheWorkflowDoes((call) => promoteCommit(fileLedger(ledgerPath), cacheDir, call), a);
+
+test('with acceptDrift the drifted tip comes back unpushed, then is the lease and the last known good, and the drift is reported', async () => {
   await recordTip(repo.base);
   const byHand = await repo.commit('hotfix pushed by hand');
   await repo.forcePush('release', byHand);
   const next = await repo.commit('feature: next');
 
-  const result = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next, { acceptDrift: true }));
+  const first = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next, { acceptDrift: true }));
+  expect(first).toEqual({
+    lastKnownGood: byHand,
+    pushed: false,
+    downgrade: false,
+    drift: { expected: repo.base, found: byHand, accepted: true },
+    pushFrom: { tip: byHand },
+  });
+  expect(await repo.tip('release')).toBe(byHand);
+  const result = await promote(args(next, { acceptDrift: true }));
 
   expect(result).toEqual({
     lastKnownGood: byHand,
@@ -118,13 +130,28 @@ test('with acceptDrift the drifted tip becomes the lease and the last known good
   expect(await repo.tip('release')).toBe(next);
 });
 
-test('with nothing recorded for the environment the remote tip is read and used as the lease', async () => {
+test('with nothing recorded for the environment the remote tip is read, comes back unpushed, and is then the lease', async () => {
   const next = await repo.commit('feature: first promotion');
 
-  const result = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next));
+  const first = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next));
+  expect(first).toEqual({ lastKnownGood: repo.base, pushed: false, downgrade: false, pushFrom: { tip: repo.base } });
+  expect(await repo.tip('release')).toBe(repo.base);
+  const result = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next, { lease: first.pushFrom }));
 
   expect(result).toEqual({ lastKnownGood: repo.base, pushed: true, downgrade: false });
   expect(await repo.tip('release')).toBe(next);
+});
+
+test('with nothing recorded, a retry of the push after it landed still names the tip it replaced, not the commit', async () => {
+  const next = await repo.commit('feature: first promotion');
+  const first = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next));
+  await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next, { lease: first.pushFrom }));
+  const reflogAfterFirst = await repo.reflog('release');
+
+  const retry = await promoteCommit(fileLedger(ledgerPath), cacheDir, args(next, { lease: first.pushFrom }));
+
+  expect(retry).toEqual({ lastKnownGood: repo.base, pushed: false, downgrade: false });
+  expect(await repo.reflog('release')).toEqual(reflogAfterFirst);
 });
 
 test('a retry after a push that landed (ledger not yet written) succeeds without pushing again', async () => {

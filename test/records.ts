@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ConfigError } from '../src/config';
 import type { PromotionRecord, RollbackRecord } from '../src/ledger/entry';
 import type { GateResult } from '../src/domain';
+import type { PromoteArgs, PromoteResult } from '../src/activities/promote';
 
 export function gate(name: string, pass = true, status = 200): GateResult {
   return {
@@ -109,3 +110,17 @@ export const gateResult = (over: Partial<GateResult>): GateResult => ({
   detail: '',
   ...over,
 });
+
+/**
+ * The promote step as the workflow runs it (promotion-steps.ts pushCommit): a first call that
+ * comes back with `pushFrom` (it read the tip) is followed by the push from that tip.
+ */
+export async function promoteAsTheWorkflowDoes(
+  call: (args: PromoteArgs) => Promise<PromoteResult>,
+  args: PromoteArgs,
+): Promise<PromoteResult> {
+  const first = await call(args);
+  if (!first.pushFrom) return first;
+  const pushed = await call({ ...args, lease: first.pushFrom });
+  return first.drift ? { ...pushed, drift: first.drift } : pushed;
+}

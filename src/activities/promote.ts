@@ -2,7 +2,7 @@
 // check and the push. The drift check and the push are one compare-and-swap: the push's lease is
 // the tip the ledger's last entry left, so a branch that drifted fails the lease instead of
 // needing a read first. The remote is read only with no entry to compare against, after a
-// failed lease, or when drift is accepted.
+// failed lease, or when drift is accepted; a tip read is pushed from in a second call (pushFrom).
 import { driftMessage, failure, failureTypeOf } from '../failures';
 import { moveBranch, readBranchTip } from './git';
 import type { LedgerSink } from '../ledger/sink';
@@ -15,6 +15,8 @@ export interface PromoteArgs {
   sourceBranch: string;
   allowDowngrade: boolean;
   acceptDrift: boolean;
+  /** The tip an earlier call read and returned as `pushFrom`: push from it, with it as the lease. */
+  lease?: { tip: string | null };
 }
 
 export interface Drift {
@@ -34,6 +36,13 @@ export interface PromoteResult {
   pushed: boolean;
   downgrade: boolean;
   drift?: Drift;
+  /**
+   * Set when this call read the branch's tip (nothing recorded to lease from, or drift accepted)
+   * and pushed nothing: the caller pushes in a call of its own with `lease: pushFrom`. Read and
+   * push in one activity, a retry after the push landed would read the pushed commit and take it
+   * for the tip it replaced, and a rollback would restore the bad commit.
+   */
+  pushFrom?: { tip: string | null };
 }
 
 /** What a refusal (ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved) carries as details[0]. */
@@ -67,6 +76,7 @@ export async function promoteCommit(
       allowDowngrade: args.allowDowngrade,
     });
 
+  if (args.lease) return { lastKnownGood: args.lease.tip, ...(await pushFrom(push, args.lease.tip)) };
   if (recorded) {
     try {
       const moved = await push(recorded.tip);
@@ -93,11 +103,11 @@ export async function promoteCommit(
           { lastKnownGood: found, drift } satisfies RefusalDetails,
         );
       }
-      return { lastKnownGood: found, drift, ...(await pushFrom(push, found)) };
+      return { lastKnownGood: found, drift, pushed: false, downgrade: false, pushFrom: { tip: found } };
     }
   }
   const tip = await readBranchTip({ repo: args.repo, branch: args.branch });
-  return { lastKnownGood: tip, ...(await pushFrom(push, tip)) };
+  return { lastKnownGood: tip, pushed: false, downgrade: false, pushFrom: { tip } };
 }
 
 /** The refusals moveBranch throws that the workflow records (with the tip as last known good). */

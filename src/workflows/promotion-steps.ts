@@ -162,24 +162,32 @@ function humanDuration(ms: number): string {
 }
 
 /**
- * Step 6, under the lock: drift check, downgrade check and push as one activity (see
- * activities/promote.ts). Throws ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved.
+ * Step 6, under the lock: drift check, downgrade check and push as one activity, or two when the
+ * tip had to be read (see activities/promote.ts). Throws ReleaseBranchDrifted, DowngradeRefused, ReleaseBranchMoved.
  */
 export async function pushCommit(status: PromotionStatus, plan: PromotionPlan): Promise<void> {
   if (status.pushed) return;
   enter(status, 'promoting');
   try {
-    const moved = await promoteCommit.executeWithOptions({ summary: summaries.push(plan) }, [
-      {
-        repo: plan.repo,
-        branch: plan.toBranch,
-        environment: plan.environment,
-        targetSha: plan.commitSha,
-        sourceBranch: plan.fromBranch,
-        allowDowngrade: plan.allowDowngrade,
-        acceptDrift: plan.acceptDrift,
-      },
-    ]);
+    const args = {
+      repo: plan.repo,
+      branch: plan.toBranch,
+      environment: plan.environment,
+      targetSha: plan.commitSha,
+      sourceBranch: plan.fromBranch,
+      allowDowngrade: plan.allowDowngrade,
+      acceptDrift: plan.acceptDrift,
+    };
+    let moved = await promoteCommit.executeWithOptions({ summary: summaries.push(plan) }, [args]);
+    // A tip the activity had to read comes back unpushed and is pushed from in a call of its own,
+    // so that call's retries, after a push that landed, still know the tip it replaced.
+    if (moved.pushFrom)
+      moved = {
+        ...(await promoteCommit.executeWithOptions({ summary: summaries.push(plan) }, [
+          { ...args, lease: moved.pushFrom },
+        ])),
+        drift: moved.drift,
+      };
     Object.assign(status, {
       lastKnownGood: moved.lastKnownGood ?? undefined,
       drift: moved.drift,

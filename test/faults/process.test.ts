@@ -137,8 +137,11 @@ const PROMOTION_POINTS = [
   'promotionWorkflow.runStagingGates:before',
   'promotionWorkflow.runStagingGates:after',
   'promotionWorkflow.requestTargetLock:after#2',
+  // With no entry yet for the target, the first call reads the tip and the second pushes from it.
   'promotionWorkflow.promoteCommit:before',
   'promotionWorkflow.promoteCommit:after',
+  'promotionWorkflow.promoteCommit:before#2',
+  'promotionWorkflow.promoteCommit:after#2',
   'promotionWorkflow.readDeployedVersion:before',
   'promotionWorkflow.readDeployedVersion:after',
   'promotionWorkflow.verifyProduction:before',
@@ -149,6 +152,10 @@ const PROMOTION_POINTS = [
 
 // A bad deploy: the failing verification, the rollback child's every activity, the promotion's entry.
 const ROLLBACK_POINTS = [
+  // Killed after reading the tip and after the bad push: the rollback must still restore the tip
+  // the push replaced, not the bad commit a retry finds on the branch.
+  'promotionWorkflow.promoteCommit:after',
+  'promotionWorkflow.promoteCommit:after#2',
   'promotionWorkflow.verifyProduction:after',
   'rollbackWorkflow.planRollback:before',
   'rollbackWorkflow.planRollback:after',
@@ -210,16 +217,19 @@ describe('waits that are no activity', () => {
 /**
  * Two promotions of one target; the first holds the lock through a slow verification. `stage`:
  * the worker is killed when the second first shows waiting_for_lock. `grant`: it dies right
- * after the grant, at the second promotion's push (the process's second promoteCommit).
+ * after the grant, at the second promotion's push: the process's third promoteCommit (the first
+ * promotion, with no entry yet for the target, read the tip in one call and pushed in another).
  */
 async function lockWait(kill: 'stage' | 'grant'): Promise<void> {
   const fault =
-    kill === 'stage' ? 'SIGKILL in stage waiting_for_lock' : 'SIGKILL at the lock grant (promoteCommit:before#2)';
+    kill === 'stage'
+      ? 'SIGKILL in stage waiting_for_lock'
+      : 'SIGKILL at the lock grant (promoteCommit:before#3: the second push)';
   await injected('process', fault, async (run) => {
     const t = await createFaultTarget(`lock-${kill}`, { production: { latencyMs: 400 } });
     try {
       const first = await t.worker(
-        kill === 'grant' ? { RELEASE_PROMOTER_TEST_CRASH_AT: 'promotionWorkflow.promoteCommit:before#2' } : {},
+        kill === 'grant' ? { RELEASE_PROMOTER_TEST_CRASH_AT: 'promotionWorkflow.promoteCommit:before#3' } : {},
       );
       const sha1 = await t.repo.commit('feature: first');
       const p1 = await t.start(t.request(sha1));
@@ -236,7 +246,7 @@ async function lockWait(kill: 'stage' | 'grant'): Promise<void> {
       } else {
         const death = await exited(first);
         await run.check('the worker died at the second push', () =>
-          expect(death.stderr).toContain('crash point promotionWorkflow.promoteCommit:before#2 reached'),
+          expect(death.stderr).toContain('crash point promotionWorkflow.promoteCommit:before#3 reached'),
         );
       }
       await t.worker();
