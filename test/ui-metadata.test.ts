@@ -132,8 +132,10 @@ test('a promotion: describe shows its summary and details; every activity of its
     `admit ${short} for production: check the commit, reserve a release id`,
   ]);
   expect(summariesOf(events, 'activity', 'runStagingGates')).toEqual([`staging gates of ${short} on ${h.staging.url}`]);
+  // A first promotion of the target: the first call reads the tip, the second pushes from it.
   expect(summariesOf(events, 'activity', 'promoteCommit')).toEqual([
     `push ${short} to release (drift check, descendant check, lease)`,
+    `push ${short} to release from ${h.repo.base.slice(0, 7)} (descendant check, lease)`,
   ]);
   expect(summariesOf(events, 'activity', 'verifyProduction')).toEqual([
     `production checks of ${short} on ${h.production.url}`,

@@ -183,7 +183,7 @@ export async function pushCommit(status: PromotionStatus, plan: PromotionPlan): 
     // so that call's retries, after a push that landed, still know the tip it replaced.
     if (moved.pushFrom)
       moved = {
-        ...(await promoteCommit.executeWithOptions({ summary: summaries.push(plan) }, [
+        ...(await promoteCommit.executeWithOptions({ summary: summaries.pushFrom(plan, moved.pushFrom.tip) }, [
           { ...args, lease: moved.pushFrom },
         ])),
         drift: moved.drift,

@@ -416,6 +416,11 @@ export const summaries = {
   stagingGates: (plan: PromotionPlan) => summary(`staging gates of ${sha7(plan.commitSha)} on ${plan.stagingBase}`),
   push: (plan: PromotionPlan) =>
     summary(`push ${sha7(plan.commitSha)} to ${plan.toBranch} (drift check, descendant check, lease)`),
+  /** The second call of the promote step: the tip the first read is the lease. */
+  pushFrom: (plan: PromotionPlan, tip: string | null) =>
+    summary(
+      `push ${sha7(plan.commitSha)} to ${plan.toBranch} from ${tip ? sha7(tip) : '(no branch)'} (descendant check, lease)`,
+    ),
   readDeployed: (plan: PromotionPlan, path: string) =>
     summary(`read deployed version at ${plan.productionBase}${path}: is it ${sha7(plan.commitSha)}?`),
   verifyPromotion: (plan: PromotionPlan) =>
