@@ -27,6 +27,20 @@ export function faultTable(rows: FaultRow[]): string {
   ].join('\n');
 }
 
+/** One line per group: how many faults, runs and checks, and how many held. */
+export function groupTable(rows: FaultRow[]): string {
+  const groups = [...new Set(rows.map((row) => row.group))];
+  return [
+    '| group | faults | runs | invariant checks | held |',
+    '|---|---|---|---|---|',
+    ...groups.map((group) => {
+      const of = rows.filter((row) => row.group === group);
+      const sum = (pick: (row: FaultRow) => number) => of.reduce((n, row) => n + pick(row), 0);
+      return `| ${group} | ${of.length} | ${sum((r) => r.runs)} | ${sum((r) => r.checks)} | ${of.filter((r) => r.held).length} of ${of.length} |`;
+    }),
+  ].join('\n');
+}
+
 export default async function globalTeardown(): Promise<void> {
   const file = process.env.FAULT_REPORT_ROWS;
   if (file && existsSync(file)) {
@@ -37,7 +51,9 @@ export default async function globalTeardown(): Promise<void> {
     const out = path.resolve(__dirname, '../../reports/faults.json');
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), rows }, null, 2)}\n`);
-    process.stdout.write(`\nFaults survived (${path.relative(process.cwd(), out)}):\n${faultTable(rows)}\n`);
+    process.stdout.write(
+      `\nFaults survived (${path.relative(process.cwd(), out)}):\n${faultTable(rows)}\n\n${groupTable(rows)}\n`,
+    );
     rmSync(file, { force: true });
   }
   await devServerTeardown();

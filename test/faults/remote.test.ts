@@ -14,11 +14,11 @@ import type { temporal } from '@temporalio/proto';
 import type { RollbackStatus } from '../../src/domain';
 import { TIP_UNREADABLE } from '../../src/ledger/entry';
 import { fieldText, parseLedger } from '../../src/ledger/format';
-import { verifyLedger } from '../../src/ledger/verify';
 import { decideUpdate, rollbackChildId } from '../../src/workflows/messages';
 import { BROKEN_SERVICE, createSampleRepo, SampleRepo } from '../../sample/repo';
 import { SampleService, startSampleService } from '../../sample/service';
 import { createHarness, failureOf, Harness, waitFor, waitForStage } from '../helpers';
+import { checkLedgerText, movesSince } from './invariants';
 import { FaultRun, injected } from './report';
 
 let h: Harness;
@@ -117,34 +117,8 @@ async function activityRuns(
     });
 }
 
-/** Shas the release branch was moved to since `before` (the bare repo's reflog), oldest first. */
-async function movesSince(repo: SampleRepo, before: string[]): Promise<string[]> {
-  const now = await repo.reflog('release');
-  expect(now.slice(now.length - before.length)).toEqual(before);
-  return now
-    .slice(0, now.length - before.length)
-    .map((line) => line.split(' ')[0] as string)
-    .reverse();
-}
-
-/** Each release id exactly once, every id in the file once, and the file verifies. */
 async function checkLedger(run: FaultRun, releaseIds: Array<string | undefined>, head?: string): Promise<void> {
-  const text = await h.ledger();
-  const entries = parseLedger(text).entries;
-  await run.check('exactly one entry per release id', () => {
-    for (const id of releaseIds) {
-      expect(id).toBeDefined();
-      expect(entries.filter((e) => e.releaseId === id)).toHaveLength(1);
-    }
-    const all = entries.map((e) => e.releaseId);
-    expect(new Set(all).size).toBe(all.length);
-  });
-  await run.check('the ledger parses and verifies', () => {
-    expect(parseLedger(text).problems).toEqual([]);
-    const report = verifyLedger(text, head);
-    expect(report.problem).toBeUndefined();
-    expect(report.ok).toBe(true);
-  });
+  await checkLedgerText(run, await h.ledger(), releaseIds, head);
 }
 
 async function entryOf(releaseId: string | undefined) {

@@ -13,7 +13,6 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { prebuiltState } from '../../src/build-digest';
 import type { PromotionStatus, RollbackStatus } from '../../src/domain';
 import { fieldText, parseLedger, ParsedEntry } from '../../src/ledger/format';
-import { verifyLedger } from '../../src/ledger/verify';
 import { promotionWorkflow } from '../../src/workflows';
 import {
   decideUpdate,
@@ -28,6 +27,7 @@ import { SampleOptions, SampleService, startSampleService } from '../../sample/s
 import { uniqueId, waitFor } from '../helpers';
 import { killWorker, runningWorkers, startWorker, WorkerProcess } from '../worker-process';
 import { DevServer, startDevServer, Stopped } from './dev-server';
+import { checkLedgerText, movesSince } from './invariants';
 import { FaultRun, injected } from './report';
 
 // Below the probes' 5 s timeout, long enough that the checks are still in flight when the
@@ -215,33 +215,8 @@ function ledger(): { text: string; entries: ParsedEntry[] } {
   return { text, entries: parseLedger(text).entries };
 }
 
-/** Shas the release branch was moved to since `before` (the bare repo's reflog), oldest first. */
-async function movesSince(repo: SampleRepo, before: string[]): Promise<string[]> {
-  const now = await repo.reflog('release');
-  expect(now.slice(now.length - before.length)).toEqual(before);
-  return now
-    .slice(0, now.length - before.length)
-    .map((line) => line.split(' ')[0] as string)
-    .reverse();
-}
-
-/** Each release id once, every id in the file once, the file parses and its chain verifies. */
 async function checkLedger(run: FaultRun, releaseIds: Array<string | undefined>, head?: string): Promise<void> {
-  const { text, entries } = ledger();
-  await run.check('exactly one entry per release id', () => {
-    for (const id of releaseIds) {
-      expect(id).toBeDefined();
-      expect(entries.filter((e) => e.releaseId === id)).toHaveLength(1);
-    }
-    const all = entries.map((e) => e.releaseId);
-    expect(new Set(all).size).toBe(all.length);
-  });
-  await run.check('the ledger parses and verifies', () => {
-    expect(parseLedger(text).problems).toEqual([]);
-    const report = verifyLedger(text, head);
-    expect(report.problem).toBeUndefined();
-    expect(report.ok).toBe(true);
-  });
+  await checkLedgerText(run, ledger().text, releaseIds, head);
 }
 
 async function checkWorkerSurvived(run: FaultRun, pid: number | undefined): Promise<void> {
