@@ -14,7 +14,7 @@ import { promotionWorkflow } from '../src/workflows';
 import { approveSignal, lockWorkflowId, statusQuery } from '../src/workflows/messages';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { SampleService, startSampleService } from '../sample/service';
-import { uniqueId, waitFor } from './helpers';
+import { sampleRequest, uniqueId, waitFor } from './helpers';
 import { killWorker, runningWorkers, startWorker } from './worker-process';
 
 let env: TestWorkflowEnvironment;
@@ -75,17 +75,7 @@ afterEach(async () => {
   await rm(t.tmp, { recursive: true, force: true });
 });
 
-function request(commitSha: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    commitSha,
-    changeClass: 'A',
-    operator: 'alice',
-    repo: t.repo.bare,
-    stagingBase: t.staging.url,
-    productionBase: t.production.url,
-    ...overrides,
-  };
-}
+const request = (commitSha: string, overrides: Record<string, unknown> = {}) => sampleRequest(t, commitSha, overrides);
 
 async function startPromotion(input: Record<string, unknown>): Promise<WorkflowHandle<typeof promotionWorkflow>> {
   const handle = await env.client.workflow.start(promotionWorkflow, {

@@ -52,6 +52,23 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** A class A request by alice for a sample target (repo, staging, production); `overrides` replace or add fields. */
+export function sampleRequest(
+  target: { repo: SampleRepo; staging: SampleService; production: SampleService },
+  commitSha: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    commitSha,
+    changeClass: 'A',
+    operator: 'alice',
+    repo: target.repo.bare,
+    stagingBase: target.staging.url,
+    productionBase: target.production.url,
+    ...overrides,
+  };
+}
+
 let sequence = 0;
 export function uniqueId(prefix: string): string {
   sequence++;
@@ -120,15 +137,7 @@ export async function createHarness(
     config,
     taskQueue,
     ledgerPath,
-    request: (commitSha, overrides = {}) => ({
-      commitSha,
-      changeClass: 'A',
-      operator: 'alice',
-      repo: repo.bare,
-      stagingBase: staging.url,
-      productionBase: production.url,
-      ...overrides,
-    }),
+    request: (commitSha, overrides = {}) => sampleRequest({ repo, staging, production }, commitSha, overrides),
     start: (input, workflowId = uniqueId('promotion')) =>
       env.client.workflow.start(promotionWorkflow, {
         taskQueue,

@@ -226,7 +226,9 @@ async function lockWait(kill: 'stage' | 'grant'): Promise<void> {
       ? 'SIGKILL in stage waiting_for_lock'
       : 'SIGKILL at the lock grant (promoteCommit:before#3: the second push)';
   await injected('process', fault, async (run) => {
-    const t = await createFaultTarget(`lock-${kill}`, { production: { latencyMs: 400 } });
+    // Production answers slowly until the second promotion is seen waiting: the first holds the
+    // lock through its verification at least that long, whatever the machine's load.
+    const t = await createFaultTarget(`lock-${kill}`, { production: { latencyMs: 3_000 } });
     try {
       const first = await t.worker(
         kill === 'grant' ? { RELEASE_PROMOTER_TEST_CRASH_AT: 'promotionWorkflow.promoteCommit:before#3' } : {},
@@ -236,12 +238,13 @@ async function lockWait(kill: 'stage' | 'grant'): Promise<void> {
       await waitFor('the first to hold the lock', async () => (await statusOf(p1)).stage === 'verifying', 60_000);
       const sha2 = await t.repo.commit('feature: second');
       const p2 = await t.start(t.request(sha2));
+      await waitFor(
+        'the second to wait for the lock',
+        async () => (await statusOf(p2)).stage === 'waiting_for_lock',
+        60_000,
+      );
+      t.production.configure({ latencyMs: 0 });
       if (kill === 'stage') {
-        await waitFor(
-          'the second to wait for the lock',
-          async () => (await statusOf(p2)).stage === 'waiting_for_lock',
-          60_000,
-        );
         await killWorker(first);
       } else {
         const death = await exited(first);

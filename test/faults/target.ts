@@ -12,7 +12,7 @@ import { promotionWorkflow } from '../../src/workflows';
 import { lockWorkflowId, stagingTurnWorkflowId } from '../../src/workflows/messages';
 import { createSampleRepo, SampleRepo } from '../../sample/repo';
 import { SampleOptions, SampleService, startSampleService } from '../../sample/service';
-import { uniqueId } from '../helpers';
+import { sampleRequest, uniqueId } from '../helpers';
 import { killWorker, startWorker, WorkerProcess } from '../worker-process';
 
 export interface FaultTarget {
@@ -74,15 +74,7 @@ export async function createFaultTarget(
     gitCacheDir: path.join(tmp, 'git-cache'),
     handles: [],
     workers: [],
-    request: (commitSha, overrides = {}) => ({
-      commitSha,
-      changeClass: 'A',
-      operator: 'alice',
-      repo: repo.bare,
-      stagingBase: staging.url,
-      productionBase: production.url,
-      ...overrides,
-    }),
+    request: (commitSha, overrides = {}) => sampleRequest({ repo, staging, production }, commitSha, overrides),
     start: async (input) => {
       const handle = await client.workflow.start(promotionWorkflow, {
         taskQueue: t.taskQueue,
