@@ -24,7 +24,7 @@ import {
 } from '../../src/workflows/messages';
 import { BROKEN_SERVICE, createSampleRepo, SampleRepo } from '../../sample/repo';
 import { SampleOptions, SampleService, startSampleService } from '../../sample/service';
-import { uniqueId, waitFor } from '../helpers';
+import { sampleRequest, uniqueId, waitFor } from '../helpers';
 import { killWorker, runningWorkers, startWorker, WorkerProcess } from '../worker-process';
 import { DevServer, startDevServer, Stopped } from './dev-server';
 import { checkLedgerText, movesSince } from './invariants';
@@ -118,17 +118,7 @@ async function startPromotion(target: Target, sha: string, overrides: Record<str
   await client.workflow.start(promotionWorkflow, {
     taskQueue: files.taskQueue,
     workflowId,
-    args: [
-      {
-        commitSha: sha,
-        changeClass: 'A',
-        operator: 'alice',
-        repo: target.repo.bare,
-        stagingBase: target.staging.url,
-        productionBase: target.production.url,
-        ...overrides,
-      } as never,
-    ],
+    args: [sampleRequest(target, sha, overrides) as never],
   });
   target.workflowIds.push(workflowId);
   return workflowId;
