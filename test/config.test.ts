@@ -310,3 +310,36 @@ describe("a platform owner's own gates in GATES_CONFIG", () => {
     expect(err.message).toContain('gates.smoke_script.command: a required command gate needs a command');
   });
 });
+
+describe("the fault tier's crash point (RELEASE_PROMOTER_TEST_CRASH_AT)", () => {
+  test('unset: no crash point', () => {
+    expect(loadConfig({}).crashAt).toBeUndefined();
+  });
+
+  test('a point names the workflow type, the activity, before or after, and which call (default the first)', () => {
+    expect(loadConfig({ RELEASE_PROMOTER_TEST_CRASH_AT: 'rollbackWorkflow.moveReleaseBranch:after' }).crashAt).toEqual({
+      text: 'rollbackWorkflow.moveReleaseBranch:after',
+      workflowType: 'rollbackWorkflow',
+      activity: 'moveReleaseBranch',
+      when: 'after',
+      nth: 1,
+    });
+    expect(
+      loadConfig({ RELEASE_PROMOTER_TEST_CRASH_AT: 'promotionWorkflow.promoteCommit:before#3' }).crashAt,
+    ).toMatchObject({
+      when: 'before',
+      nth: 3,
+    });
+  });
+
+  test.each([
+    'promoteCommit:after',
+    'promotionWorkflow.promoteCommit',
+    'promotionWorkflow.promoteCommit:during',
+    'a.b:after#0',
+  ])('%s is refused naming the variable and the form, before the worker starts', (value) => {
+    const err = configErrorOf(() => loadConfig({ RELEASE_PROMOTER_TEST_CRASH_AT: value }));
+    expect(err.message).toContain('RELEASE_PROMOTER_TEST_CRASH_AT');
+    expect(err.message).toContain('<workflowType>.<activity>:<before|after>[#n]');
+  });
+});
