@@ -14,7 +14,7 @@ import { verifyLedger } from '../src/ledger/verify';
 import type { PromotionStatus } from '../src/domain';
 import { freeLoopbackPort } from '../src/free-port';
 import { connectClient } from '../src/connection';
-import { DEV_SERVER_LIMITS, resolveTemporalCli } from '../src/temporal-cli';
+import { headlessDevServerArgs, resolveTemporalCli } from '../src/temporal-cli';
 import { localServerEnv, resolveConnection } from '../src/temporal-profile';
 import { prebuiltState } from '../src/build-digest';
 import { WORKER_NODE_ARGS, WORKER_V8_FLAGS } from '../src/worker-command';
@@ -102,24 +102,12 @@ async function startServer(cli: string, dir: string): Promise<{ address: string;
   const port = await freeLoopbackPort();
   const server = spawn(
     cli,
-    [
-      'server',
-      'start-dev',
-      '--headless',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--db-filename',
-      path.join(dir, 'bench.db'),
+    headlessDevServerArgs(port, path.join(dir, 'bench.db'), [
       '--sqlite-pragma',
       'journal_mode=wal',
       '--sqlite-pragma',
       'synchronous=normal',
-      '--log-level',
-      'error',
-      ...DEV_SERVER_LIMITS,
-    ],
+    ]),
     // The server's shutdown chatter ("context canceled") is not the bench's business.
     { stdio: ['ignore', 'ignore', 'ignore'] },
   );

@@ -22,3 +22,25 @@ export const DEV_SERVER_LIMITS = [
   '--dynamic-config-value',
   'limit.blobSize.warn=65536',
 ];
+
+/**
+ * `temporal server start-dev` without its UI on 127.0.0.1:`port`, its SQLite file `dbFile`,
+ * errors-only log and our limits; `extra` adds flags (pragmas, search attributes).
+ */
+export function headlessDevServerArgs(port: number, dbFile: string, extra: string[] = []): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--headless',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--db-filename',
+    dbFile,
+    '--log-level',
+    'error',
+    ...DEV_SERVER_LIMITS,
+    ...extra,
+  ];
+}

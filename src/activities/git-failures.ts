@@ -42,10 +42,10 @@ export function gitComplaint(err: GitError): string {
 
 /**
  * A GitError from a call that talks to `repo` as a typed failure. Refusals retrying cannot fix
- * (no such repo, transport not allowed, credentials refused) are non-retryable `refusal`s (the
- * request's fault at admission, RepoUnreachable later); anything else (network, timeout, the git
- * runner gone) is a retryable RepoUnreachable, so the activity's bounded policy decides and the
- * workflow still ends typed. Typed failures pass through.
+ * (transport not allowed, credentials refused, and at admission no such repo) are non-retryable
+ * `refusal`s (the request's fault at admission, RepoUnreachable later); anything else (network,
+ * timeout, the git runner gone, a repo gone since admission) is a retryable RepoUnreachable, so
+ * the activity's bounded policy decides and the workflow still ends typed. Typed failures pass through.
  */
 export function remoteFailure(
   err: unknown,
@@ -71,17 +71,16 @@ export function remoteFailure(
   // At admission a repo git cannot find is the request's mistake. Later it was there a moment
   // ago (admission read it): a moved mount, a repo being renamed, a host briefly unresolvable.
   // That is an outage, retried by the activity's bounded policy like any other.
-  if (NO_SUCH_REPO.test(err.stderr) && refusal === 'InvalidPromotionRequest') {
-    return failure(
-      refusal,
-      `${field}cannot read ${shown} (${complaint}); check the path or URL and the worker's git credentials`,
-    );
-  }
   if (NO_SUCH_REPO.test(err.stderr)) {
-    return retryableFailure(
-      'RepoUnreachable',
-      `cannot read ${shown} (${complaint}), which was readable when the promotion was admitted; retried a few times before it gives up`,
-    );
+    return refusal === 'InvalidPromotionRequest'
+      ? failure(
+          refusal,
+          `${field}cannot read ${shown} (${complaint}); check the path or URL and the worker's git credentials`,
+        )
+      : retryableFailure(
+          'RepoUnreachable',
+          `cannot read ${shown} (${complaint}), which was readable when the promotion was admitted; retried a few times before it gives up`,
+        );
   }
   return retryableFailure(
     'RepoUnreachable',

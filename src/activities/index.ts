@@ -210,10 +210,16 @@ async function tipForEntry(target: { repo: string; branch: string }): Promise<st
 }
 
 function activityAttempt(): number {
+  // Called directly, not as an activity: no retry will come.
+  return currentActivity()?.info.attempt ?? TIP_ATTEMPTS;
+}
+
+/** The running activity's context; undefined when called directly (tests, CLI), not as an activity. */
+function currentActivity(): Context | undefined {
   try {
-    return Context.current().info.attempt;
+    return Context.current();
   } catch {
-    return TIP_ATTEMPTS; // called directly, not as an activity: no retry will come
+    return undefined;
   }
 }
 
@@ -233,12 +239,7 @@ function asActivities<T extends Record<string, (...args: never[]) => Promise<unk
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(activities)) {
     wrapped[name] = async (...args: never[]) => {
-      let context: Context | undefined;
-      try {
-        context = Context.current();
-      } catch {
-        context = undefined; // called directly (tests, CLI), not as an activity
-      }
+      const context = currentActivity();
       const timer = context ? setInterval(() => context?.heartbeat(), HEARTBEAT_EVERY_MS) : undefined;
       const crash = trap(context?.info.workflowType ?? '', name);
       try {

@@ -5,7 +5,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { freeLoopbackPort } from '../../src/free-port';
-import { DEV_SERVER_LIMITS, resolveTemporalCli } from '../../src/temporal-cli';
+import { headlessDevServerArgs, resolveTemporalCli } from '../../src/temporal-cli';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/messages';
 
 export interface Stopped {
@@ -44,23 +44,11 @@ export async function startDevServer(dir: string): Promise<DevServer> {
   const port = await freeLoopbackPort();
   const address = `127.0.0.1:${port}`;
   const dbFile = path.join(dir, 'temporal.db');
-  const args = [
-    'server',
-    'start-dev',
-    '--headless',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--db-filename',
-    dbFile,
-    '--log-level',
-    'error',
+  const args = headlessDevServerArgs(port, dbFile, [
     ...SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
     '--dynamic-config-value',
     'frontend.enableUpdateWorkflowExecution=true',
-    ...DEV_SERVER_LIMITS,
-  ];
+  ]);
   let proc: ChildProcess | undefined;
   let printed = '';
   const keep = (chunk: Buffer) => {
