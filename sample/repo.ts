@@ -45,8 +45,16 @@ export interface SampleRepo {
 }
 
 export const HEALTHY_SERVICE = JSON.stringify({ faults: {} }, null, 2);
-/** A commit whose deployment breaks production: the database check fails and chat answers 500. */
-export const BROKEN_SERVICE = JSON.stringify({ faults: { dbDown: true, chatStatus: 500 } }, null, 2);
+/**
+ * A commit whose deployment breaks production: the database check fails and chat answers 500.
+ * Its new driver fails only against production's database, so a staging instance that follows
+ * the source branch (environment "staging") runs it healthy.
+ */
+export const BROKEN_SERVICE = JSON.stringify(
+  { faults: { dbDown: true, chatStatus: 500 }, faultsIn: ['production'] },
+  null,
+  2,
+);
 
 export async function createSampleRepo(dir: string): Promise<SampleRepo> {
   const bare = path.join(dir, 'sample-service.git');

@@ -98,8 +98,13 @@ export interface SampleOptions extends Partial<SampleBehaviour> {
   port?: number;
   host?: string;
   name?: string;
-  /** Follow this branch of this (bare) repository: /health reports its tip, service.json there adds faults. */
-  follow?: { gitDir: string; branch: string };
+  /**
+   * Follow this branch of this (bare) repository: /health reports its tip, and service.json there
+   * adds faults, in every environment or, when it lists `faultsIn`, only in those (a driver that
+   * fails only against production's database). `environment` names this instance's; without
+   * one, every fault applies.
+   */
+  follow?: { gitDir: string; branch: string; environment?: string };
 }
 
 export interface LoggedRequest {
@@ -190,8 +195,9 @@ function deploymentReader(follow: SampleOptions['follow']) {
       else {
         try {
           const text = await gitOut(['--git-dir', follow.gitDir, 'show', `${sha}:service.json`]);
-          faults = ((JSON.parse(text) as { faults?: Partial<SampleBehaviour> }).faults ??
-            {}) as Partial<SampleBehaviour>;
+          const service = JSON.parse(text) as { faults?: Partial<SampleBehaviour>; faultsIn?: string[] };
+          const here = !service.faultsIn || !follow.environment || service.faultsIn.includes(follow.environment);
+          faults = here ? (service.faults ?? {}) : {};
         } catch {
           faults = {};
         }

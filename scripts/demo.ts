@@ -340,14 +340,19 @@ async function main(): Promise<void> {
   const connection = await startServer(cli, { ...process.env, ...temporalEnv });
   const client = new Client({ connection });
   const repo = await createSampleRepo(work);
-  const staging = await startSampleService({ name: 'staging', latencyMs: 20 });
+  // Staging deploys main's tip as it lands; production serves release's.
+  const staging = await startSampleService({
+    name: 'staging',
+    latencyMs: 20,
+    follow: { gitDir: repo.bare, branch: 'main', environment: 'staging' },
+  });
   const production = await startSampleService({
     name: 'production',
     latencyMs: 20,
     follow: { gitDir: repo.bare, branch: 'release' },
   });
   say(`${pc.dim('•')} sample repo ${repo.bare} (main and release at ${repo.base.slice(0, 7)})`);
-  say(`${pc.dim('•')} staging ${staging.url}, production ${production.url} (serves release's tip)`);
+  say(`${pc.dim('•')} staging ${staging.url} (serves main's tip), production ${production.url} (serves release's tip)`);
   startWorker({
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'ERROR',
     // The demo's client and UI link use the profile's namespace, default; so does its worker.
@@ -369,7 +374,10 @@ async function main(): Promise<void> {
       repo: repo.bare,
       stagingBase: staging.url,
       productionBase: production.url,
+      stagingDeployWait: { path: '/health', field: 'version', timeout: '30s' },
       deployWait: { path: '/health', field: 'version', timeout: '30s' },
+      soak: '4s',
+      soakInterval: '2s',
       notes: 'demo: a good change',
     },
     'Promotion 1: a good change (class B: needs approval)',
@@ -388,6 +396,7 @@ async function main(): Promise<void> {
       repo: repo.bare,
       stagingBase: staging.url,
       productionBase: production.url,
+      stagingDeployWait: { path: '/health', field: 'version', timeout: '30s' },
       deployWait: { path: '/health', field: 'version', timeout: '30s' },
       notes: 'demo: passes staging, breaks production',
     },

@@ -3,7 +3,7 @@
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { BaseUrl, BranchName, DeployWait, EnvironmentName, Identity, RepoLocation } from './domain';
+import { BaseUrl, BranchName, DeployWait, Duration, EnvironmentName, Identity, RepoLocation } from './domain';
 import { builtinCatalog, GateCatalog } from './gates/catalog';
 import { GatesFile } from './gates/config-file';
 import { CRASH_POINT_VARIABLE, CrashPoint, CrashPointText } from './activities/crash-points';
@@ -112,6 +112,10 @@ export const EnvironmentsFile = z.strictObject({
         .optional(),
       productionBase: BaseUrl,
       deployWait: DeployWait.optional(),
+      /** acceptDescendant: staging may run a descendant of the commit on fromBranch (it deploys main's tip). */
+      stagingDeployWait: DeployWait.extend({ acceptDescendant: z.boolean().default(false) }).optional(),
+      soak: Duration.optional(),
+      soakInterval: Duration.optional(),
       approval: z
         .strictObject({
           classes: z.array(z.enum(['A', 'B'])).default([]),

@@ -15,6 +15,8 @@ export const FAILURE_TYPES = [
   'CommitNotOnSourceBranch',
   // A staging gate failed (or kept being throttled past its wait bound).
   'StagingGatesFailed',
+  // Staging never reported the commit (or, with acceptDescendant, a descendant on fromBranch) within stagingDeployWait.timeout.
+  'StagingNotOnCommit',
   // An approver rejected the promotion, or its operator withdrew it.
   'ApprovalRejected',
   // Not enough approvals arrived within approval.timeout.

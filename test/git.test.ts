@@ -8,7 +8,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server } from '
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { canonicalRepo, moveBranch, readBranchTip, resolveCommit } from '../src/activities/git';
+import { canonicalRepo, descendsOnBranch, moveBranch, readBranchTip, resolveCommit } from '../src/activities/git';
 import { createSampleRepo, SampleRepo } from '../sample/repo';
 import { failureOf } from './records';
 
@@ -141,6 +141,33 @@ describe('resolveCommit', () => {
     const entries = (await readdir(cacheDir)).filter((name) => !name.endsWith('.lock'));
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatch(/^[0-9a-f]{24}\.git$/);
+  });
+});
+
+describe('descendsOnBranch', () => {
+  const on = (ancestor: string, sha: string, branch = 'main') =>
+    descendsOnBranch(cacheDir, { repo: repo.bare, branch, ancestor, sha });
+
+  test('the commit itself and a later commit of the branch descend from it; an earlier one does not', async () => {
+    const first = await repo.commit('first');
+    const later = await repo.commit('later');
+    await expect(on(first, first)).resolves.toBe(true);
+    await expect(on(first, later)).resolves.toBe(true);
+    await expect(on(later, first)).resolves.toBe(false);
+  });
+
+  test('a descendant that is only on another branch is not on the branch asked about', async () => {
+    const base = await repo.commit('base');
+    const feature = await featureCommit();
+    await expect(on(base, feature, 'feature')).resolves.toBe(true);
+    await expect(on(base, feature)).resolves.toBe(false);
+  });
+
+  test('what is not a full sha, or a commit the repo lacks, does not descend', async () => {
+    const sha = await repo.commit('one');
+    await expect(on(sha, 'unknown')).resolves.toBe(false);
+    await expect(on(sha, sha.slice(0, 12))).resolves.toBe(false);
+    await expect(on(sha, 'deadbeef'.repeat(5))).resolves.toBe(false);
   });
 });
 

@@ -125,6 +125,8 @@ describe('planning', () => {
         releaseId: undefined,
         notes: undefined,
         rollbackPlan: undefined,
+        soak: undefined,
+        stagingDeployWait: undefined,
         evidenceRefs: undefined,
       });
     });
@@ -537,6 +539,48 @@ describe('planning', () => {
           registered: { path: '/version', field: 'commit', timeoutMs: 30_000 },
         }),
       ]);
+    });
+
+    test('the staging deploy wait is the registry’s, with its acceptDescendant; a request may only repeat it', async () => {
+      const wait = { path: '/health', field: 'version', timeout: '2m' };
+      const config = await registryConfig({ stagingDeployWait: { ...wait, acceptDescendant: true } });
+      expect(promotionSettings(config, minimal()).value?.stagingDeployWait).toEqual({
+        path: '/health',
+        field: 'version',
+        timeoutMs: 120_000,
+        acceptDescendant: true,
+      });
+      expect(promotionSettings(config, minimal({ stagingDeployWait: wait })).problems).toEqual([]);
+      expect(promotionSettings(config, minimal({ stagingDeployWait: { ...wait, path: '/version' } })).problems).toEqual(
+        [expect.objectContaining({ rule: 'differs', field: 'stagingDeployWait', registered: expect.anything() })],
+      );
+      // Without a registry the request's own, and never a descendant.
+      const { config: bare } = await configWith();
+      expect(
+        promotionSettings(bare, full({ stagingDeployWait: wait })).value?.stagingDeployWait?.acceptDescendant,
+      ).toBe(false);
+      expect(promotionSettings(bare, full()).value?.stagingDeployWait).toBeUndefined();
+    });
+
+    test.each([
+      ['none anywhere', {}, {}, undefined],
+      ['the request alone, default interval 1m', {}, { soak: '10m' }, { durationMs: 600_000, intervalMs: 60_000 }],
+      ['the registry alone', { soak: '5m', soakInterval: '30s' }, {}, { durationMs: 300_000, intervalMs: 30_000 }],
+      [
+        'both: the longer soak and the shorter interval',
+        { soak: '5m', soakInterval: '2m' },
+        { soak: '1m', soakInterval: '30s' },
+        { durationMs: 300_000, intervalMs: 30_000 },
+      ],
+      [
+        'a request that soaks longer than the registry',
+        { soak: '5m' },
+        { soak: '1h', soakInterval: '10m' },
+        { durationMs: 3_600_000, intervalMs: 600_000 },
+      ],
+    ])('soak, the stricter of registry and request: %s', async (_, registered, asked, expected) => {
+      const config = await registryConfig(registered);
+      expect(promotionSettings(config, minimal(asked)).value?.soak).toEqual(expected);
     });
 
     test("the repo is compared by the caller's comparator: false refuses, true and undefined (cannot tell) let it pass", async () => {

@@ -213,6 +213,29 @@ export async function readBranchTip(args: { repo: string; branch: string }): Pro
   return line ? (line.split('\t')[0] ?? null) : null;
 }
 
+/**
+ * Whether `sha` is on `branch` and descends from (or is) `ancestor`: staging that deploys the
+ * source branch's tip runs a descendant of the commit being promoted, and a newer promotion may
+ * supersede only promotions of its commit's ancestors. Anything that is not a full sha, or a
+ * commit the branch lacks, is not. Throws RepoUnreachable (retryable) when the remote cannot be read.
+ */
+export async function descendsOnBranch(
+  cacheDir: string,
+  args: { repo: string; branch: string; ancestor: string; sha: string },
+): Promise<boolean> {
+  if (!/^[0-9a-f]{40}$/.test(args.sha) || !/^[0-9a-f]{40}$/.test(args.ancestor)) return false;
+  return typedGit(args.repo, 'RepoUnreachable', () =>
+    withCacheClone(cacheDir, args.repo, async (dir) => {
+      await fetchBranches(dir, args.repo, [{ field: 'fromBranch', branch: args.branch }]);
+      if (!(await objectExists(dir, args.sha))) return false;
+      return (
+        (await isAncestor(dir, args.sha, `refs/remotes/cache/${args.branch}`)) === true &&
+        (await isAncestor(dir, args.ancestor, args.sha)) === true
+      );
+    }),
+  );
+}
+
 export interface MoveBranchArgs {
   repo: string;
   branch: string;

@@ -5,7 +5,7 @@ import type { Config } from '../config';
 import type { GateResult, PromotionPlan, PromotionRequest, RollbackPlan, RollbackRequest } from '../domain';
 import { productionGateNames } from '../gates/catalog';
 import { newProbeAgent, readDeployedVersion, runGates, stagingCooldownMs } from './gates';
-import { moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
+import { descendsOnBranch, moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
 import { useCredentialsOnlyFor } from './git-process';
 import { planPromotion, planRollback, probeHeaders } from './plan';
 import { AppendResult, LedgerRecord, PromotionRecord, TIP_UNREADABLE } from '../ledger/entry';
@@ -109,6 +109,11 @@ export function createActivities(config: Config, client: Client, options: { ledg
       return result;
     },
 
+    /** Whether `sha` is on `branch` and descends from `ancestor` (see git.ts). */
+    async descendsOnBranch(args: { repo: string; branch: string; ancestor: string; sha: string }): Promise<boolean> {
+      return descendsOnBranch(config.gitCacheDir, args);
+    },
+
     /** Moves the branch from an explicit tip (a rollback's lease is the commit it undoes). */
     async moveReleaseBranch(args: MoveBranchArgs): Promise<MoveBranchResult> {
       const result = await moveBranch(config.gitCacheDir, args);
@@ -126,13 +131,23 @@ export function createActivities(config: Config, client: Client, options: { ledg
       workflowId: string;
       priority: 'rollback' | 'promotion';
       closing?: ClosingEntry;
+      releaseId?: string;
+      operator?: string;
     }): Promise<void> {
       await client.workflow.signalWithStart('targetLockWorkflow', {
         workflowId: args.lockWorkflowId,
         taskQueue: config.taskQueue,
         args: [{ target: args.target, checkIntervalMs: config.lockCheckIntervalMs }],
         signal: 'acquireLock',
-        signalArgs: [{ workflowId: args.workflowId, priority: args.priority, closing: args.closing }],
+        signalArgs: [
+          {
+            workflowId: args.workflowId,
+            priority: args.priority,
+            closing: args.closing,
+            releaseId: args.releaseId,
+            operator: args.operator,
+          },
+        ],
         // Only when this call starts the lock workflow: "[lock] …", so the UI can filter them out.
         ...lockStartMetadata(args.target),
       });

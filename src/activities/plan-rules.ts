@@ -10,7 +10,15 @@ import type { PromotionPlan, PromotionRequest } from '../domain';
 /** The settings of a promotion that come from the request or the registry. */
 export type Settings = Pick<
   PromotionPlan,
-  'repo' | 'fromBranch' | 'toBranch' | 'stagingBase' | 'stagingService' | 'productionBase' | 'deployWait'
+  | 'repo'
+  | 'fromBranch'
+  | 'toBranch'
+  | 'stagingBase'
+  | 'stagingService'
+  | 'productionBase'
+  | 'deployWait'
+  | 'stagingDeployWait'
+  | 'soak'
 >;
 type WaitPlan = NonNullable<PromotionPlan['deployWait']>;
 
@@ -22,9 +30,13 @@ interface RegisteredValues {
   stagingBase: string;
   productionBase: string;
   deployWait: WaitPlan | undefined;
+  /** Compared without the registry's acceptDescendant, which a request cannot give. */
+  stagingDeployWait: WaitPlan | undefined;
 }
+/** The waits a request may give and a registry registers: compared whole. */
+export type WaitField = 'deployWait' | 'stagingDeployWait';
 /** A setting given as text (by a promotion request, and the part of it a rollback request has). */
-export type SettingField = Exclude<keyof RegisteredValues, 'deployWait'>;
+export type SettingField = Exclude<keyof RegisteredValues, WaitField>;
 /** What the request names, for `required`'s words: "add "repo" to the request". */
 export type Asked = 'request' | 'rollback request';
 
@@ -167,11 +179,39 @@ export function setting(
 const waitPlan = (wait: { path: string; field: string; timeout: number } | undefined): WaitPlan | undefined =>
   wait && { path: wait.path, field: wait.field, timeoutMs: wait.timeout };
 
+/** A wait as registered (deployWait: the registry's, else the request's; any given must equal the registered one). */
+function settledWait(
+  field: WaitField,
+  entry: RegisteredEnvironment | undefined,
+  request: PromotionRequest,
+): Settled<WaitPlan | undefined> {
+  const given = waitPlan(request[field]);
+  if (!entry) return settled(given);
+  const registered = waitPlan(entry[field]);
+  return { value: registered, problems: registeredValue(field, given, registered, request.environment) };
+}
+
+const DEFAULT_SOAK_INTERVAL_MS = 60_000;
+
+/**
+ * The soak (SPEC §9), the stricter of registry and request: the longer duration, the shorter
+ * interval (default 1m). An interval longer than the soak runs the checks once, at its end.
+ */
+export function soakPlan(entry: RegisteredEnvironment | undefined, request: PromotionRequest): PromotionPlan['soak'] {
+  const durations = [entry?.soak, request.soak].filter((d): d is number => d !== undefined);
+  if (durations.length === 0) return undefined;
+  const intervals = [entry?.soakInterval, request.soakInterval].filter((d): d is number => d !== undefined);
+  return {
+    durationMs: Math.max(...durations),
+    intervalMs: intervals.length ? Math.min(...intervals) : DEFAULT_SOAK_INTERVAL_MS,
+  };
+}
+
 /**
  * Where a promotion's settings come from: the request alone (no registry), or the registered
  * environment with the request only allowed to repeat its values (the repo compared by
  * `sameRepo`, by default as text). Every problem, in the order repo, fromBranch, toBranch,
- * stagingBase, productionBase, deployWait; an unregistered environment alone.
+ * stagingBase, productionBase, deployWait, stagingDeployWait; an unregistered environment alone.
  */
 export function promotionSettings(
   config: Pick<Config, 'environments'>,
@@ -186,15 +226,15 @@ export function promotionSettings(
   const toBranch = field('toBranch');
   const stagingBase = field('stagingBase');
   const productionBase = field('productionBase');
-  const given = waitPlan(request.deployWait);
-  const registeredWait = waitPlan(entry?.deployWait);
-  const deployWait: Settled<WaitPlan | undefined> = entry
-    ? { value: registeredWait, problems: registeredValue('deployWait', given, registeredWait, request.environment) }
-    : settled(given);
-  const found = [repo, fromBranch, toBranch, stagingBase, productionBase, deployWait].flatMap((s) => s.problems);
+  const deployWait = settledWait('deployWait', entry, request);
+  const stagingDeployWait = settledWait('stagingDeployWait', entry, request);
+  const found = [repo, fromBranch, toBranch, stagingBase, productionBase, deployWait, stagingDeployWait].flatMap(
+    (s) => s.problems,
+  );
   if (found.length) return refused(found);
   // Every setting settled: the text ones have their values.
   const base = stagingBase.value as string;
+  const stagingWait = stagingDeployWait.value;
   return settled({
     repo: repo.value as string,
     fromBranch: fromBranch.value as string,
@@ -204,6 +244,11 @@ export function promotionSettings(
     stagingService: entry?.stagingService ?? stagingServiceOf(base),
     productionBase: productionBase.value as string,
     deployWait: deployWait.value,
+    stagingDeployWait: stagingWait && {
+      ...stagingWait,
+      acceptDescendant: entry?.stagingDeployWait?.acceptDescendant ?? false,
+    },
+    soak: soakPlan(entry, request),
   });
 }
 

@@ -13,22 +13,10 @@ import {
 } from '../activities/plan-rules';
 import type { Config } from '../config';
 import { ConfigError } from '../config';
-import { parseRepoLocation, PromotionRequest } from '../domain';
+import { durationText, parseRepoLocation, PromotionRequest } from '../domain';
 import { failureMessageOf } from '../failures';
 import { parsePromotionRequest } from '../workflows/request';
 import type { CommandLineRequest } from './start-request';
-
-const UNITS: Array<[string, number]> = [
-  ['d', 86_400_000],
-  ['h', 3_600_000],
-  ['m', 60_000],
-  ['s', 1_000],
-];
-/** 600000 → "10m": a parsed duration as the registry file spells one. */
-const durationText = (ms: number): string => {
-  const [unit, size] = UNITS.find(([, size]) => ms % size === 0) ?? ['s', 1_000];
-  return `${ms / size}${unit}`;
-};
 
 /** The request parsed with the workflow's schema, or ConfigError in the user's words (flags, file fields). */
 function parsed(request: CommandLineRequest): PromotionRequest {
@@ -105,14 +93,14 @@ function worded(problem: RuleProblem, req: PromotionRequest, request: CommandLin
       return requiredWords([problem.field], req, request);
     case 'differs': {
       const registeredIn = `registered for ${problem.environment} in ENVIRONMENTS_CONFIG`;
-      if (problem.field !== 'deployWait')
+      if (problem.field !== 'deployWait' && problem.field !== 'stagingDeployWait')
         return `${label(problem.field)}: ${JSON.stringify(problem.given)} differs from the value ${registeredIn} (${JSON.stringify(problem.registered)}); ${request.omit(problem.field)} or use the registered value`;
-      const leaves = ['deployWait.path', 'deployWait.field', 'deployWait.timeout'];
-      const where = [
-        ...new Set(leaves.map((l) => (request.fromTheFile(l) ? `${request.file}: deployWait` : label(l)))),
-      ];
+      const wait = problem.field;
+      const what = wait === 'deployWait' ? 'deploy wait' : 'staging deploy wait';
+      const leaves = [`${wait}.path`, `${wait}.field`, `${wait}.timeout`];
+      const where = [...new Set(leaves.map((l) => (request.fromTheFile(l) ? `${request.file}: ${wait}` : label(l))))];
       const registered = problem.registered && JSON.stringify(waitText(problem.registered));
-      return `${where.join(', ')}: ${JSON.stringify(waitText(problem.given))} differs from the deploy wait ${registeredIn} (${registered ?? 'none'}); ${registered ? 'leave the deploy wait out or use the registered one' : 'leave the deploy wait out'}`;
+      return `${where.join(', ')}: ${JSON.stringify(waitText(problem.given))} differs from the ${what} ${registeredIn} (${registered ?? 'none'}); ${registered ? `leave the ${what} out or use the registered one` : `leave the ${what} out`}`;
     }
     case 'sameBranches':
       if (problem.fromRegistry)

@@ -6,6 +6,20 @@ import { z } from 'zod';
 const DURATION_UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const durationMs = (text: string): number =>
   Number(text.slice(0, -1)) * DURATION_UNIT_MS[text.slice(-1) as keyof typeof DURATION_UNIT_MS];
+/**
+ * A duration as requests and the registry spell one: 600000 → "10m", 5400000 → "90m"; what no
+ * whole unit gives reads in seconds (1500 → "1.5s") or, below one, milliseconds.
+ */
+export function durationText(ms: number): string {
+  for (const [unit, size] of [
+    ['d', DURATION_UNIT_MS.d],
+    ['h', DURATION_UNIT_MS.h],
+    ['m', DURATION_UNIT_MS.m],
+    ['s', DURATION_UNIT_MS.s],
+  ] as const)
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${Math.max(0, Math.round(ms))}ms`;
+}
 /** The longest wait a request may ask for. Refused above it, never capped: a silent cap would wait a different time than asked. */
 export const MAX_DURATION_MS = 365 * DURATION_UNIT_MS.d;
 

@@ -38,6 +38,9 @@ export const PromotionRequest = z
     stagingBase: BaseUrl.optional(),
     productionBase: BaseUrl.optional(),
     deployWait: DeployWait.optional(),
+    stagingDeployWait: DeployWait.optional(),
+    soak: Duration.optional(),
+    soakInterval: Duration.optional(),
     optionalGates: z
       .array(z.string().regex(/^[a-z0-9_]{1,64}$/, 'must be gate names like "breaker_drill"'))
       .max(20)
@@ -78,6 +81,10 @@ export interface PromotionPlan {
   stagingService: string;
   productionBase: string;
   deployWait?: { path: string; field: string; timeoutMs: number };
+  /** Before the gates, staging must report the commit (or, when the registry allows, a descendant on fromBranch). */
+  stagingDeployWait?: { path: string; field: string; timeoutMs: number; acceptDescendant: boolean };
+  /** After verification passes, the production checks rerun every intervalMs until durationMs has passed. */
+  soak?: { durationMs: number; intervalMs: number };
   stagingGates: string[];
   /** The optional gates the request named (part of stagingGates). */
   optionalGates: string[];

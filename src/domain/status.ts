@@ -28,6 +28,7 @@ export const WORKING_STAGES = [
   'promoting',
   'awaiting_deploy',
   'verifying',
+  'soaking',
   'rolling_back',
   'recording',
 ] as const;
@@ -97,9 +98,27 @@ export interface PromotionStatus {
    * (workflow time, ISO), what production reported last (null: no value), when it reads next.
    */
   deployWait?: { deadline: string; lastSeen?: string | null; nextReadAt?: string };
+  /** The staging deploy wait (with `stagingDeployWait`), shown alike; `descendant`: staging runs a descendant of the commit. */
+  stagingDeployWait?: { deadline: string; lastSeen?: string | null; nextReadAt?: string; descendant?: boolean };
   /** The push was not a fast-forward (only with allowDowngrade). */
   downgrade?: boolean;
   prodVerification: GateResult[];
+  /**
+   * The soak (with `soak`), from when verification passed: until when (workflow time), how long
+   * is left as of the last run, its runs so far and how many failed (the first failure ends it),
+   * the failing run's results, and the manual rollback that ended it early, if one did.
+   */
+  soak?: {
+    endsAt: string;
+    durationMs: number;
+    intervalMs: number;
+    leftMs: number;
+    runs: number;
+    failures: number;
+    nextRunAt?: string;
+    failedRun?: GateResult[];
+    endedBy?: { workflowId: string; releaseId?: string; operator?: string };
+  };
   /** No workflowId: nothing was started, the branch did not exist before this promotion. */
   rollback?: { releaseId?: string; workflowId?: string; result?: 'completed' | 'partial' };
   drift?: { expected: string; found: string | null; accepted: boolean };

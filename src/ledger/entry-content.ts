@@ -2,7 +2,7 @@
 // the entry's wording lives. Pure and workflow-safe (the workflows build their entries with it;
 // the target lock's closing entry starts from it too).
 import type { PromotionRecord, RollbackRecord } from './entry';
-import type { PromotionPlan, PromotionStatus, RollbackPlan, RollbackStatus } from '../domain';
+import { durationText, PromotionPlan, PromotionStatus, RollbackPlan, RollbackStatus } from '../domain';
 import { allPassed, describeFailures } from '../gates/results';
 
 /** Who writes an entry: the workflow id (the append's key) and a reference an auditor can open. */
@@ -54,16 +54,19 @@ export function promotionEntry(
     gatesRun: status.gates,
     changeClass: plan.changeClass,
     prodVerification: status.prodVerification,
+    soak: status.soak && soakLine(status.soak),
     result,
     rollbackPlan:
       plan.rollbackPlan ??
-      (status.rollback
-        ? status.rollback.workflowId
-          ? `rolled back by ${status.rollback.releaseId ?? status.rollback.workflowId} (${status.rollback.result ?? 'partial'})`
-          : `none possible: ${plan.toBranch} did not exist before this promotion`
-        : status.pushed
-          ? `rollbackWorkflow to ${status.lastKnownGood ?? '(no previous tip)'}`
-          : 'nothing was promoted'),
+      (status.soak?.endedBy
+        ? `rolled back by ${status.soak.endedBy.releaseId ?? status.soak.endedBy.workflowId} during soak (a manual rollback; its own entry follows)`
+        : status.rollback
+          ? status.rollback.workflowId
+            ? `rolled back by ${status.rollback.releaseId ?? status.rollback.workflowId} (${status.rollback.result ?? 'partial'})`
+            : `none possible: ${plan.toBranch} did not exist before this promotion`
+          : status.pushed
+            ? `rollbackWorkflow to ${status.lastKnownGood ?? '(no previous tip)'}`
+            : 'nothing was promoted'),
     notes: notes.join(' | ').slice(0, 1000),
     operator: plan.operator,
     evidenceRefs: plan.evidenceRefs,
@@ -72,6 +75,16 @@ export function promotionEntry(
       .map((d) => `${d.approver}: approved at ${d.at}${d.comment ? ` ${JSON.stringify(d.comment)}` : ''}`),
     extras,
   };
+}
+
+/** `soak: 30m every 1m, 30 runs, failures: none`, or how it ended early. */
+function soakLine(soak: NonNullable<PromotionStatus['soak']>): string {
+  const head = `soak: ${durationText(soak.durationMs)} every ${durationText(soak.intervalMs)}, ${soak.runs} run${soak.runs === 1 ? '' : 's'}`;
+  if (soak.endedBy)
+    return `${head}, failures: none; ended ${durationText(soak.leftMs)} early by ${soak.endedBy.releaseId ?? soak.endedBy.workflowId} (manual rollback)`;
+  if (soak.failedRun)
+    return `${head}, failures: ${soak.failures} (run ${soak.runs}: ${describeFailures(soak.failedRun)})`;
+  return `${head}, failures: ${soak.failures || 'none'}${soak.leftMs > 0 ? `; ended ${durationText(soak.leftMs)} early` : ''}`;
 }
 
 /** The rollback's entry (SPEC §4): `completed` when the branch is back and every check passes. */

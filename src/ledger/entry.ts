@@ -27,6 +27,8 @@ export interface PromotionRecord {
   gatesRun: GateResult[];
   changeClass: string;
   prodVerification: GateResult[];
+  /** The soak's summary line, after the first run's checks in prod_verification. */
+  soak?: string;
   result: 'pass' | 'fail';
   rollbackPlan: string;
   notes: string;
@@ -111,7 +113,7 @@ export function ledgerFields(record: LedgerRecord, branchTipAfter: string | null
       ['staging_gate_result', record.stagingGateResult],
       ['gates_run', record.gatesRun.map(gateLine)],
       ['change_class', record.changeClass],
-      ['prod_verification', record.prodVerification.map(gateLine)],
+      ['prod_verification', [...record.prodVerification.map(gateLine), ...(record.soak ? [record.soak] : [])]],
       ['result', record.result],
       ['rollback_plan', redact(record.rollbackPlan)],
       ['notes', redact(record.notes)],

@@ -47,7 +47,12 @@ export interface ClosingEntry {
   repo: string;
   branch: string;
 }
-export interface LockRequest {
+/** Who asks for a lock, as a soaking holder names it when it gives way (a manual rollback's id and operator). */
+export interface LockRequester {
+  releaseId?: string;
+  operator?: string;
+}
+export interface LockRequest extends LockRequester {
   workflowId: string;
   priority: 'rollback' | 'promotion';
   requestedAt?: string;
@@ -60,6 +65,8 @@ export interface LockState {
   nextToken: number;
   /** Workflow time (ms) before which nobody is granted: the last holder's spent rate window. */
   availableAtMs?: number;
+  /** The rollback the holder was last told waits first in line (told once per holder and rollback). */
+  holderToldOf?: string;
 }
 export const acquireLockSignal = defineSignal<[LockRequest]>('acquireLock');
 /** `cooldownMs`: the next holder may start only this long after the release (a staging service's spent window). */
@@ -68,6 +75,8 @@ export const releaseLockSignal =
 export const lockGrantedSignal = defineSignal<[{ target: string; token: number }]>('lockGranted');
 export const lockPositionSignal =
   defineSignal<[{ target: string; position: number; holder?: string; availableAt?: string }]>('lockPosition');
+/** To the holder: a manual rollback waits first in line (a soaking promotion gives way to it at once). */
+export const lockWantedSignal = defineSignal<[{ target: string; workflowId: string } & LockRequester]>('lockWanted');
 export const lockStateQuery = defineQuery<LockState>('lockState');
 
 /**
@@ -87,6 +96,8 @@ export const HANDLER_DESCRIPTIONS = {
     'Approve or reject and learn at once whether it counted: {"decision":"approve"|"reject","approver":"<you>","reason":"… (to reject)","commitSha":"<optional>"}. Answers { counted, why?, approval }.',
   lockGranted: 'Internal: a lock workflow grants this workflow the lock it asked for (target, token).',
   lockPosition: "Internal: a lock workflow reports this workflow's place in its line and the holder.",
+  lockWanted:
+    'Internal: a lock workflow tells its holder that a manual rollback waits (a soaking promotion ends its soak for it).',
   acquireLock: 'Internal: a promotion or rollback asks for this lock (rollbacks go ahead of waiting promotions).',
   releaseLock: 'Internal: the holder gives the lock back (optionally with a cooldown), or a waiter leaves the line.',
   lockState: 'The lock now: target, holder (since when), the line of waiting workflows.',

@@ -21,6 +21,7 @@ import { rollbackStartMetadata } from './summaries';
  */
 export const PROMOTION_ENDINGS = {
   StagingGatesFailed: 'gates_failed',
+  StagingNotOnCommit: 'gates_failed',
   ApprovalRejected: 'rejected',
   ApprovalTimedOut: 'approval_expired',
   ReleaseBranchDrifted: 'drifted',
@@ -50,7 +51,8 @@ export async function endPromotion(status: PromotionStatus, plan: PromotionPlan,
   // Cancellation must stop neither the compensation nor the entry.
   await CancellationScope.nonCancellable(async () => {
     let stage: Stage = PROMOTION_ENDINGS[type];
-    if (status.pushed && !verified(status)) {
+    // A manual rollback that ended the soak does the rolling back itself, once it has the lock.
+    if (status.pushed && !verified(status) && !status.soak?.endedBy) {
       const rollback = await rollBack(status, plan, `${type}: ${message}`);
       if (rollback.failed)
         [type, message] = ['RollbackFailed', `${message}; rollback did not finish: ${rollback.failed}`];
@@ -89,9 +91,13 @@ function rollbackOutcome(status: PromotionStatus, plan: PromotionPlan): string {
   return `rollback ${rollback.releaseId ?? rollback.workflowId} is PARTIAL: check ${plan.toBranch} and production now`;
 }
 
-/** A release that passed verification is never undone because something after it failed. */
+/**
+ * A release that passed verification (and its whole soak) is never undone because something
+ * after it failed. One still soaking is not verified yet: a failing run or a cancellation rolls back.
+ */
 function verified(status: PromotionStatus): boolean {
-  return allPassed(status.prodVerification);
+  const soak = status.soak;
+  return allPassed(status.prodVerification) && (!soak || (soak.failures === 0 && soak.leftMs === 0));
 }
 
 /** Compensation: the rollback child puts the branch back on the previous tip and proves it. */

@@ -4,7 +4,7 @@
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { workflowInfo } from '@temporalio/workflow';
 import type { RefusalDetails } from '../activities/promote';
-import type { PromotionPlan, PromotionStatus, Stage } from '../domain';
+import { durationText, PromotionPlan, PromotionStatus, Stage } from '../domain';
 import { failure, failureDetailsOf, failureMessageOf, failureTypeOf } from '../failures';
 import { allPassed, describeFailures, stagingFailureMessage } from '../gates/results';
 import { gitActivities, probeActivities } from './activity-proxies';
@@ -16,15 +16,18 @@ import { ChangeClassKey, CommitShaKey, ReleaseEnvironmentKey, ReleaseIdKey, stag
 import { parsePromotionRequest } from './request';
 import { enter } from './stages';
 import { summaries } from './summaries';
-import { Locks } from './lock/lock-client';
+import { Locks, RollbackWaiting } from './lock/lock-client';
 
 const { admitPromotion, promoteCommit } = gitActivities;
 const { runStagingGates, verifyProduction, readDeployedVersion } = probeActivities;
+const { descendsOnBranch } = gitActivities;
 
 /** Workflow-time deadlines of the waits, so a continued run neither restarts nor shortens them. */
 export interface Deadlines {
   approvalMs?: number;
   deployMs?: number;
+  stagingDeployMs?: number;
+  soakEndsMs?: number;
 }
 
 /** Enters `stage` unless a continued run is already in it. */
@@ -138,7 +141,7 @@ export async function awaitApproval(
     status.approval.state = 'expired';
     throw failure(
       'ApprovalTimedOut',
-      `no decision within ${humanDuration(plan.approval.timeoutMs)}; nothing was promoted. Start a new promotion when approvers are available`,
+      `no decision within ${durationText(plan.approval.timeoutMs)}; nothing was promoted. Start a new promotion when approvers are available`,
     );
   }
   if (status.approval.state === 'rejected') {
@@ -149,16 +152,6 @@ export async function awaitApproval(
         : `rejected by ${last?.approver ?? 'an approver'}`;
     throw failure('ApprovalRejected', `${who}: ${last?.reason ?? '(no reason)'}; nothing was promoted`);
   }
-}
-
-function humanDuration(ms: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-  ] as const)
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms / 1000}s`;
 }
 
 /**
@@ -213,11 +206,99 @@ const DEPLOY_POLL_MIN_MS = 250;
 const DEPLOY_POLL_FIRST_MAX_MS = 5_000;
 const DEPLOY_POLL_MAX_MS = 30_000;
 
+/** What a service's wait shows in the status: when it gives up, what was read last, when it reads next. */
+type WaitShown = NonNullable<PromotionStatus['deployWait']>;
+
 /**
- * Step 7: polls production on durable timers (no long-running activity) until it reports the
- * commit: quickly at first, then every 30 s at most, so a long deploy costs few events.
- * Throws DeployNotObserved.
+ * Polls `base` on durable timers (no long-running activity) until `accepts` the version it
+ * reports: quickly at first, then every 30 s at most, so a long deploy costs few events. False
+ * once `deadlineMs` (workflow time) has passed without it.
  */
+async function pollUntilReported(
+  poll: {
+    plan: PromotionPlan;
+    base: string;
+    wait: { path: string; field: string; timeoutMs: number };
+    deadlineMs: number;
+    shown: WaitShown;
+    accepts: (version: string | null) => boolean | Promise<boolean>;
+    timerSummary: (waitMs: number) => string;
+  },
+  status: PromotionStatus,
+  wait: Wait,
+): Promise<boolean> {
+  const { plan, base, shown } = poll;
+  const { path, field, timeoutMs } = poll.wait;
+  let intervalMs = Math.min(DEPLOY_POLL_FIRST_MAX_MS, Math.max(DEPLOY_POLL_MIN_MS, Math.floor(timeoutMs / 20)));
+  for (;;) {
+    const version = await readDeployedVersion.executeWithOptions(
+      { summary: summaries.readDeployed(base, path, plan.commitSha) },
+      [{ base, path, field, environment: plan.environment }],
+    );
+    shown.lastSeen = version;
+    delete shown.nextReadAt;
+    if (await poll.accepts(version)) {
+      refreshDetails(status);
+      return true;
+    }
+    const left = poll.deadlineMs - workflowTimeMs();
+    if (left <= 0) return false;
+    const waitMs = Math.min(intervalMs, left);
+    shown.nextReadAt = new Date(workflowTimeMs() + waitMs).toISOString();
+    refreshDetails(status);
+    await wait(() => false, waitMs, poll.timerSummary(waitMs));
+    intervalMs = Math.min(DEPLOY_POLL_MAX_MS, Math.round(intervalMs * 1.5));
+  }
+}
+
+/**
+ * Before the gates (SPEC §9): staging must report the commit, or with the registry's
+ * acceptDescendant a commit on fromBranch that descends from it, so the gates test this build.
+ * Waits outside the staging turn: a slow staging deploy holds up no other promotion's gates.
+ * Throws StagingNotOnCommit.
+ */
+export async function awaitStagingDeploy(
+  status: PromotionStatus,
+  plan: PromotionPlan,
+  wait: Wait,
+  deadlines: Deadlines,
+): Promise<void> {
+  const staging = plan.stagingDeployWait;
+  if (!staging || status.gates.length > 0) return;
+  deadlines.stagingDeployMs ??= workflowTimeMs() + staging.timeoutMs;
+  const shown = (status.stagingDeployWait ??= { deadline: new Date(deadlines.stagingDeployMs).toISOString() });
+  enterOnce(status, 'waiting_for_staging', admittedAttributes(status, plan));
+  const runs = async (version: string | null): Promise<boolean> => {
+    if (version === plan.commitSha) return true;
+    if (!staging.acceptDescendant || version === null) return false;
+    const descends = await descendsOnBranch.executeWithOptions(
+      { summary: summaries.descends(version, plan.commitSha, plan.fromBranch) },
+      [{ repo: plan.repo, branch: plan.fromBranch, ancestor: plan.commitSha, sha: version }],
+    );
+    if (descends) shown.descendant = true;
+    return descends;
+  };
+  const seen = await pollUntilReported(
+    {
+      plan,
+      base: plan.stagingBase,
+      wait: staging,
+      deadlineMs: deadlines.stagingDeployMs,
+      shown,
+      accepts: runs,
+      timerSummary: (waitMs) => summaries.stagingPoll(plan, waitMs),
+    },
+    status,
+    wait,
+  );
+  if (!seen)
+    throw failure(
+      'StagingNotOnCommit',
+      `staging ${plan.stagingBase} reported ${shown.lastSeen ?? '(no value)'} at ${staging.path} (${staging.field}), not ${plan.commitSha}${staging.acceptDescendant ? ` or a descendant of it on ${plan.fromBranch}` : ''}, within ${durationText(staging.timeoutMs)}; no gate ran. Deploy the commit to staging, then start the promotion again`,
+    );
+}
+
+/** Step 7: production reports the commit within deployWait.timeout. Throws DeployNotObserved. */
 export async function awaitDeploy(
   status: PromotionStatus,
   plan: PromotionPlan,
@@ -229,31 +310,30 @@ export async function awaitDeploy(
   deadlines.deployMs ??= workflowTimeMs() + deploy.timeoutMs;
   const shown = (status.deployWait ??= { deadline: new Date(deadlines.deployMs).toISOString() });
   enterOnce(status, 'awaiting_deploy');
-  let intervalMs = Math.min(DEPLOY_POLL_FIRST_MAX_MS, Math.max(DEPLOY_POLL_MIN_MS, Math.floor(deploy.timeoutMs / 20)));
-  for (;;) {
-    const version = await readDeployedVersion.executeWithOptions(
-      { summary: summaries.readDeployed(plan, deploy.path) },
-      [{ base: plan.productionBase, path: deploy.path, field: deploy.field, environment: plan.environment }],
+  const seen = await pollUntilReported(
+    {
+      plan,
+      base: plan.productionBase,
+      wait: deploy,
+      deadlineMs: deadlines.deployMs,
+      shown,
+      accepts: (version) => version === plan.commitSha,
+      timerSummary: (waitMs) => summaries.deployPoll(plan, waitMs),
+    },
+    status,
+    wait,
+  );
+  if (!seen)
+    throw failure(
+      'DeployNotObserved',
+      `production never reported ${plan.commitSha} at ${deploy.path} (${deploy.field}) within ${deploy.timeoutMs / 1000} s`,
     );
-    shown.lastSeen = version;
-    delete shown.nextReadAt;
-    if (version === plan.commitSha) return refreshDetails(status);
-    const left = deadlines.deployMs - workflowTimeMs();
-    if (left <= 0)
-      throw failure(
-        'DeployNotObserved',
-        `production never reported ${plan.commitSha} at ${deploy.path} (${deploy.field}) within ${deploy.timeoutMs / 1000} s`,
-      );
-    const waitMs = Math.min(intervalMs, left);
-    shown.nextReadAt = new Date(workflowTimeMs() + waitMs).toISOString();
-    refreshDetails(status);
-    await wait(() => false, waitMs, summaries.deployPoll(plan, waitMs));
-    intervalMs = Math.min(DEPLOY_POLL_MAX_MS, Math.round(intervalMs * 1.5));
-  }
 }
 
 /** Step 8: the production smoke checks. Throws ProductionVerificationFailed. */
 export async function verifyInProduction(status: PromotionStatus, plan: PromotionPlan): Promise<void> {
+  // A continued run that soaks already passed them.
+  if (status.soak) return;
   enter(status, 'verifying');
   status.prodVerification = await verifyProduction.executeWithOptions({ summary: summaries.verifyPromotion(plan) }, [
     plan,
@@ -263,4 +343,62 @@ export async function verifyInProduction(status: PromotionStatus, plan: Promotio
       'ProductionVerificationFailed',
       `${describeFailures(status.prodVerification)} on production ${plan.productionBase}`,
     );
+}
+
+/**
+ * Step 8½ (SPEC §9), still holding the lock: the production checks rerun every soakInterval on
+ * durable timers until the soak ends (the last run at its end). Its end is a workflow-time
+ * deadline, so neither a restart nor a continued run restarts or shortens it. A failing run
+ * throws ProductionVerificationFailed (rolled back like a failed verification); a manual
+ * rollback waiting for the target ends the soak at once and gets the lock (see promotion-endings).
+ */
+export async function soakInProduction(
+  status: PromotionStatus,
+  plan: PromotionPlan,
+  wait: Wait,
+  deadlines: Deadlines,
+  rollbackWaiting: () => RollbackWaiting | undefined,
+): Promise<void> {
+  const soak = plan.soak;
+  if (!soak) return;
+  const endsMs = (deadlines.soakEndsMs ??= workflowTimeMs() + soak.durationMs);
+  const shown = (status.soak ??= {
+    endsAt: new Date(endsMs).toISOString(),
+    durationMs: soak.durationMs,
+    intervalMs: soak.intervalMs,
+    leftMs: soak.durationMs,
+    runs: 0,
+    failures: 0,
+  });
+  enterOnce(status, 'soaking');
+  for (;;) {
+    shown.leftMs = Math.max(0, endsMs - workflowTimeMs());
+    if (shown.leftMs === 0) break;
+    const waitMs = Math.min(soak.intervalMs, shown.leftMs);
+    shown.nextRunAt = new Date(workflowTimeMs() + waitMs).toISOString();
+    refreshDetails(status);
+    await wait(() => rollbackWaiting() !== undefined, waitMs, summaries.soakTimer(plan, waitMs, shown.runs + 1));
+    delete shown.nextRunAt;
+    const rollback = rollbackWaiting();
+    if (rollback) {
+      shown.endedBy = rollback;
+      shown.leftMs = Math.max(0, endsMs - workflowTimeMs());
+      throw failure(
+        'ProductionVerificationFailed',
+        `rolled back by ${rollback.releaseId ?? rollback.workflowId} during soak (a manual rollback${rollback.operator ? ` by ${rollback.operator}` : ''}, ${durationText(Math.ceil(shown.leftMs / 1000) * 1000)} before the soak's end); the target is handed to it`,
+      );
+    }
+    const run = await verifyProduction.executeWithOptions({ summary: summaries.soakRun(plan, shown.runs + 1) }, [plan]);
+    shown.runs++;
+    if (!allPassed(run)) {
+      shown.failures++;
+      shown.failedRun = run;
+      shown.leftMs = Math.max(0, endsMs - workflowTimeMs());
+      throw failure(
+        'ProductionVerificationFailed',
+        `${describeFailures(run)} on production ${plan.productionBase} during soak (run ${shown.runs}, ${durationText(soak.durationMs)} soak every ${durationText(soak.intervalMs)})`,
+      );
+    }
+  }
+  refreshDetails(status);
 }

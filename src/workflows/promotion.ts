@@ -20,10 +20,12 @@ import {
   admit,
   awaitApproval,
   awaitDeploy,
+  awaitStagingDeploy,
   Deadlines,
   enterOnce,
   pushCommit,
   runStagingGatesInTurn,
+  soakInProduction,
   verifyInProduction,
 } from './promotion-steps';
 import { ledgerAuthor, rawField } from './stages';
@@ -54,7 +56,8 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
     }));
     const lock = targetLock(locks, { repo: plan.repo, branch: plan.toBranch }, status);
     try {
-      // 3. Staging gates, taking turns with every promotion on the same staging service.
+      // 3. Staging runs the commit, and its gates pass, taking turns with every promotion on the same staging service.
+      await awaitStagingDeploy(status, plan, wait, deadlines);
       await runStagingGatesInTurn(status, plan, locks, wait);
       // 4. Approval, when required.
       await awaitApproval(status, plan, wait, deadlines);
@@ -73,6 +76,8 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
       // 7–8. The deploy shows the commit, and production passes its checks.
       await awaitDeploy(status, plan, wait, deadlines);
       await verifyInProduction(status, plan);
+      // 8½. The soak: the checks keep passing for a while, or it rolls back.
+      await soakInProduction(status, plan, wait, deadlines, () => lock.wantedBy());
       // 9. Promoted: the pass entry.
       await recordPromotion(status, plan, 'pass', 'promoted');
       return status;

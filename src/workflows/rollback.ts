@@ -54,7 +54,7 @@ export async function rollbackWorkflow(input: unknown): Promise<RollbackStatus> 
     if (!workflowInfo().parent) {
       enter(status, 'waiting_for_lock', admitted);
       admitted = [];
-      await lock.acquire('rollback');
+      await lock.acquire('rollback', undefined, undefined, { releaseId: status.releaseId, operator: plan.operator });
     }
     enter(status, 'rolling_back', admitted);
     await restoreBranch(status, plan);

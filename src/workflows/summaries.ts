@@ -6,6 +6,7 @@
 // Limits: the server caps a summary's serialized payload at 400 bytes and details at 20 KB
 // (limit.userMetadataSummarySize / limit.userMetadataDetailsSize); a command over them fails the
 // workflow task. So every summary is one line of at most SUMMARY_BYTES, every text redacted.
+import { durationText } from '../domain';
 import type { GateResult, PromotionPlan, PromotionStatus, RollbackPlan, RollbackStatus, Stage } from '../domain';
 import { redact } from '../redact';
 import type { LockState } from './messages';
@@ -88,15 +89,7 @@ function when(iso: string | undefined): string {
   return iso ? `${code(iso)} (workflow time)` : '(not known yet)';
 }
 
-function human(ms: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-  ] as const)
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  return ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${Math.max(0, Math.round(ms))}ms`;
-}
+const human = durationText;
 
 function duration(d: string | number | undefined, fallback: string): string {
   if (d === undefined) return fallback;
@@ -233,13 +226,14 @@ export function lockStartMetadata(target: string): StartMetadata {
 
 const STAGE_WORDS: Record<Stage, string> = {
   validating: 'validating the request and the commit',
-  waiting_for_staging: 'waiting for a turn on the staging service',
+  waiting_for_staging: 'waiting for staging (to run the commit, or a turn on the service)',
   staging_gates: 'running the staging gates',
   awaiting_approval: 'awaiting approval',
   waiting_for_lock: 'waiting for the target lock',
   promoting: 'promoting (drift check, descendant check, push)',
   awaiting_deploy: 'awaiting the deploy',
   verifying: 'verifying production',
+  soaking: 'soaking (production checks rerun until the soak ends)',
   rolling_back: 'rolling back',
   recording: 'recording the ledger entry (retrying)',
   promoted: 'promoted',
@@ -282,6 +276,14 @@ function promotionWaits(status: PromotionStatus, plan: PromotionPlan | undefined
     case 'validating':
       return ['checks the request, that the commit is on the source branch, and reserves a release id'];
     case 'waiting_for_staging':
+      if (!status.stagingTurn && status.stagingDeployWait && plan?.stagingDeployWait) {
+        const d = status.stagingDeployWait;
+        return [
+          `staging ${repoText(plan.stagingBase)} ${code(plan.stagingDeployWait.path)} to report ${code(plan.stagingDeployWait.field)} = ${code(sha7(plan.commitSha))}${plan.stagingDeployWait.acceptDescendant ? ` or a descendant on ${code(plan.fromBranch)}` : ''}`,
+          `last read: ${d.lastSeen === undefined ? '(none yet)' : code(d.lastSeen === null ? '(no value)' : sha7(d.lastSeen))}${d.nextReadAt ? `; next read at ${when(d.nextReadAt)}` : ''}`,
+          `until ${when(d.deadline)}; then it ends as ${code('gates_failed')} (${code('StagingNotOnCommit')})`,
+        ];
+      }
       return [
         `staging service ${code(status.stagingTurn?.service ?? plan?.stagingService)}: ${lockSpotLine(status.stagingTurn ?? {}, status.workflowId)}`,
       ];
@@ -316,6 +318,16 @@ function promotionWaits(status: PromotionStatus, plan: PromotionPlan | undefined
     }
     case 'verifying':
       return [`production checks on ${repoText(plan?.productionBase, '(production)')}`];
+    case 'soaking': {
+      const soak = status.soak;
+      return soak
+        ? [
+            `production checks on ${repoText(plan?.productionBase, '(production)')} every ${human(soak.intervalMs)} until ${when(soak.endsAt)} (${human(soak.leftMs)} left at the last run)`,
+            `${soak.runs} run${soak.runs === 1 ? '' : 's'} so far, failures: ${soak.failures || 'none'}${soak.nextRunAt ? `; next at ${when(soak.nextRunAt)}` : ''}`,
+            'a failing run rolls back; a manual rollback of the target ends the soak at once',
+          ]
+        : [];
+    }
     case 'rolling_back':
       return [
         status.rollback?.workflowId
@@ -421,8 +433,12 @@ export const summaries = {
     summary(
       `push ${sha7(plan.commitSha)} to ${plan.toBranch} from ${tip ? sha7(tip) : '(no branch)'} (descendant check, lease)`,
     ),
-  readDeployed: (plan: PromotionPlan, path: string) =>
-    summary(`read deployed version at ${plan.productionBase}${path}: is it ${sha7(plan.commitSha)}?`),
+  readDeployed: (base: string, path: string, sha: string) =>
+    summary(`read deployed version at ${base}${path}: is it ${sha7(sha)}?`),
+  soakRun: (plan: PromotionPlan, run: number) =>
+    summary(`soak of ${sha7(plan.commitSha)}: production checks, run ${run}, on ${plan.productionBase}`),
+  descends: (version: string, sha: string, branch: string) =>
+    summary(`is staging's ${sha7(version)} on ${branch} and a descendant of ${sha7(sha)}?`),
   verifyPromotion: (plan: PromotionPlan) =>
     summary(`production checks of ${sha7(plan.commitSha)} on ${plan.productionBase}`),
   appendEntry: (releaseId: string | undefined, result: string, retrying: boolean) =>
@@ -447,6 +463,12 @@ export const summaries = {
   // Timers
   approvalTimeout: (timeoutMs: number, deadlineMs: number) =>
     summary(`approval timeout: ${human(timeoutMs)}, until ${new Date(deadlineMs).toISOString()}`),
+  stagingPoll: (plan: PromotionPlan, waitMs: number) =>
+    summary(
+      `staging deploy wait: next read of ${plan.stagingDeployWait?.path ?? ''} for ${sha7(plan.commitSha)} in ${human(waitMs)}`,
+    ),
+  soakTimer: (plan: PromotionPlan, waitMs: number, run: number) =>
+    summary(`soak of ${sha7(plan.commitSha)}: run ${run} of the production checks in ${human(waitMs)}`),
   deployPoll: (plan: PromotionPlan, waitMs: number) =>
     summary(`deploy wait: next read of ${plan.deployWait?.path ?? ''} for ${sha7(plan.commitSha)} in ${human(waitMs)}`),
   lockTimer: (target: string, reason: 'holder check' | 'cooldown' | 'idle', waitMs: number) =>

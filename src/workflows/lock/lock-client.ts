@@ -15,6 +15,8 @@ import {
   HANDLER_DESCRIPTIONS,
   lockGrantedSignal,
   lockPositionSignal,
+  LockRequester,
+  lockWantedSignal,
   lockWorkflowId,
   releaseLockSignal,
 } from '../messages';
@@ -32,9 +34,12 @@ export interface Lock {
     priority: 'rollback' | 'promotion',
     closing?: ClosingEntry,
     wait?: (done: () => boolean) => Promise<unknown>,
+    requester?: LockRequester,
   ): Promise<void>;
   /** This workflow holds the lock now. */
   held(): boolean;
+  /** While held: the manual rollback the lock says waits first in line, if one does. */
+  wantedBy(): RollbackWaiting | undefined;
   /**
    * Gives the lock back, or leaves the queue; safe to call when nothing was requested, and
    * after cancellation. `cooldownMs` holds the next holder back that long (a spent rate window).
@@ -44,8 +49,11 @@ export interface Lock {
   release(handover?: { cooldownMs?: number }): Promise<void>;
 }
 
+/** A manual rollback waiting for a lock this workflow holds. */
+export type RollbackWaiting = { workflowId: string } & LockRequester;
+
 /** The locks a run requested or holds, handed to the next run when it continues as new. */
-export type LockSnapshot = Record<string, { token?: number }>;
+export type LockSnapshot = Record<string, { token?: number; wantedBy?: RollbackWaiting }>;
 
 export interface Locks {
   /** A lock this workflow may take: `lockWorkflowId` serves `target`; `show` renders the place in line in the status. */
@@ -63,8 +71,11 @@ export interface Locks {
  */
 export function registerLocks(carried: LockSnapshot = {}): Locks {
   // Grants and positions name their target, so one pair of handlers serves every lock.
-  const requested = new Map<string, { token?: number; show: (spot: LockSpot) => void }>(
-    Object.entries(carried).map(([target, { token }]) => [target, { token, show: () => undefined }]),
+  const requested = new Map<string, { token?: number; wantedBy?: RollbackWaiting; show: (spot: LockSpot) => void }>(
+    Object.entries(carried).map(([target, { token, wantedBy }]) => [
+      target,
+      { token, wantedBy, show: () => undefined },
+    ]),
   );
   let handedOver = false;
   setHandler(
@@ -83,17 +94,25 @@ export function registerLocks(carried: LockSnapshot = {}): Locks {
     },
     { description: HANDLER_DESCRIPTIONS.lockPosition },
   );
+  setHandler(
+    lockWantedSignal,
+    ({ target, ...waiting }) => {
+      const request = requested.get(target);
+      if (request?.token !== undefined) request.wantedBy = waiting;
+    },
+    { description: HANDLER_DESCRIPTIONS.lockWanted },
+  );
   return {
     handOver() {
       handedOver = true;
-      return Object.fromEntries([...requested].map(([target, { token }]) => [target, { token }]));
+      return Object.fromEntries([...requested].map(([target, { token, wantedBy }]) => [target, { token, wantedBy }]));
     },
     lock(lockWorkflowId, target, show) {
       const self = workflowInfo().workflowId;
       const carriedRequest = requested.get(target);
       if (carriedRequest) carriedRequest.show = show;
       return {
-        async acquire(priority, closing, wait = condition) {
+        async acquire(priority, closing, wait = condition, requester = {}) {
           // A run that continues a previous one may already hold the lock, or wait in its line.
           const request: { token?: number; show: typeof show } = requested.get(target) ?? { show };
           requested.set(target, request);
@@ -101,13 +120,17 @@ export function registerLocks(carried: LockSnapshot = {}): Locks {
             show({});
             // Asking again is safe: the lock ignores a second request from the same workflow.
             await requestTargetLock.executeWithOptions({ summary: summaries.requestLock(target) }, [
-              { lockWorkflowId, target, workflowId: self, priority, closing },
+              { lockWorkflowId, target, workflowId: self, priority, closing, ...requester },
             ]);
             await wait(() => request.token !== undefined);
           }
           show({ holder: self });
         },
         held: () => requested.get(target)?.token !== undefined,
+        wantedBy: () => {
+          const request = requested.get(target);
+          return request?.token === undefined ? undefined : request.wantedBy;
+        },
         async release(handover = {}) {
           const request = requested.get(target);
           if (!request || handedOver) return;

@@ -7,6 +7,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   setCurrentDetails,
   setHandler,
   workflowInfo,
@@ -21,6 +22,7 @@ import {
   lockGrantedSignal,
   lockPositionSignal,
   lockStateQuery,
+  lockWantedSignal,
   LockState,
   releaseLockSignal,
 } from '../messages';
@@ -97,6 +99,7 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
     if (changed) {
       changed = false;
       await tellWaiters(state);
+      await tellHolderOfRollback(state);
     }
     // A cooling lock stays up: a new one would not know the window is still spent.
     const busy = state.holder !== undefined || state.queue.length > 0 || coolingMs > 0;
@@ -152,6 +155,27 @@ async function tellWaiters(state: LockState): Promise<void> {
         .catch(() => undefined),
     ),
   );
+}
+
+/**
+ * A holder is told once when a rollback waits first in line: a soaking promotion then ends its
+ * soak and gives the lock to it (SPEC §9); any other holder finishes what it does first.
+ */
+async function tellHolderOfRollback(state: LockState): Promise<void> {
+  const first = state.queue[0];
+  const holder = state.holder;
+  if (!holder || first?.priority !== 'rollback') return;
+  const told = `${holder.workflowId} ${first.workflowId}`;
+  if (state.holderToldOf === told || !patched('tell-holder-of-rollback')) return;
+  state.holderToldOf = told;
+  await getExternalWorkflowHandle(holder.workflowId)
+    .signal(lockWantedSignal, {
+      target: state.target,
+      workflowId: first.workflowId,
+      releaseId: first.releaseId,
+      operator: first.operator,
+    })
+    .catch(() => undefined);
 }
 
 /** When the last holder's spent window ends, while it has not. */
