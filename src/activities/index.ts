@@ -2,8 +2,16 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
-import type { GateResult, PromotionPlan, PromotionRequest, RollbackPlan, RollbackRequest } from '../domain';
+import type {
+  DryRunReport,
+  GateResult,
+  PromotionPlan,
+  PromotionRequest,
+  RollbackPlan,
+  RollbackRequest,
+} from '../domain';
 import { productionGateNames } from '../gates/catalog';
+import { DryRunInput, dryRunReport } from './dry-run';
 import { newProbeAgent, readDeployedVersion, runGates, stagingCooldownMs } from './gates';
 import { descendsOnBranch, moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
 import { useCredentialsOnlyFor } from './git-process';
@@ -44,10 +52,17 @@ export function createActivities(config: Config, client: Client, options: { ledg
     async admitPromotion(
       request: PromotionRequest,
       reservation: Omit<ReservationRequest, 'requested' | 'kind'>,
-    ): Promise<{ plan: PromotionPlan; releaseId: string }> {
+    ): Promise<{ plan: PromotionPlan; releaseId?: string }> {
       const plan = await planPromotion(config, request);
+      // A dry run reserves nothing: the reservation file stays as it was, byte for byte.
+      if (plan.dryRun) return { plan };
       const releaseId = await ledger.reserve({ ...reservation, kind: 'rc', requested: plan.releaseId });
       return { plan, releaseId };
+    },
+
+    /** A dry run's report after its staging gates: reads the target, reserves and writes nothing. */
+    async reportDryRun(input: DryRunInput): Promise<DryRunReport> {
+      return dryRunReport(ledger, config.gitCacheDir, client, input);
     },
 
     async reserveReleaseId(args: ReservationRequest): Promise<string> {

@@ -92,6 +92,7 @@ export async function planPromotion(config: Config, request: PromotionRequest): 
     acceptDrift: request.acceptDrift,
     allowDowngrade: request.allowDowngrade,
     releaseId: request.releaseId,
+    dryRun: request.dryRun,
     notes: request.notes,
     rollbackPlan: request.rollbackPlan,
     evidenceRefs: request.evidenceRefs,

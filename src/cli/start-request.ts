@@ -122,6 +122,12 @@ export const REQUEST_FLAGS: readonly RequestFlag[] = [
     help: 'how often the soak reruns the checks (default: 1m)',
   },
   {
+    field: 'dryRun',
+    flag: '--dry-run',
+    kind: 'switch',
+    help: 'run the staging gates and print what would happen; reserve, push and record nothing',
+  },
+  {
     field: 'optionalGates',
     flag: '--optional-gates',
     arg: '<names>',

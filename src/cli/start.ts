@@ -34,6 +34,10 @@ approvers must be able to reach the minimum. With GATES_CONFIG set, --optional-g
 against its catalog. Whether the repo, branches and commit exist the worker checks: without --wait,
 start returns once it has admitted the promotion (or exits 1 with its refusal).
 
+--dry-run waits for the dry run (its staging gates) and prints its report: approval, the target's
+lock, drift, downgrade and the first ending a promotion would meet. Nothing is reserved, pushed or
+recorded.
+
 Exit codes:
 ${EXIT_CODE_TABLE}`;
 
@@ -77,6 +81,7 @@ export function addStartCommand(program: Command): void {
           // What the Temporal UI shows in the list and on the workflow's page.
           ...promotionStartMetadata(parsed),
         });
+        if (parsed.dryRun) return printDryRun(handle, !!o.json);
         if (o.wait) return follow(handle, !!o.json);
         // Started is not admitted: wait (briefly) for the worker's verdict on repo, branches and commit.
         const admitted = await pastValidation(handle);
@@ -94,6 +99,28 @@ export function addStartCommand(program: Command): void {
         return 0;
       });
     });
+}
+
+/** A dry run's report once it is done; a refusal or failure is followed like any ending. */
+async function printDryRun(handle: WorkflowHandle<typeof promotionWorkflow>, json: boolean): Promise<number> {
+  let status: PromotionStatus;
+  try {
+    status = await handle.result();
+  } catch {
+    const { follow } = await import('./follow');
+    return follow(handle, json);
+  }
+  const report = status.dryRun;
+  print(json, report ?? status, () => {
+    console.log(`dry run ${handle.workflowId} of ${status.commitSha} to ${report?.target ?? status.environment}:`);
+    for (const line of report?.verdicts ?? []) console.log(`  ${line}`);
+    console.log(
+      report?.wouldEnd
+        ? `a promotion would end ${report.wouldEnd.type}`
+        : 'a promotion would go ahead' + (report?.approval.required ? ' once approved' : ''),
+    );
+  });
+  return 0;
 }
 
 /** The status once the promotion has left `validating`, or undefined when no answer came in time. */

@@ -53,6 +53,7 @@ export const PromotionRequest = z
       .string()
       .regex(/^[0-9]{8}-[0-9]{4}-rc[1-9][0-9]{0,5}$/, 'must look like 20261124-2231-rc1')
       .optional(),
+    dryRun: z.boolean().default(false),
     notes: FreeText.optional(),
     rollbackPlan: FreeText.optional(),
     evidenceRefs: FreeText.optional(),
@@ -93,6 +94,8 @@ export interface PromotionPlan {
   acceptDrift: boolean;
   allowDowngrade: boolean;
   releaseId?: string;
+  /** Report what would happen: reserve, push and record nothing (SPEC §9). */
+  dryRun?: boolean;
   notes?: string;
   rollbackPlan?: string;
   evidenceRefs?: string;

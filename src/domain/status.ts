@@ -44,6 +44,7 @@ export const TERMINAL_STAGES = [
   'rollback_partial',
   'cancelled',
   'failed',
+  'dry_run',
 ] as const;
 export type Stage = (typeof WORKING_STAGES)[number] | (typeof TERMINAL_STAGES)[number];
 
@@ -126,6 +127,35 @@ export interface PromotionStatus {
   recording?: StageTrack['recording'];
   failure?: { type: string; message: string };
   ledgerChainHead?: string;
+  /** A dry run's report, once it is done (stage `dry_run`). */
+  dryRun?: DryRunReport;
+}
+
+/**
+ * What a promotion would do (SPEC §9 "Dry run"), worked out without reserving, pushing or
+ * recording anything: each verdict as data, and `wouldEnd`, the first ending a real promotion
+ * would meet (none: it would be promoted, once approved where approval is required).
+ */
+export interface DryRunReport {
+  stage: 'dry_run';
+  workflowId: string;
+  commitSha: string;
+  environment: string;
+  operator: string;
+  changeClass: string;
+  target: string;
+  gates: GateResult[];
+  approval: { required: boolean; approvers?: string[]; minApprovals: number; timeoutMs: number };
+  /** With stagingDeployWait: what staging reports now, and whether that is the commit (or a descendant it accepts). */
+  staging?: { reported: string | null; runsCommit: boolean };
+  lock: { holder?: string; queue: string[] };
+  /** The branch now, and the ledger's last tip for the target (drift reference), when it has one. */
+  tip: string | null;
+  drift: { expected?: string; found: string | null; verdict: 'no reference' | 'none' | 'refused' | 'accepted' };
+  downgrade: 'fast-forward' | 'already there' | 'new branch' | 'refused' | 'allowed';
+  wouldEnd?: { type: string; message: string };
+  /** One line per verdict, as the CLI prints them. */
+  verdicts: string[];
 }
 
 export interface RollbackStatus {

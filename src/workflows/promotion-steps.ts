@@ -108,9 +108,10 @@ export async function runStagingGatesInTurn(
 }
 
 /** The search attributes validation taught, upserted with the next stage change. */
-function admittedAttributes(status: PromotionStatus, plan: PromotionPlan): SearchAttributeUpdatePair[] {
+export function admittedAttributes(status: PromotionStatus, plan: PromotionPlan): SearchAttributeUpdatePair[] {
   return [
-    { key: ReleaseIdKey, value: status.releaseId as string },
+    // A dry run has no release id.
+    ...(status.releaseId ? [{ key: ReleaseIdKey, value: status.releaseId }] : []),
     { key: CommitShaKey, value: plan.commitSha },
     { key: ChangeClassKey, value: plan.changeClass },
     { key: ReleaseEnvironmentKey, value: plan.environment },
@@ -269,14 +270,9 @@ export async function awaitStagingDeploy(
   const shown = (status.stagingDeployWait ??= { deadline: new Date(deadlines.stagingDeployMs).toISOString() });
   enterOnce(status, 'waiting_for_staging', admittedAttributes(status, plan));
   const runs = async (version: string | null): Promise<boolean> => {
-    if (version === plan.commitSha) return true;
-    if (!staging.acceptDescendant || version === null) return false;
-    const descends = await descendsOnBranch.executeWithOptions(
-      { summary: summaries.descends(version, plan.commitSha, plan.fromBranch) },
-      [{ repo: plan.repo, branch: plan.fromBranch, ancestor: plan.commitSha, sha: version }],
-    );
-    if (descends) shown.descendant = true;
-    return descends;
+    const verdict = await stagingRunsCommit(plan, version);
+    if (verdict === 'descendant') shown.descendant = true;
+    return verdict !== false;
   };
   const seen = await pollUntilReported(
     {
@@ -296,6 +292,30 @@ export async function awaitStagingDeploy(
       'StagingNotOnCommit',
       `staging ${plan.stagingBase} reported ${shown.lastSeen ?? '(no value)'} at ${staging.path} (${staging.field}), not ${plan.commitSha}${staging.acceptDescendant ? ` or a descendant of it on ${plan.fromBranch}` : ''}, within ${durationText(staging.timeoutMs)}; no gate ran. Deploy the commit to staging, then start the promotion again`,
     );
+}
+
+/** Whether the version staging reports is the commit, or a descendant of it the registry accepts. */
+export async function stagingRunsCommit(
+  plan: PromotionPlan,
+  version: string | null,
+): Promise<'commit' | 'descendant' | false> {
+  if (version === plan.commitSha) return 'commit';
+  if (!plan.stagingDeployWait?.acceptDescendant || version === null) return false;
+  const descends = await descendsOnBranch.executeWithOptions(
+    { summary: summaries.descends(version, plan.commitSha, plan.fromBranch) },
+    [{ repo: plan.repo, branch: plan.fromBranch, ancestor: plan.commitSha, sha: version }],
+  );
+  return descends ? 'descendant' : false;
+}
+
+/** Reads once what staging reports (a dry run's look, where a promotion would wait). */
+export async function readStaging(plan: PromotionPlan): Promise<{ reported: string | null; runsCommit: boolean }> {
+  const wait = plan.stagingDeployWait as NonNullable<PromotionPlan['stagingDeployWait']>;
+  const reported = await readDeployedVersion.executeWithOptions(
+    { summary: summaries.readDeployed(plan.stagingBase, wait.path, plan.commitSha) },
+    [{ base: plan.stagingBase, path: wait.path, field: wait.field, environment: plan.environment }],
+  );
+  return { reported, runsCommit: (await stagingRunsCommit(plan, reported)) !== false };
 }
 
 /** Step 7: production reports the commit within deployWait.timeout. Throws DeployNotObserved. */

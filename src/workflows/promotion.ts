@@ -15,6 +15,7 @@ import { registerApprovalDesk } from './approval';
 import { waitOrContinue } from './continue';
 import { showDetails } from './current-details';
 import { HANDLER_DESCRIPTIONS, statusQuery } from './messages';
+import { runDryRun } from './dry-run';
 import { endPromotion, recordPromotion } from './promotion-endings';
 import {
   admit,
@@ -33,7 +34,8 @@ import { promotionDetails } from './summaries';
 import { LockSnapshot, registerLocks, targetLock } from './lock/lock-client';
 
 /**
- * Runs one promotion. Completes with the final status when promoted; otherwise fails with a
+ * Runs one promotion. Completes with the final status when promoted (or, for a dry run, in stage
+ * `dry_run` with its report as the status's `dryRun`); otherwise fails with a
  * typed, non-retryable failure whose details[0] is the final status (SPEC §3 "Endings").
  */
 export async function promotionWorkflow(input: unknown): Promise<PromotionStatus> {
@@ -49,14 +51,16 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
     // 1–2. Validate the request and the commit, reserve the release id (or end as `invalid`).
     const plan = carried?.plan ?? (await admit(status, input, desk));
     showDetails(status, () => promotionDetails(status, plan));
-    desk.open(plan);
     const deadlines = carried?.deadlines ?? {};
     const wait = waitOrContinue((): { continued: PromotionCarry } => ({
       continued: { status, plan, locks: locks.handOver(), deadlines },
     }));
+    // A dry run (SPEC §9) reports after its gates; it has no release id, lock or entry.
+    if (plan.dryRun) return await runDryRun(status, plan, locks, wait);
+    desk.open(plan);
     const lock = targetLock(locks, { repo: plan.repo, branch: plan.toBranch }, status);
     try {
-      // 3. Staging runs the commit, and its gates pass, taking turns with every promotion on the same staging service.
+      // 3. Staging runs the commit, and its gates pass (taking turns on the staging service).
       await awaitStagingDeploy(status, plan, wait, deadlines);
       await runStagingGatesInTurn(status, plan, locks, wait);
       // 4. Approval, when required.

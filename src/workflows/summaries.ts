@@ -247,6 +247,7 @@ const STAGE_WORDS: Record<Stage, string> = {
   rollback_partial: 'rollback partial: needs a person',
   cancelled: 'cancelled',
   failed: 'failed',
+  dry_run: 'dry run done: nothing reserved, pushed or recorded',
 };
 
 export function stageWords(stage: Stage): string {
@@ -435,6 +436,8 @@ export const summaries = {
     ),
   readDeployed: (base: string, path: string, sha: string) =>
     summary(`read deployed version at ${base}${path}: is it ${sha7(sha)}?`),
+  dryRun: (plan: PromotionPlan) =>
+    summary(`dry run of ${sha7(plan.commitSha)}: read ${plan.toBranch}, the ledger's reference and the lock`),
   soakRun: (plan: PromotionPlan, run: number) =>
     summary(`soak of ${sha7(plan.commitSha)}: production checks, run ${run}, on ${plan.productionBase}`),
   descends: (version: string, sha: string, branch: string) =>
