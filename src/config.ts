@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { BaseUrl, BranchName, DeployWait, Duration, EnvironmentName, Identity, RepoLocation } from './domain';
 import { builtinCatalog, GateCatalog } from './gates/catalog';
 import { GatesFile } from './gates/config-file';
+import { FreezeSettings } from './activities/freeze-windows';
 import { CRASH_POINT_VARIABLE, CrashPoint, CrashPointText } from './activities/crash-points';
 import { LedgerLocation, LedgerLocationText, ledgerName, resolveLedgerLocation, sameLedger } from './ledger/location';
 
@@ -116,6 +117,10 @@ export const EnvironmentsFile = z.strictObject({
       stagingDeployWait: DeployWait.extend({ acceptDescendant: z.boolean().default(false) }).optional(),
       soak: Duration.optional(),
       soakInterval: Duration.optional(),
+      // Freeze windows (SPEC §9) and who may break glass through one: their own list and minimum.
+      ...FreezeSettings,
+      breakGlassApprovers: z.array(Identity).min(1).optional(),
+      breakGlassMinApprovals: z.number().int().min(1).max(20).default(1),
       approval: z
         .strictObject({
           classes: z.array(z.enum(['A', 'B'])).default([]),

@@ -21,6 +21,10 @@ export const FAILURE_TYPES = [
   'ApprovalRejected',
   // Not enough approvals arrived within approval.timeout.
   'ApprovalTimedOut',
+  // The environment is inside a freeze window and refuses, or the wait for its end outlasted the approval timeout.
+  'FreezeWindowActive',
+  // A newer promotion of the same target (its commit a descendant) superseded this waiting one.
+  'Superseded',
   // toBranch is not where the target's drift reference says the ledger left it (acceptDrift not set).
   'ReleaseBranchDrifted',
   // The commit is not a descendant of toBranch's tip (allowDowngrade not set).

@@ -7,6 +7,7 @@ import { durationText, DryRunReport, GateResult, PromotionPlan } from '../domain
 import { allPassed, stagingFailureMessage } from '../gates/results';
 import type { LedgerSink } from '../ledger/sink';
 import { lockStateQuery, lockWorkflowId } from '../workflows/messages';
+import { activeFreeze, FreezeRule } from './freeze-windows';
 import { descendsOnBranch, readBranchTip } from './git';
 
 export interface DryRunInput {
@@ -15,15 +16,18 @@ export interface DryRunInput {
   gates: GateResult[];
   /** With stagingDeployWait: what staging reported, and whether that runs the commit. */
   staging?: { reported: string | null; runsCommit: boolean };
+  /** Workflow time of the report: freezes are judged at it. */
+  atMs: number;
 }
 
-type Verdicts = Pick<DryRunReport, 'tip' | 'drift' | 'downgrade' | 'lock'>;
+type Verdicts = Pick<DryRunReport, 'tip' | 'drift' | 'downgrade' | 'lock' | 'freeze'>;
 
 /** Reads the target (branch tip, the ledger's reference, the lock) and words every verdict. */
 export async function dryRunReport(
   ledger: LedgerSink,
   cacheDir: string,
   client: Client,
+  freezes: readonly FreezeRule[],
   input: DryRunInput,
 ): Promise<DryRunReport> {
   const { plan } = input;
@@ -41,7 +45,8 @@ export async function dryRunReport(
         verdict: reference.tip === tip ? 'none' : plan.acceptDrift ? 'accepted' : 'refused',
       };
   const downgrade = await downgradeVerdict(cacheDir, plan, tip);
-  return report(input, { tip, drift, downgrade, lock });
+  const freeze = activeFreeze(freezes, input.atMs);
+  return report(input, { tip, drift, downgrade, lock, freeze });
 }
 
 async function downgradeVerdict(
@@ -99,7 +104,21 @@ export function report(input: DryRunInput, read: Verdicts): DryRunReport {
       ? `approval required: ${a.minApprovals} of ${a.approvers?.join(', ') ?? 'anyone'} (not the operator ${plan.operator}) within ${durationText(a.timeoutMs)}`
       : 'no approval required',
   );
-  const { lock, tip, drift, downgrade } = read;
+  const { lock, tip, drift, downgrade, freeze } = read;
+  if (freeze) {
+    const what = `${plan.environment} is inside a freeze until ${freeze.endsAt}: ${freeze.reason} (${freeze.rule})`;
+    if (plan.breakGlass)
+      lines.push(
+        `${what}; break-glass (${plan.breakGlass.reason}) needs ${plan.breakGlass.minApprovals} break-glass approval(s) from ${plan.breakGlass.approvers.join(', ')}`,
+      );
+    else if (plan.freeze?.onFreeze === 'refuse') {
+      endings.push({ type: 'FreezeWindowActive', message: what });
+      lines.push(`${what}; the environment refuses: a promotion would end FreezeWindowActive`);
+    } else
+      lines.push(
+        `${what}; a promotion would wait for its end without the lock (at most ${durationText(plan.approval.timeoutMs)})`,
+      );
+  } else if (plan.freeze) lines.push(`no freeze in force in ${plan.environment}`);
   lines.push(
     lock.holder
       ? `target ${plan.repo}#${plan.toBranch} held by ${lock.holder}${lock.queue.length ? `, ${lock.queue.length} waiting (${lock.queue.join(', ')})` : ''}: a promotion would queue behind them`

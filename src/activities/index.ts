@@ -12,6 +12,7 @@ import type {
 } from '../domain';
 import { productionGateNames } from '../gates/catalog';
 import { DryRunInput, dryRunReport } from './dry-run';
+import { ActiveFreeze, activeFreeze } from './freeze-windows';
 import { newProbeAgent, readDeployedVersion, runGates, stagingCooldownMs } from './gates';
 import { descendsOnBranch, moveBranch, MoveBranchArgs, MoveBranchResult, readBranchTip } from './git';
 import { useCredentialsOnlyFor } from './git-process';
@@ -60,9 +61,20 @@ export function createActivities(config: Config, client: Client, options: { ledg
       return { plan, releaseId };
     },
 
+    /** The freeze window in force for the environment at `atMs` (workflow time), if any (SPEC §9). */
+    async checkFreeze(args: { environment: string; atMs: number }): Promise<ActiveFreeze | null> {
+      return activeFreeze(config.environments?.[args.environment]?.freezes ?? [], args.atMs) ?? null;
+    },
+
     /** A dry run's report after its staging gates: reads the target, reserves and writes nothing. */
     async reportDryRun(input: DryRunInput): Promise<DryRunReport> {
-      return dryRunReport(ledger, config.gitCacheDir, client, input);
+      return dryRunReport(
+        ledger,
+        config.gitCacheDir,
+        client,
+        config.environments?.[input.plan.environment]?.freezes ?? [],
+        input,
+      );
     },
 
     async reserveReleaseId(args: ReservationRequest): Promise<string> {

@@ -76,6 +76,7 @@ export type RuleProblem =
       registered: string[] | undefined;
     })
   | (Problem<'unknownGate', 'optionalGates'> & GateAt & { known: string[] })
+  | (Problem<'noBreakGlass', 'breakGlass'> & { environment: string; needed: number; others: string[] })
   | (Problem<'requiredGate' | 'gateWithoutCommand', 'optionalGates'> & GateAt);
 
 /** What a rule settles, or the problems that keep it from settling (then `value` is undefined). */
@@ -349,4 +350,41 @@ export function approvalPolicy(
       },
     ]);
   return settled({ required, approvers, minApprovals, timeoutMs: request.approval.timeout });
+}
+
+/**
+ * Freeze windows and break-glass (SPEC §9): the environment's freeze policy, when it declares
+ * freezes, and a break-glass request's approvers, the registry's alone (never the request's),
+ * their minimum reachable without the operator.
+ */
+export function freezePolicy(
+  config: Pick<Config, 'environments'>,
+  request: PromotionRequest,
+): Settled<Pick<PromotionPlan, 'freeze' | 'breakGlass'>> {
+  const entry = config.environments?.[request.environment];
+  const freeze = entry && entry.freezes.length > 0 ? { onFreeze: entry.onFreeze } : undefined;
+  if (!request.breakGlass) return settled({ freeze });
+  const needed = entry?.breakGlassMinApprovals ?? 1;
+  const others = (entry?.breakGlassApprovers ?? []).filter((a) => a !== request.operator);
+  if (others.length < needed)
+    return refused([
+      {
+        rule: 'noBreakGlass',
+        field: 'breakGlass',
+        environment: request.environment,
+        needed,
+        others,
+        message: entry?.breakGlassApprovers
+          ? `${needed} break-glass approval${needed === 1 ? '' : 's'} needed but only ${others.join(', ') || 'nobody'} besides the operator may give one; leave breakGlass out or ask another break-glass approver to start it`
+          : `${request.environment} has no breakGlassApprovers in the worker's registry, so nobody can approve breaking a freeze; leave breakGlass out, or ask the platform owner to name them`,
+      },
+    ]);
+  return settled({
+    freeze,
+    breakGlass: {
+      reason: request.breakGlass.reason,
+      approvers: entry?.breakGlassApprovers ?? [],
+      minApprovals: needed,
+    },
+  });
 }

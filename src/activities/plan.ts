@@ -12,6 +12,7 @@ import {
   approvalPolicy,
   branchProblems,
   environmentEntry,
+  freezePolicy,
   gateProblems,
   promotionSettings,
   RuleProblem,
@@ -73,6 +74,7 @@ export async function planPromotion(config: Config, request: PromotionRequest): 
   refuse(type, branchProblems(config, request));
   refuse(type, gateProblems(config, request));
   const approval = settledOrRefused(type, approvalPolicy(config, request));
+  const freezing = settledOrRefused(type, freezePolicy(config, request));
   const commitSha = await resolveCommit(config.gitCacheDir, {
     repo: where.repo,
     fromBranch: where.fromBranch,
@@ -92,6 +94,7 @@ export async function planPromotion(config: Config, request: PromotionRequest): 
     acceptDrift: request.acceptDrift,
     allowDowngrade: request.allowDowngrade,
     releaseId: request.releaseId,
+    ...freezing,
     dryRun: request.dryRun,
     notes: request.notes,
     rollbackPlan: request.rollbackPlan,

@@ -4,6 +4,7 @@
 // Whether the repo, branches and commit exist only the worker can tell (git, the network).
 import {
   approvalPolicy,
+  freezePolicy,
   branchProblems,
   gateProblems,
   promotionSettings,
@@ -61,6 +62,7 @@ function registryProblems(
     ...settings,
     ...branchProblems(cfg, req),
     ...approvalPolicy(cfg, req).problems,
+    ...freezePolicy(cfg, req).problems,
     ...(checkGates ? gateProblems(cfg, req) : []),
   ];
   const required = problems.filter((p) => p.rule === 'required').map((p) => p.field);
@@ -126,6 +128,8 @@ function worded(problem: RuleProblem, req: PromotionRequest, request: CommandLin
       return `${gateLabel(problem, request)}: is not in GATES_CONFIG's gate catalog; known optional gates: ${problem.known.join(', ') || 'none'}`;
     case 'requiredGate':
       return `${gateLabel(problem, request)}: always runs in staging; leave it out of the optional gates`;
+    case 'noBreakGlass':
+      return `${label('breakGlass.reason')}: ${problem.message.replace("the worker's registry", 'ENVIRONMENTS_CONFIG')}`;
     case 'gateWithoutCommand':
       return `${gateLabel(problem, request)}: has no command in GATES_CONFIG; set gates.${problem.gate}.command there`;
   }

@@ -122,6 +122,13 @@ export const REQUEST_FLAGS: readonly RequestFlag[] = [
     help: 'how often the soak reruns the checks (default: 1m)',
   },
   {
+    field: 'breakGlass.reason',
+    flag: '--break-glass',
+    arg: '<reason>',
+    kind: 'text',
+    help: "promote inside a freeze window, once the registry's break-glass approvers approve (recorded with the reason)",
+  },
+  {
     field: 'dryRun',
     flag: '--dry-run',
     kind: 'switch',

@@ -10,13 +10,17 @@ export interface ApprovalDecision {
   comment?: string;
   reason?: string;
   commitSha?: string;
+  /** A break-glass approval: counts only toward breaking a freeze, never as an ordinary approval. */
+  breakGlass?: boolean;
 }
 
 const OptionalSha = z.string().regex(HEX_7_40, 'must be 7–40 hexadecimal characters of the commit sha').optional();
+const BreakGlassFlag = z.boolean().optional();
 export const ApproveDecision = z.strictObject({
   approver: Identity,
   comment: FreeText.optional(),
   commitSha: OptionalSha,
+  breakGlass: BreakGlassFlag,
 });
 export type ApproveDecision = z.infer<typeof ApproveDecision>;
 export const RejectDecision = z.strictObject({
@@ -32,9 +36,14 @@ export const DecideInput = z
     comment: FreeText.optional(),
     reason: z.string().min(1).max(500, 'must be at most 500 characters').optional(),
     commitSha: OptionalSha,
+    breakGlass: BreakGlassFlag,
   })
   .refine((d) => d.decision !== 'reject' || d.reason !== undefined, {
     path: ['reason'],
     message: 'is required to reject',
+  })
+  .refine((d) => d.decision !== 'reject' || !d.breakGlass, {
+    path: ['breakGlass'],
+    message: 'is only for approvals (a break-glass is not rejected; reject the promotion itself)',
   });
 export type DecideInput = z.infer<typeof DecideInput>;

@@ -53,6 +53,12 @@ export const PromotionRequest = z
       .string()
       .regex(/^[0-9]{8}-[0-9]{4}-rc[1-9][0-9]{0,5}$/, 'must look like 20261124-2231-rc1')
       .optional(),
+    // The one field that loosens a rule (a freeze), and only with the registry's break-glass approvals.
+    breakGlass: z
+      .strictObject({
+        reason: z.string().min(1, 'must say why the freeze must be broken').max(500, 'must be at most 500 characters'),
+      })
+      .optional(),
     dryRun: z.boolean().default(false),
     notes: FreeText.optional(),
     rollbackPlan: FreeText.optional(),
@@ -94,6 +100,10 @@ export interface PromotionPlan {
   acceptDrift: boolean;
   allowDowngrade: boolean;
   releaseId?: string;
+  /** The environment declares freeze windows: checked before the lock and again before the push (SPEC §9). */
+  freeze?: { onFreeze: 'wait' | 'refuse' };
+  /** A break-glass request: promote inside a freeze once `minApprovals` of `approvers` (not the operator) approve it. */
+  breakGlass?: { reason: string; approvers: string[]; minApprovals: number };
   /** Report what would happen: reserve, push and record nothing (SPEC §9). */
   dryRun?: boolean;
   notes?: string;

@@ -24,6 +24,7 @@ export const WORKING_STAGES = [
   'waiting_for_staging',
   'staging_gates',
   'awaiting_approval',
+  'frozen',
   'waiting_for_lock',
   'promoting',
   'awaiting_deploy',
@@ -44,9 +45,18 @@ export const TERMINAL_STAGES = [
   'rollback_partial',
   'cancelled',
   'failed',
+  'superseded',
   'dry_run',
 ] as const;
 export type Stage = (typeof WORKING_STAGES)[number] | (typeof TERMINAL_STAGES)[number];
+
+/** A freeze window as a promotion meets it: why, which rule, from when until when (ISO, UTC). */
+export interface ActiveFreezeShown {
+  reason: string;
+  rule: string;
+  startedAt: string;
+  endsAt: string;
+}
 
 /** A place in a lock's line: `holder` runs now (this workflow, once granted); `availableAt`: the holder's spent window ends. */
 export interface LockSpot {
@@ -84,6 +94,23 @@ export interface PromotionStatus {
     ignored: Array<ApprovalDecision & { why: string }>;
     /** How many decisions were ignored in all (older ones are no longer listed). */
     ignoredCount?: number;
+  };
+  /**
+   * A break-glass request's own approval (SPEC §9): the registry's breakGlassApprovers, their
+   * minimum, the break-glass decisions counted and ignored. Only these override a freeze.
+   */
+  breakGlass?: PromotionStatus['approval'] & { reason: string };
+  /**
+   * Freeze windows met (SPEC §9): the freeze in force now (while `frozen`), the last one met, when
+   * this promotion began waiting in one, and whether break-glass approvals overrode it.
+   */
+  freeze?: {
+    active?: ActiveFreezeShown;
+    met?: ActiveFreezeShown;
+    waitingSince?: string;
+    /** When the wait gives up (the approval timeout after it began), while frozen. */
+    deadline?: string;
+    overridden?: boolean;
   };
   /** The staging service's turn (SPEC §5): who runs its gates now, and this promotion's place in line. */
   stagingTurn?: { service: string } & LockSpot;
@@ -153,6 +180,8 @@ export interface DryRunReport {
   tip: string | null;
   drift: { expected?: string; found: string | null; verdict: 'no reference' | 'none' | 'refused' | 'accepted' };
   downgrade: 'fast-forward' | 'already there' | 'new branch' | 'refused' | 'allowed';
+  /** The freeze in force at the report's workflow time, if any. */
+  freeze?: ActiveFreezeShown;
   wouldEnd?: { type: string; message: string };
   /** One line per verdict, as the CLI prints them. */
   verdicts: string[];

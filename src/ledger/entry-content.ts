@@ -34,6 +34,17 @@ export function promotionEntry(
       'downgrade',
       `${status.lastKnownGood ?? '(none)'} -> ${plan.commitSha} is not a fast-forward; allowed (allowDowngrade)`,
     ]);
+  const freeze = status.freeze;
+  if (freeze?.met)
+    extras.push([
+      'freeze',
+      `${freeze.met.reason} (${freeze.met.rule}; ${freeze.met.startedAt} to ${freeze.met.endsAt})${freeze.waitingSince ? `; waited from ${freeze.waitingSince}` : ''}`,
+    ]);
+  if (freeze?.overridden && status.breakGlass)
+    extras.push([
+      'freeze_override',
+      `break-glass: ${status.breakGlass.reason}; approved by ${status.breakGlass.decisions.map((d) => `${d.approver} at ${d.at}`).join(', ')}`,
+    ]);
   if (status.rollback)
     extras.push(
       ['rollback_release_id', status.rollback.releaseId ?? '(none)'],

@@ -51,8 +51,12 @@ export function registerApprovalDesk(status: PromotionStatus): ApprovalDesk {
   const held: Array<{ decision: ApprovalDecision; answer: (result: DecideResult) => void }> = [];
 
   const evaluate = (d: ApprovalDecision): DecideResult => {
-    const approval = status.approval;
-    const why = whyDecisionIgnored(approval, plan, d);
+    // A break-glass approval counts only toward the break-glass, judged by its own approvers.
+    const approval = d.breakGlass ? (status.breakGlass ?? status.approval) : status.approval;
+    const why =
+      d.breakGlass && !status.breakGlass && plan
+        ? 'this promotion does not ask to break glass (no breakGlass in its request)'
+        : whyDecisionIgnored(approval, plan, d);
     if (why !== undefined) {
       keepIgnored(approval, { ...d, why });
       return { counted: false, why, approval };

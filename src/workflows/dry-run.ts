@@ -4,6 +4,7 @@
 import type { DryRunReport, PromotionPlan, PromotionStatus } from '../domain';
 import { failure, failureMessageOf, failureTypeOf } from '../failures';
 import { probeActivities } from './activity-proxies';
+import { workflowTimeMs } from './clock';
 import { Wait } from './continue';
 import { Locks } from './lock/lock-client';
 import { admittedAttributes, enterOnce, readStaging, runStagingGatesInTurn } from './promotion-steps';
@@ -31,7 +32,7 @@ export async function runDryRun(
       if (failureTypeOf(err) !== 'StagingGatesFailed') throw err;
     }
     const report = await reportDryRun.executeWithOptions({ summary: summaries.dryRun(plan) }, [
-      { plan, workflowId: status.workflowId, gates: status.gates, staging },
+      { plan, workflowId: status.workflowId, gates: status.gates, staging, atMs: workflowTimeMs() },
     ]);
     status.dryRun = report;
     enter(status, 'dry_run');

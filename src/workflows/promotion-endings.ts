@@ -24,6 +24,8 @@ export const PROMOTION_ENDINGS = {
   StagingNotOnCommit: 'gates_failed',
   ApprovalRejected: 'rejected',
   ApprovalTimedOut: 'approval_expired',
+  FreezeWindowActive: 'frozen',
+  Superseded: 'superseded',
   ReleaseBranchDrifted: 'drifted',
   DowngradeRefused: 'refused',
   ReleaseBranchMoved: 'refused',

@@ -28,6 +28,7 @@ export interface Deadlines {
   deployMs?: number;
   stagingDeployMs?: number;
   soakEndsMs?: number;
+  freezeMs?: number;
 }
 
 /** Enters `stage` unless a continued run is already in it. */
@@ -58,6 +59,16 @@ export async function admit(status: PromotionStatus, input: unknown, desk: Appro
       minApprovals,
       approvers,
     };
+    if (plan.breakGlass)
+      status.breakGlass = {
+        reason: plan.breakGlass.reason,
+        required: true,
+        state: 'pending',
+        minApprovals: plan.breakGlass.minApprovals,
+        approvers: plan.breakGlass.approvers,
+        decisions: [],
+        ignored: [],
+      };
     return plan;
   } catch (err) {
     desk.close();

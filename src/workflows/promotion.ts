@@ -16,6 +16,7 @@ import { waitOrContinue } from './continue';
 import { showDetails } from './current-details';
 import { HANDLER_DESCRIPTIONS, statusQuery } from './messages';
 import { runDryRun } from './dry-run';
+import { awaitNoFreeze, freezeInForce } from './freeze';
 import { endPromotion, recordPromotion } from './promotion-endings';
 import {
   admit,
@@ -65,15 +66,22 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
       await runStagingGatesInTurn(status, plan, locks, wait);
       // 4. Approval, when required.
       await awaitApproval(status, plan, wait, deadlines);
-      // 5. From the drift check to the last entry, nobody else touches this target. Should this
-      //    workflow be terminated meanwhile, the lock writes its entry.
-      if (!lock.held()) {
-        enterOnce(status, 'waiting_for_lock');
-        await lock.acquire(
-          'promotion',
-          { record: closingRecord(status, plan), repo: plan.repo, branch: plan.toBranch },
-          wait,
-        );
+      // 5. No freeze in force (waited out without the lock), then the lock: from the drift check to
+      //    the last entry, nobody else touches this target. Should this workflow be terminated
+      //    meanwhile, the lock writes its entry. A freeze that began while it queued is checked
+      //    again under the lock, just before the push: then it gives the lock back and waits.
+      for (;;) {
+        await awaitNoFreeze(status, plan, wait, deadlines);
+        if (!lock.held()) {
+          enterOnce(status, 'waiting_for_lock');
+          await lock.acquire(
+            'promotion',
+            { record: closingRecord(status, plan), repo: plan.repo, branch: plan.toBranch },
+            wait,
+          );
+        }
+        if (status.pushed || !(await freezeInForce(status, plan))) break;
+        await lock.release();
       }
       // 6. Promote: drift check, downgrade check, push with a lease on the tip.
       await pushCommit(status, plan);

@@ -229,6 +229,7 @@ const STAGE_WORDS: Record<Stage, string> = {
   waiting_for_staging: 'waiting for staging (to run the commit, or a turn on the service)',
   staging_gates: 'running the staging gates',
   awaiting_approval: 'awaiting approval',
+  frozen: 'frozen: inside a freeze window (without the target lock)',
   waiting_for_lock: 'waiting for the target lock',
   promoting: 'promoting (drift check, descendant check, push)',
   awaiting_deploy: 'awaiting the deploy',
@@ -247,6 +248,7 @@ const STAGE_WORDS: Record<Stage, string> = {
   rollback_partial: 'rollback partial: needs a person',
   cancelled: 'cancelled',
   failed: 'failed',
+  superseded: 'superseded by a newer promotion',
   dry_run: 'dry run done: nothing reserved, pushed or recorded',
 };
 
@@ -299,6 +301,16 @@ function promotionWaits(status: PromotionStatus, plan: PromotionPlan | undefined
         `until ${when(a.deadline)}; then it ends as ${code('approval_expired')}`,
         `approve: ${code(`temporal workflow signal --workflow-id ${status.workflowId} --name approve --input '{"approver":"<you>"}'`)}`,
         'decisions that did not count, and why: the status query',
+      ];
+    }
+    case 'frozen': {
+      const f = status.freeze;
+      return [
+        `inside a freeze window: ${prose(f?.active?.reason ?? '')} (${code(f?.active?.rule ?? '')}) until ${when(f?.active?.endsAt)}`,
+        status.breakGlass
+          ? `break-glass (${prose(status.breakGlass.reason)}): ${status.breakGlass.minApprovals} break-glass approval(s) from ${status.breakGlass.approvers?.map(code).join(', ')}; ${status.breakGlass.decisions.length} so far`
+          : 'waits without the target lock; manual rollbacks go ahead',
+        `gives up at ${when(f?.deadline)} (the approval timeout) as ${code('FreezeWindowActive')}`,
       ];
     }
     case 'waiting_for_lock':
@@ -436,6 +448,9 @@ export const summaries = {
     ),
   readDeployed: (base: string, path: string, sha: string) =>
     summary(`read deployed version at ${base}${path}: is it ${sha7(sha)}?`),
+  checkFreeze: (plan: PromotionPlan) => summary(`is ${plan.environment} inside a freeze window now?`),
+  freezeWait: (endsAt: string, waitMs: number) =>
+    summary(`freeze window: check again in ${human(waitMs)} (it ends ${endsAt}), or on break-glass approval`),
   dryRun: (plan: PromotionPlan) =>
     summary(`dry run of ${sha7(plan.commitSha)}: read ${plan.toBranch}, the ledger's reference and the lock`),
   soakRun: (plan: PromotionPlan, run: number) =>
