@@ -39,6 +39,7 @@ beforeAll(async () => {
           stagingBase: h.staging.url,
           productionBase: h.production.url,
           approval: { classes: ['B'], approvers: ['bob', 'carol'], minApprovals: 1 },
+          breakGlassApprovers: ['bob', 'carol'],
         },
       },
     }),
@@ -137,8 +138,9 @@ test('start with every flag starts the workflow with every field, typed as the s
     rollbackPlan: 'push the previous tip back',
     evidenceRefs: 'TICKET-1,https://ci.example.com/run/9',
   };
-  // The test itself covers the schema: a field added without a flag here fails.
-  expect(jsonFields(expected).sort()).toEqual(schemaFields(PromotionRequest).sort());
+  // The test itself covers the schema: a field added without a flag here fails. --break-glass
+  // needs a registry's break-glass approvers, so its own test below starts it.
+  expect([...jsonFields(expected), 'breakGlass.reason'].sort()).toEqual(schemaFields(PromotionRequest).sort());
   try {
     const run = await start([
       '--commit',
@@ -441,6 +443,30 @@ test('a registry that registers the environment lets start go without --repo (th
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/InvalidPromotionRequest: \w+: is required \(the worker has no environment registry/);
     expect(await startedInput(workflowId)).toEqual({ commitSha: sha, changeClass: 'A', operator: 'zed' });
+  } finally {
+    await terminate(workflowId);
+  }
+});
+
+test('start --break-glass gives breakGlass.reason; without break-glass approvers it is refused naming the flag', async () => {
+  const sha = await h.repo.commit('feature: breaks glass');
+  const target = ['--repo', h.repo.bare, '--staging-base', h.staging.url, '--production-base', h.production.url];
+  const refused = await start(['--commit', sha, '--class', 'A', ...target, '--break-glass', 'hotfix']);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain('--break-glass: production has no breakGlassApprovers in ENVIRONMENTS_CONFIG');
+  const workflowId = uniqueId('cli-start-break-glass');
+  try {
+    // The CLI's registry names them; this worker has no registry, so it refuses the request itself.
+    const run = await start(['--commit', sha, '--class', 'A', '--break-glass', 'hotfix', '--workflow-id', workflowId], {
+      ENVIRONMENTS_CONFIG: registryFile,
+    });
+    expect(run.code).toBe(1);
+    expect(await startedInput(workflowId)).toEqual({
+      commitSha: sha,
+      changeClass: 'A',
+      operator: 'zed',
+      breakGlass: { reason: 'hotfix' },
+    });
   } finally {
     await terminate(workflowId);
   }
