@@ -121,6 +121,8 @@ export const EnvironmentsFile = z.strictObject({
       ...FreezeSettings,
       breakGlassApprovers: z.array(Identity).min(1).optional(),
       breakGlassMinApprovals: z.number().int().min(1).max(20).default(1),
+      /** queue: first come first served; supersede: a newer promotion ends the older ones still waiting (SPEC §9). */
+      concurrency: z.enum(['queue', 'supersede'], 'must be "queue" or "supersede"').default('queue'),
       approval: z
         .strictObject({
           classes: z.array(z.enum(['A', 'B'])).default([]),

@@ -2,7 +2,7 @@
 // promotion would meet, and the ledger, the reservations and the branch stay as they were, byte for byte.
 import { readFile } from 'node:fs/promises';
 import { statusQuery } from '../src/workflows/messages';
-import { createHarness, Harness, waitForStage } from './helpers';
+import { createHarness, Harness, recordHistory, waitForStage } from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -34,9 +34,9 @@ test('a dry run runs the gates, reports approval, lock, drift and downgrade, and
   const sha = await h.repo.commit('feature: dry run me');
   const before = await snapshot();
   expect(before.ledger.length).toBeGreaterThan(0);
-  const status = await (
-    await h.start(h.request(sha, { dryRun: true, changeClass: 'B', approval: { approvers: ['bob'] } }))
-  ).result();
+  const handle = await h.start(h.request(sha, { dryRun: true, changeClass: 'B', approval: { approvers: ['bob'] } }));
+  const status = await handle.result();
+  await recordHistory(handle, 'promotion-dry-run');
 
   expect(status.stage).toBe('dry_run');
   expect(status.releaseId).toBeUndefined();

@@ -1,35 +1,23 @@
 // Freeze windows through real promotions on the dev server (SPEC §9): the registry's freezes, in
 // workflow time; a promotion inside one waits without the target lock, or is refused, or breaks
 // glass with the registry's break-glass approvals (an ordinary approval never does).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { freeLoopbackPort } from '../src/free-port';
 import { fieldText, parseLedger } from '../src/ledger/format';
 import { decideUpdate, lockStateQuery, lockWorkflowId, statusQuery } from '../src/workflows/messages';
-import { createSampleRepo, SampleRepo } from '../sample/repo';
-import { createHarness, failureOf, Harness, waitFor, waitForStage } from './helpers';
+import type { SampleRepo } from '../sample/repo';
+import { createRegistryHarness, failureOf, Harness, recordHistory, waitFor, waitForStage } from './helpers';
 
 let h: Harness;
-let tmp: string;
 let repo: SampleRepo;
+let close: () => Promise<void>;
 /** When the recurring freeze of `frozen-wait` ends (it started this minute, daily). */
 let waitFreezeEndsMs: number;
 
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'freeze-test-'));
-  repo = await createSampleRepo(path.join(tmp, 'repo'));
-  const [stagingPort, productionPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
   const now = Date.now();
   const minuteStart = now - (now % 60_000);
   waitFreezeEndsMs = now + 25_000;
   const at = new Date(minuteStart);
-  const target = {
-    repo: repo.bare,
-    stagingBase: `http://127.0.0.1:${stagingPort}`,
-    productionBase: `http://127.0.0.1:${productionPort}`,
-  };
-  const environments = {
+  ({ h, repo, close } = await createRegistryHarness((target) => ({
     // A daily freeze that began this minute (UTC) and ends 25 s from now.
     'frozen-wait': {
       ...target,
@@ -67,19 +55,11 @@ beforeAll(async () => {
         },
       ],
     },
-  };
-  const configFile = path.join(tmp, 'environments.json');
-  await writeFile(configFile, JSON.stringify({ environments }, null, 2));
-  h = await createHarness({
-    staging: { port: stagingPort },
-    production: { port: productionPort, follow: { gitDir: repo.bare, branch: 'release' } },
-    env: { ENVIRONMENTS_CONFIG: configFile },
-  });
+  })));
 });
 
 afterAll(async () => {
-  await h?.close();
-  await rm(tmp, { recursive: true, force: true });
+  await close?.();
 });
 
 const request = (commitSha: string, environment: string, extra: Record<string, unknown> = {}) => ({
@@ -167,6 +147,7 @@ test('break-glass: only the registry’s break-glass approvers override the free
   expect((await handle.query(statusQuery)).stage).toBe('frozen');
   expect(await decide('carol', true)).toMatchObject({ counted: true });
   const status = await handle.result();
+  await recordHistory(handle, 'promotion-break-glass');
 
   expect(status.stage).toBe('promoted');
   expect(status.freeze?.overridden).toBe(true);

@@ -9,6 +9,7 @@ import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
+import { freeLoopbackPort } from '../src/free-port';
 import { Config, loadConfig } from '../src/config';
 import type { PromotionStatus } from '../src/domain';
 import type { LedgerFiles } from '../src/ledger/files';
@@ -169,6 +170,46 @@ export async function createHarness(
       await staging.close();
       await production.close();
       await env.teardown();
+      await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Where a registry harness's probes go: the sample repo and the two services' bases, known before the worker starts. */
+export interface RegistryTarget {
+  repo: string;
+  stagingBase: string;
+  productionBase: string;
+}
+
+/**
+ * A harness whose worker reads an environment registry (ENVIRONMENTS_CONFIG): the registry must
+ * exist before the worker starts, so the repo and the services' ports come first, and `environments`
+ * builds the registry's entries from them.
+ */
+export async function createRegistryHarness(
+  environments: (target: RegistryTarget) => Record<string, unknown>,
+): Promise<{ h: Harness; repo: SampleRepo; close(): Promise<void> }> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'registry-harness-'));
+  const repo = await createSampleRepo(path.join(tmp, 'repo'));
+  const [stagingPort, productionPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
+  const target = {
+    repo: repo.bare,
+    stagingBase: `http://127.0.0.1:${stagingPort}`,
+    productionBase: `http://127.0.0.1:${productionPort}`,
+  };
+  const configFile = path.join(tmp, 'environments.json');
+  await writeFile(configFile, JSON.stringify({ environments: environments(target) }, null, 2));
+  const h = await createHarness({
+    staging: { port: stagingPort },
+    production: { port: productionPort, follow: { gitDir: repo.bare, branch: 'release' } },
+    env: { ENVIRONMENTS_CONFIG: configFile },
+  });
+  return {
+    h,
+    repo,
+    close: async () => {
+      await h.close();
       await rm(tmp, { recursive: true, force: true });
     },
   };

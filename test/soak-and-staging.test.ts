@@ -5,7 +5,7 @@ import type { RollbackStatus } from '../src/domain';
 import { fieldText, parseLedger } from '../src/ledger/format';
 import { rollbackWorkflow } from '../src/workflows';
 import { statusQuery } from '../src/workflows/messages';
-import { createHarness, failureOf, Harness, uniqueId, waitFor, waitForStage } from './helpers';
+import { createHarness, failureOf, Harness, recordHistory, uniqueId, waitFor, waitForStage } from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -67,6 +67,7 @@ describe('stagingDeployWait', () => {
     const deployedAt = Date.now();
     h.staging.configure({ version: sha });
     const status = await handle.result();
+    await recordHistory(handle, 'promotion-staging-deploy-wait');
 
     expect(status.stage).toBe('promoted');
     expect(status.stagingDeployWait?.lastSeen).toBe(sha);
@@ -86,6 +87,7 @@ describe('soak', () => {
     const soaking = await waitForStage(handle, 'soaking');
     expect(soaking.soak).toMatchObject({ durationMs: 3000, intervalMs: 1000, failures: 0 });
     const status = await handle.result();
+    await recordHistory(handle, 'promotion-soaked');
 
     expect(status.stage).toBe('promoted');
     expect(status.soak).toMatchObject({ runs: 3, failures: 0, leftMs: 0 });
@@ -152,6 +154,7 @@ describe('soak', () => {
     });
     const { type, message, status } = await failureOf(handle);
     const rolledBack: RollbackStatus = await rollback.result();
+    await recordHistory(handle, 'promotion-soak-ended-by-rollback');
 
     expect(type).toBe('ProductionVerificationFailed');
     expect(message).toContain(`rolled back by ${rolledBack.releaseId} during soak (a manual rollback by oncall-bob`);

@@ -20,7 +20,7 @@ import { planPromotion, planRollback, probeHeaders } from './plan';
 import { AppendResult, LedgerRecord, PromotionRecord, TIP_UNREADABLE } from '../ledger/entry';
 import type { ReservationRequest } from '../ledger/ledger-change';
 import { LedgerSink, openLedger } from '../ledger/sink';
-import type { ClosingEntry } from '../workflows/messages';
+import type { ClosingEntry, WaitingPromotion } from '../workflows/messages';
 import { PromoteArgs, promoteCommit, PromoteResult } from './promote';
 import type { LedgerFiles } from '../ledger/files';
 import { countGates, countLedgerAppendFailure, countLedgerEntry, countPush, countRefusal } from '../metrics';
@@ -176,6 +176,25 @@ export function createActivities(config: Config, client: Client, options: { ledg
           },
         ],
         // Only when this call starts the lock workflow: "[lock] …", so the UI can filter them out.
+        ...lockStartMetadata(args.target),
+      });
+    },
+
+    /**
+     * Tells the target's lock that a promotion of a supersede environment waits to push
+     * (signal-with-start; the lock ignores a repeat). The lock may then supersede older waiters.
+     */
+    async announceWaitingPromotion(args: {
+      lockWorkflowId: string;
+      target: string;
+      waiting: WaitingPromotion;
+    }): Promise<void> {
+      await client.workflow.signalWithStart('targetLockWorkflow', {
+        workflowId: args.lockWorkflowId,
+        taskQueue: config.taskQueue,
+        args: [{ target: args.target, checkIntervalMs: config.lockCheckIntervalMs }],
+        signal: 'waitingPromotion',
+        signalArgs: [args.waiting],
         ...lockStartMetadata(args.target),
       });
     },

@@ -353,17 +353,19 @@ export function approvalPolicy(
 }
 
 /**
- * Freeze windows and break-glass (SPEC §9): the environment's freeze policy, when it declares
+ * Freeze windows, break-glass and concurrency (SPEC §9): the environment's freeze policy, when it declares
  * freezes, and a break-glass request's approvers, the registry's alone (never the request's),
  * their minimum reachable without the operator.
  */
 export function freezePolicy(
   config: Pick<Config, 'environments'>,
   request: PromotionRequest,
-): Settled<Pick<PromotionPlan, 'freeze' | 'breakGlass'>> {
+): Settled<Pick<PromotionPlan, 'freeze' | 'breakGlass' | 'supersede'>> {
   const entry = config.environments?.[request.environment];
   const freeze = entry && entry.freezes.length > 0 ? { onFreeze: entry.onFreeze } : undefined;
-  if (!request.breakGlass) return settled({ freeze });
+  // Only set when it applies, so plans of other environments stay as they were.
+  const policy = { freeze, ...(entry?.concurrency === 'supersede' ? { supersede: true } : {}) };
+  if (!request.breakGlass) return settled(policy);
   const needed = entry?.breakGlassMinApprovals ?? 1;
   const others = (entry?.breakGlassApprovers ?? []).filter((a) => a !== request.operator);
   if (others.length < needed)
@@ -380,7 +382,7 @@ export function freezePolicy(
       },
     ]);
   return settled({
-    freeze,
+    ...policy,
     breakGlass: {
       reason: request.breakGlass.reason,
       approvers: entry?.breakGlassApprovers ?? [],

@@ -4,6 +4,7 @@
 // cell, and fitted to the terminal: the widest free-text column is cut with "…" (see renderTable).
 import pc from 'picocolors';
 import type { ApprovalDecision, GateResult, LockSpot, PromotionStatus, RollbackStatus } from '../domain';
+import { durationText } from '../domain/fields';
 import { WORKING_STAGES } from '../domain/status';
 import { describeThrottling } from '../gates/throttle';
 
@@ -351,6 +352,25 @@ export function describeStatus(
   if ('approval' in status && status.approval.required) lines.push(...approvalBlock(status, !cut));
   if ('prodVerification' in status && status.prodVerification.length)
     lines.push(...gates('production verification', status.prodVerification));
+  if ('soak' in status && status.soak) {
+    const k = status.soak;
+    lines.push(
+      `soak ${durationText(k.durationMs)} every ${durationText(k.intervalMs)}: ${k.runs} run${k.runs === 1 ? '' : 's'}, failures: ${k.failures || 'none'}${k.leftMs > 0 ? `, ${durationText(k.leftMs)} left (ends ${utcTime(k.endsAt)})` : ''}${k.endedBy ? `; ended by ${k.endedBy.releaseId ?? k.endedBy.workflowId}` : ''}`,
+    );
+  }
+  if ('freeze' in status && status.freeze?.met) {
+    const f = status.freeze.active ?? status.freeze.met;
+    lines.push(
+      `freeze ${JSON.stringify(f.reason)} (${f.rule}) until ${utcTime(f.endsAt)}${status.freeze.overridden ? ': overridden by break-glass' : status.freeze.active ? (status.freeze.deadline ? `; waits at most until ${utcTime(status.freeze.deadline)}` : '') : ': over'}`,
+    );
+  }
+  if ('breakGlass' in status && status.breakGlass)
+    lines.push(
+      `break-glass ${JSON.stringify(status.breakGlass.reason)}: ${status.breakGlass.state}, ${status.breakGlass.decisions.length} of ${status.breakGlass.minApprovals} from ${status.breakGlass.approvers?.join(', ')}`,
+    );
+  if ('supersededBy' in status && status.supersededBy)
+    lines.push(`superseded by ${status.supersededBy.releaseId ?? '(no id)'} (${status.supersededBy.operator})`);
+  if ('dryRun' in status && status.dryRun) lines.push('dry run:', ...status.dryRun.verdicts.map((v) => `  ${v}`));
   if ('verification' in status && status.verification.length)
     lines.push(...gates('post-rollback verification', status.verification));
   if ('rollback' in status && status.rollback)

@@ -104,6 +104,8 @@ export interface PromotionPlan {
   freeze?: { onFreeze: 'wait' | 'refuse' };
   /** A break-glass request: promote inside a freeze once `minApprovals` of `approvers` (not the operator) approve it. */
   breakGlass?: { reason: string; approvers: string[]; minApprovals: number };
+  /** The environment's concurrency is `supersede`: a newer promotion ends older waiting ones (SPEC §9). */
+  supersede?: boolean;
   /** Report what would happen: reserve, push and record nothing (SPEC §9). */
   dryRun?: boolean;
   notes?: string;

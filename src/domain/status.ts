@@ -154,6 +154,8 @@ export interface PromotionStatus {
   recording?: StageTrack['recording'];
   failure?: { type: string; message: string };
   ledgerChainHead?: string;
+  /** The newer promotion that superseded this one (stage `superseded`). */
+  supersededBy?: { releaseId?: string; operator: string; commitSha: string };
   /** A dry run's report, once it is done (stage `dry_run`). */
   dryRun?: DryRunReport;
 }

@@ -45,6 +45,11 @@ export function promotionEntry(
       'freeze_override',
       `break-glass: ${status.breakGlass.reason}; approved by ${status.breakGlass.decisions.map((d) => `${d.approver} at ${d.at}`).join(', ')}`,
     ]);
+  if (status.supersededBy)
+    extras.push([
+      'superseded_by',
+      `${status.supersededBy.releaseId ?? '(no id)'} (operator ${status.supersededBy.operator}, commit ${status.supersededBy.commitSha})`,
+    ]);
   if (status.rollback)
     extras.push(
       ['rollback_release_id', status.rollback.releaseId ?? '(none)'],

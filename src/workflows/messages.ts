@@ -67,7 +67,26 @@ export interface LockState {
   availableAtMs?: number;
   /** The rollback the holder was last told waits first in line (told once per holder and rollback). */
   holderToldOf?: string;
+  /**
+   * Promotions of a `supersede` environment whose staging gates passed and that have not pushed:
+   * waiting for approval, in a freeze or for the lock (SPEC §9 "Concurrency"), in the order they
+   * announced themselves. A newer one's announcement supersedes the older ones it descends from.
+   */
+  waiters?: WaitingPromotion[];
 }
+/** A promotion that waits to push, as its target's lock knows it (for superseding). */
+export interface WaitingPromotion {
+  workflowId: string;
+  releaseId?: string;
+  operator: string;
+  commitSha: string;
+  /** Where the commit's ancestry is read (the source branch holds every waiter's commit). */
+  repo: string;
+  fromBranch: string;
+}
+export const waitingPromotionSignal = defineSignal<[WaitingPromotion]>('waitingPromotion');
+/** To a waiting promotion: a newer one (its commit a descendant of this one's) supersedes it. */
+export const supersededSignal = defineSignal<[{ by: WaitingPromotion }]>('superseded');
 export const acquireLockSignal = defineSignal<[LockRequest]>('acquireLock');
 /** `cooldownMs`: the next holder may start only this long after the release (a staging service's spent window). */
 export const releaseLockSignal =
@@ -100,6 +119,9 @@ export const HANDLER_DESCRIPTIONS = {
     'Internal: a lock workflow tells its holder that a manual rollback waits (a soaking promotion ends its soak for it).',
   acquireLock: 'Internal: a promotion or rollback asks for this lock (rollbacks go ahead of waiting promotions).',
   releaseLock: 'Internal: the holder gives the lock back (optionally with a cooldown), or a waiter leaves the line.',
+  waitingPromotion:
+    'Internal: a promotion of a supersede environment whose gates passed waits to push; it supersedes the older waiters its commit descends from.',
+  superseded: 'Internal: the target lock tells a waiting promotion that a newer one supersedes it.',
   lockState: 'The lock now: target, holder (since when), the line of waiting workflows.',
 } as const;
 

@@ -17,6 +17,7 @@ import { showDetails } from './current-details';
 import { HANDLER_DESCRIPTIONS, statusQuery } from './messages';
 import { runDryRun } from './dry-run';
 import { awaitNoFreeze, freezeInForce } from './freeze';
+import { registerSupersede } from './supersede';
 import { endPromotion, recordPromotion } from './promotion-endings';
 import {
   admit,
@@ -46,6 +47,7 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
   setHandler(statusQuery, () => status, { description: HANDLER_DESCRIPTIONS.status });
   const desk = registerApprovalDesk(status);
   const locks = registerLocks(carried?.locks);
+  const supersede = registerSupersede(status);
   // The Temporal UI's current details: the stage and what it waits for, kept up to date.
   showDetails(status, () => promotionDetails(status, carried?.plan));
   try {
@@ -53,9 +55,11 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
     const plan = carried?.plan ?? (await admit(status, input, desk));
     showDetails(status, () => promotionDetails(status, plan));
     const deadlines = carried?.deadlines ?? {};
-    const wait = waitOrContinue((): { continued: PromotionCarry } => ({
-      continued: { status, plan, locks: locks.handOver(), deadlines },
-    }));
+    const wait = supersede.guard(
+      waitOrContinue((): { continued: PromotionCarry } => ({
+        continued: { status, plan, locks: locks.handOver(), deadlines },
+      })),
+    );
     // A dry run (SPEC §9) reports after its gates; it has no release id, lock or entry.
     if (plan.dryRun) return await runDryRun(status, plan, locks, wait);
     desk.open(plan);
@@ -64,6 +68,8 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
       // 3. Staging runs the commit, and its gates pass (taking turns on the staging service).
       await awaitStagingDeploy(status, plan, wait, deadlines);
       await runStagingGatesInTurn(status, plan, locks, wait);
+      // With concurrency "supersede", it now waits to push: older waiters it descends from end.
+      await supersede.announce(plan);
       // 4. Approval, when required.
       await awaitApproval(status, plan, wait, deadlines);
       // 5. No freeze in force (waited out without the lock), then the lock: from the drift check to
@@ -80,6 +86,7 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
             wait,
           );
         }
+        // Holding the target it is past superseding (the lock took it off its waiters at the grant).
         if (status.pushed || !(await freezeInForce(status, plan))) break;
         await lock.release();
       }
@@ -98,6 +105,7 @@ export async function promotionWorkflow(input: unknown): Promise<PromotionStatus
       return await endPromotion(status, plan, err);
     } finally {
       await lock.release();
+      await supersede.leave(plan);
     }
   } finally {
     // Every decision sent meanwhile gets its answer before the workflow closes.

@@ -448,6 +448,12 @@ export const summaries = {
     ),
   readDeployed: (base: string, path: string, sha: string) =>
     summary(`read deployed version at ${base}${path}: is it ${sha7(sha)}?`),
+  supersedeCheck: (older: { commitSha: string; workflowId: string }, newer: { commitSha: string }) =>
+    summary(
+      `does ${sha7(newer.commitSha)} descend from ${sha7(older.commitSha)} (${older.workflowId})? then it supersedes it`,
+    ),
+  announceWaiting: (plan: PromotionPlan) =>
+    summary(`tell the target lock ${plan.toBranch} that ${sha7(plan.commitSha)} waits to push (supersede)`),
   checkFreeze: (plan: PromotionPlan) => summary(`is ${plan.environment} inside a freeze window now?`),
   freezeWait: (endsAt: string, waitMs: number) =>
     summary(`freeze window: check again in ${human(waitMs)} (it ends ${endsAt}), or on break-glass approval`),

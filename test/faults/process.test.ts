@@ -3,6 +3,8 @@
 // the status query first shows a wait that is no activity (approval, the lock). A second worker
 // takes over. After each: exactly one entry per release id and per workflow, the branch moved
 // at most once per promotion (the bare repo's reflog), the ledger's chain intact, the right ending.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { WorkflowHandle } from '@temporalio/client';
 import type { PromotionStatus } from '../../src/domain';
 import { fieldText } from '../../src/ledger/format';
@@ -34,8 +36,9 @@ async function killedAt(
   run: FaultRun,
   point: string,
   start: () => Promise<WorkflowHandle<typeof promotionWorkflow>>,
+  env: Record<string, string> = {},
 ): Promise<WorkflowHandle<typeof promotionWorkflow>> {
-  const first = await t.worker({ RELEASE_PROMOTER_TEST_CRASH_AT: point });
+  const first = await t.worker({ ...env, RELEASE_PROMOTER_TEST_CRASH_AT: point });
   const handle = await start();
   const outcome = await Promise.race([
     exited(first),
@@ -50,7 +53,7 @@ async function killedAt(
     expect(outcome.stderr).toContain(`crash point ${point} reached: SIGKILL`);
     expect(outcome.signal).toBe('SIGKILL');
   });
-  await t.worker();
+  await t.worker(env);
   return handle;
 }
 
@@ -127,6 +130,83 @@ async function rolledBackDespite(point: string): Promise<void> {
   });
 }
 
+const SOAK = { soak: '6s', soakInterval: '2s' };
+
+/** A promotion soaking 6 s (runs every 2 s), killed at `point`: promoted once after exactly 3 soak runs. */
+async function soakedDespite(point: string): Promise<void> {
+  await injected('process', `SIGKILL at ${point} (soak)`, async (run) => {
+    const t = await createFaultTarget('soak');
+    try {
+      const sha = await t.repo.commit('feature: soaks');
+      const handle = await killedAt(t, run, point, () => t.start(t.request(sha, SOAK)));
+      const status = await handle.result();
+      await run.check('the soak ran its 3 runs, none twice or lost, no failure', () =>
+        expect(status.soak).toMatchObject({ runs: 3, failures: 0, leftMs: 0 }),
+      );
+      await run.check('the soak lasted its whole 6 s of workflow time', () => {
+        const soaked = Date.parse(status.timeline.find((s) => s.stage === 'soaking')?.at ?? '');
+        const promoted = Date.parse(status.timeline.find((s) => s.stage === 'promoted')?.at ?? '');
+        expect(promoted - soaked).toBeGreaterThanOrEqual(6_000);
+        expect(Date.parse(status.soak?.endsAt ?? '') - soaked).toBe(6_000);
+      });
+      await checkPromotedOnce(t, run, handle, status, sha);
+    } finally {
+      await t.close();
+    }
+  });
+}
+
+/**
+ * A registry freeze that ends 15 s after the target is made; the promotion meets it and is
+ * killed at `point` (a crash point, or when the status first shows stage frozen): promoted once,
+ * never pushed before the freeze ended.
+ */
+async function frozenDespite(point: string): Promise<void> {
+  await injected('process', `SIGKILL at ${point} (freeze wait)`, async (run) => {
+    const t = await createFaultTarget('freeze');
+    try {
+      const endsMs = Math.ceil((Date.now() + 15_000) / 1000) * 1000;
+      const registry = path.join(t.tmp, 'environments.json');
+      const freeze = { from: new Date(Date.now() - 60_000).toISOString(), to: new Date(endsMs).toISOString() };
+      await writeFile(
+        registry,
+        JSON.stringify({
+          environments: {
+            production: {
+              repo: t.repo.bare,
+              stagingBase: t.staging.url,
+              productionBase: t.production.url,
+              freezes: [{ ...freeze, reason: 'fault-suite freeze' }],
+            },
+          },
+        }),
+      );
+      const env = { ENVIRONMENTS_CONFIG: registry };
+      const sha = await t.repo.commit('feature: meets a freeze');
+      let handle: WorkflowHandle<typeof promotionWorkflow>;
+      if (point === 'stage frozen') {
+        const first = await t.worker(env);
+        handle = await t.start(t.request(sha));
+        await waitFor('frozen', async () => (await statusOf(handle)).stage === 'frozen', 60_000);
+        await killWorker(first);
+        await t.worker(env);
+      } else handle = await killedAt(t, run, point, () => t.start(t.request(sha)), env);
+      const status = await handle.result();
+      await run.check('it waited in the freeze, and pushed only after it ended', () => {
+        expect(status.timeline.map((s) => s.stage)).toContain('frozen');
+        const promoting = Date.parse(status.timeline.find((s) => s.stage === 'promoting')?.at ?? '');
+        expect(promoting).toBeGreaterThanOrEqual(endsMs);
+      });
+      await run.check('the entry records the freeze', () =>
+        expect(fieldText(t.entries()[0]!, 'freeze')).toContain('fault-suite freeze'),
+      );
+      await checkPromotedOnce(t, run, handle, status, sha);
+    } finally {
+      await t.close();
+    }
+  });
+}
+
 // Every activity a healthy promotion runs, in its order; requestTargetLock is a local activity
 // (first the staging service's turn, then the target's lock).
 const PROMOTION_POINTS = [
@@ -177,6 +257,18 @@ describe('a worker SIGKILLed at each step of a promotion still promotes exactly 
 
 describe('a worker SIGKILLed at each step of a rollback still rolls back exactly once', () => {
   test.concurrent.each(ROLLBACK_POINTS)('%s', (point) => rolledBackDespite(point));
+});
+
+describe('a worker SIGKILLed mid-soak: the soak neither restarts nor shortens', () => {
+  // Soak runs are the process's second and third verifyProduction (the first is the verification).
+  test.concurrent.each(['promotionWorkflow.verifyProduction:after#2', 'promotionWorkflow.verifyProduction:before#3'])(
+    '%s',
+    (point) => soakedDespite(point),
+  );
+});
+
+describe('a worker SIGKILLed in a freeze window: the wait holds, then promotes once', () => {
+  test.concurrent.each(['promotionWorkflow.checkFreeze:after', 'stage frozen'])('%s', (point) => frozenDespite(point));
 });
 
 describe('waits that are no activity', () => {

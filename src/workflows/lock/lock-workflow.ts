@@ -12,7 +12,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { lastEntryActivities, localActivities } from '../activity-proxies';
+import { gitActivities, lastEntryActivities, localActivities } from '../activity-proxies';
 import { workflowNow, workflowTimeMs } from '../clock';
 import {
   acquireLockSignal,
@@ -23,6 +23,9 @@ import {
   lockPositionSignal,
   lockStateQuery,
   lockWantedSignal,
+  supersededSignal,
+  WaitingPromotion,
+  waitingPromotionSignal,
   LockState,
   releaseLockSignal,
 } from '../messages';
@@ -30,6 +33,7 @@ import { lockDetails, summaries } from '../summaries';
 
 const { isWorkflowRunning } = localActivities;
 const { recordClosedPromotion } = lastEntryActivities;
+const { descendsOnBranch } = gitActivities;
 
 export interface TargetLockInput {
   target: string;
@@ -47,6 +51,8 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
   const state: LockState = input.state ?? { target: input.target, queue: [], nextToken: 1 };
   const idleMs = input.idleMs ?? 0;
   let changed = true;
+  // Announcements whose superseding is still to be decided, in arrival order.
+  const toSupersede: WaitingPromotion[] = [];
 
   setHandler(
     acquireLockSignal,
@@ -68,8 +74,22 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
     { description: HANDLER_DESCRIPTIONS.acquireLock },
   );
   setHandler(
+    waitingPromotionSignal,
+    (waiting) => {
+      const waiters = (state.waiters ??= []);
+      // A repeated announcement (an activity retry) keeps the first one's place.
+      if (waiters.some((w) => w.workflowId === waiting.workflowId) || state.holder?.workflowId === waiting.workflowId)
+        return;
+      waiters.push(waiting);
+      toSupersede.push(waiting);
+      changed = true;
+    },
+    { description: HANDLER_DESCRIPTIONS.waitingPromotion },
+  );
+  setHandler(
     releaseLockSignal,
     ({ workflowId, token, cooldownMs }) => {
+      if (state.waiters) state.waiters = state.waiters.filter((w) => w.workflowId !== workflowId);
       if (state.holder?.workflowId === workflowId && (token === undefined || token === state.holder.token)) {
         state.holder = undefined;
         if (cooldownMs) state.availableAtMs = Math.max(state.availableAtMs ?? 0, workflowTimeMs() + cooldownMs);
@@ -83,9 +103,18 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
   let idleSince = workflowTimeMs();
   let lastCheck = workflowTimeMs();
   for (;;) {
+    // Superseding is decided before the next grant, so no waiter it ends can be granted first.
+    const newer = toSupersede.shift();
+    if (newer) {
+      await supersedeOlder(state, newer);
+      changed = true;
+      continue;
+    }
     const coolingMs = (state.availableAtMs ?? 0) - workflowTimeMs();
     if (!state.holder && state.queue.length > 0 && coolingMs <= 0) {
       const next = state.queue.shift() as LockRequest;
+      // The holder has not pushed yet but is past superseding: it holds the target.
+      if (state.waiters) state.waiters = state.waiters.filter((w) => w.workflowId !== next.workflowId);
       const token = state.nextToken++;
       state.holder = { workflowId: next.workflowId, token, since: workflowNow(), closing: next.closing };
       try {
@@ -102,7 +131,8 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
       await tellHolderOfRollback(state);
     }
     // A cooling lock stays up: a new one would not know the window is still spent.
-    const busy = state.holder !== undefined || state.queue.length > 0 || coolingMs > 0;
+    const busy =
+      state.holder !== undefined || state.queue.length > 0 || coolingMs > 0 || (state.waiters?.length ?? 0) > 0;
     if (busy) idleSince = workflowTimeMs();
     const idleLeft = idleMs - (workflowTimeMs() - idleSince);
     // A request that reaches a lock as it returns is not lost: the server refuses the
@@ -134,11 +164,50 @@ export async function targetLockWorkflow(input: TargetLockInput): Promise<void> 
         state.holder = undefined;
         changed = true;
       }
+      // A waiter that closed without saying so (terminated) is no waiter.
+      for (const waiter of state.waiters ?? [])
+        if (!(await holderRuns(waiter.workflowId))) {
+          state.waiters = (state.waiters ?? []).filter((w) => w.workflowId !== waiter.workflowId);
+          changed = true;
+        }
     }
     if (workflowInfo().continueAsNewSuggested && !changed) {
       await continueAsNew<typeof targetLockWorkflow>({ ...input, state });
     }
   }
+}
+
+/**
+ * SPEC §9 "Concurrency": the newer promotion supersedes the waiters that announced themselves
+ * before it and whose commit its own descends from (git decides, on the source branch); never the
+ * holder. Decided here, in the lock's own loop, so no grant can come between the decision and
+ * the end of the superseded: each leaves the line and the waiters, and is told by whom.
+ */
+async function supersedeOlder(state: LockState, newer: WaitingPromotion): Promise<void> {
+  const waiters = state.waiters ?? [];
+  const at = waiters.findIndex((w) => w.workflowId === newer.workflowId);
+  const older = waiters.slice(0, Math.max(0, at)).filter((w) => w.workflowId !== state.holder?.workflowId);
+  const superseded: WaitingPromotion[] = [];
+  for (const candidate of older) {
+    const descends = await descendsOnBranch
+      .executeWithOptions({ summary: summaries.supersedeCheck(candidate, newer) }, [
+        { repo: newer.repo, branch: newer.fromBranch, ancestor: candidate.commitSha, sha: newer.commitSha },
+      ])
+      // On doubt (git unreachable) nobody is superseded.
+      .catch(() => false);
+    if (descends) superseded.push(candidate);
+  }
+  const ended = new Set(superseded.filter((c) => c.workflowId !== state.holder?.workflowId).map((c) => c.workflowId));
+  if (ended.size === 0) return;
+  state.waiters = (state.waiters ?? []).filter((w) => !ended.has(w.workflowId));
+  state.queue = state.queue.filter((q) => !ended.has(q.workflowId));
+  await Promise.all(
+    [...ended].map((workflowId) =>
+      getExternalWorkflowHandle(workflowId)
+        .signal(supersededSignal, { by: newer })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 /** Each waiter learns its place and who holds the lock (shown in its status). */
