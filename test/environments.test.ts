@@ -354,6 +354,10 @@ describe('loading the registry', () => {
     const loaded = loadEnvironments(file, { CHAT_GATE_AUTH: SECRET });
     expect(loaded.production).toEqual({
       repo: repo.bare,
+      breakGlassMinApprovals: 1,
+      concurrency: 'queue',
+      freezes: [],
+      onFreeze: 'wait',
       fromBranch: 'main',
       toBranch: 'release',
       stagingBase: stagingUrl,

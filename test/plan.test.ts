@@ -125,6 +125,8 @@ describe('planning', () => {
         releaseId: undefined,
         notes: undefined,
         rollbackPlan: undefined,
+        dryRun: false,
+        freeze: undefined,
         soak: undefined,
         stagingDeployWait: undefined,
         evidenceRefs: undefined,

@@ -239,6 +239,7 @@ const minimal = { commitSha: '3f9c1a2', changeClass: 'A', operator: 'alice' } as
 describe('PromotionRequest', () => {
   test('a minimal request gets every default: production, no optional gates, no approval unless asked, 24h to approve', () => {
     expect(accepted(PromotionRequest, minimal)).toEqual({
+      dryRun: false,
       commitSha: '3f9c1a2',
       changeClass: 'A',
       operator: 'alice',
@@ -266,12 +267,17 @@ describe('PromotionRequest', () => {
       stagingBase: 'https://Staging.example.com/',
       productionBase: 'https://chat.example.com:443/api/',
       deployWait: { path: '/version', field: 'build.sha', timeout: '10m' },
+      stagingDeployWait: { path: '/health', field: 'version', timeout: '5m' },
+      soak: '30m',
+      soakInterval: '2m',
       optionalGates: ['breaker_drill'],
       expectBudgetBlock: true,
       approval: { required: true, approvers: ['bob', 'carol'], minApprovals: 2, timeout: '2h' },
       acceptDrift: true,
       allowDowngrade: true,
       releaseId: '20261124-2231-rc1',
+      breakGlass: { reason: 'outage' },
+      dryRun: true,
       notes: 'n',
       rollbackPlan: 'r',
       evidenceRefs: 'e',
@@ -281,6 +287,9 @@ describe('PromotionRequest', () => {
       stagingBase: 'https://staging.example.com',
       productionBase: 'https://chat.example.com/api',
       deployWait: { path: '/version', field: 'build.sha', timeout: 600_000 },
+      stagingDeployWait: { path: '/health', field: 'version', timeout: 300_000 },
+      soak: 1_800_000,
+      soakInterval: 120_000,
       approval: { required: true, approvers: ['bob', 'carol'], minApprovals: 2, timeout: 7_200_000 },
     });
   });
