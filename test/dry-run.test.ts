@@ -2,7 +2,7 @@
 // promotion would meet, and the ledger, the reservations and the branch stay as they were, byte for byte.
 import { readFile } from 'node:fs/promises';
 import { statusQuery } from '../src/workflows/messages';
-import { createHarness, Harness, recordHistory, waitForStage } from './helpers';
+import { createHarness, Harness, promoteGood, recordHistory, waitForStage } from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -23,14 +23,8 @@ async function snapshot() {
   };
 }
 
-async function promoteGood(message: string): Promise<string> {
-  const sha = await h.repo.commit(message);
-  expect((await (await h.start(h.request(sha))).result()).stage).toBe('promoted');
-  return sha;
-}
-
 test('a dry run runs the gates, reports approval, lock, drift and downgrade, and changes nothing', async () => {
-  const good = await promoteGood('feature: before the dry run');
+  const good = await promoteGood(h, 'feature: before the dry run');
   const sha = await h.repo.commit('feature: dry run me');
   const before = await snapshot();
   expect(before.ledger.length).toBeGreaterThan(0);
@@ -73,7 +67,7 @@ test('a dry run runs the gates, reports approval, lock, drift and downgrade, and
 
 test('a dry run names the lock holder, a drift and a downgrade a promotion would be refused for', async () => {
   const older = await h.repo.commit('feature: an older commit');
-  const good = await promoteGood('feature: promoted after it');
+  const good = await promoteGood(h, 'feature: promoted after it');
   // A promotion that soaks holds the target's lock.
   const holderSha = await h.repo.commit('feature: holding the lock');
   const holder = await h.start(h.request(holderSha, { soak: '10m' }));

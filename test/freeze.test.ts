@@ -1,10 +1,10 @@
 // Freeze windows through real promotions on the dev server (SPEC §9): the registry's freezes, in
 // workflow time; a promotion inside one waits without the target lock, or is refused, or breaks
 // glass with the registry's break-glass approvals (an ordinary approval never does).
-import { fieldText, parseLedger } from '../src/ledger/format';
+import { fieldText } from '../src/ledger/format';
 import { decideUpdate, lockStateQuery, lockWorkflowId, statusQuery } from '../src/workflows/messages';
 import type { SampleRepo } from '../sample/repo';
-import { createRegistryHarness, failureOf, Harness, recordHistory, waitFor, waitForStage } from './helpers';
+import { createRegistryHarness, entryOf, failureOf, Harness, recordHistory, waitFor, waitForStage } from './helpers';
 
 let h: Harness;
 let repo: SampleRepo;
@@ -70,12 +70,6 @@ const request = (commitSha: string, environment: string, extra: Record<string, u
   ...extra,
 });
 
-async function entryOf(releaseId: string | undefined) {
-  const entry = parseLedger(await h.ledger()).entries.find((e) => e.releaseId === releaseId);
-  if (!entry) throw new Error(`no ledger entry ${releaseId}`);
-  return entry;
-}
-
 const lockHolder = async () =>
   h.env.client.workflow
     .getHandle(lockWorkflowId(repo.bare, 'release'))
@@ -103,7 +97,7 @@ test('inside a recurring freeze a promotion waits without the target lock, then 
   );
   expect(status.timeline.map((t) => t.stage)).toContain('frozen');
   expect(await repo.tip('release')).toBe(sha);
-  const freeze = fieldText(await entryOf(status.releaseId), 'freeze');
+  const freeze = fieldText(await entryOf(h, status.releaseId), 'freeze');
   expect(freeze).toContain('daily batch window (cron');
   expect(freeze).toContain(`; waited from ${frozen.freeze?.waitingSince}`);
 }, 90_000);
@@ -119,7 +113,7 @@ test('an environment that refuses ends a promotion inside its freeze: FreezeWind
   expect(message).toContain('or with breakGlass and its approvals');
   expect(status.stage).toBe('frozen');
   expect(await repo.tip('release')).toBe(before);
-  const entry = await entryOf(status.releaseId);
+  const entry = await entryOf(h, status.releaseId);
   expect(fieldText(entry, 'result')).toBe('fail');
   expect(fieldText(entry, 'freeze')).toContain('quarter-end close');
   expect(fieldText(entry, 'freeze_override')).toBeUndefined();
@@ -153,7 +147,7 @@ test('break-glass: only the registry’s break-glass approvers override the free
   expect(status.freeze?.overridden).toBe(true);
   expect(status.breakGlass?.ignored.map((d) => d.approver)).toEqual(['mallory', 'alice']);
   expect(await repo.tip('release')).toBe(sha);
-  const entry = await entryOf(status.releaseId);
+  const entry = await entryOf(h, status.releaseId);
   expect(fieldText(entry, 'freeze')).toContain('quarter-end close');
   expect(fieldText(entry, 'freeze_override')).toMatch(
     /^break-glass: payments outage hotfix; approved by bob at \S+, carol at \S+$/,
@@ -179,7 +173,7 @@ test('the wait in a freeze is bounded by the approval timeout: FreezeWindowActiv
   expect(type).toBe('FreezeWindowActive');
   expect(message).toContain('still frozen after waiting 3s (the approval timeout)');
   expect(status.stage).toBe('frozen');
-  expect(fieldText(await entryOf(status.releaseId), 'result')).toBe('fail');
+  expect(fieldText(await entryOf(h, status.releaseId), 'result')).toBe('fail');
 });
 
 test('a dry run reports the freeze a promotion would meet, and what it would do there', async () => {

@@ -13,6 +13,7 @@ import { freeLoopbackPort } from '../src/free-port';
 import { Config, loadConfig } from '../src/config';
 import type { PromotionStatus } from '../src/domain';
 import type { LedgerFiles } from '../src/ledger/files';
+import { parseLedger, type ParsedEntry } from '../src/ledger/format';
 import { promotionWorkflow } from '../src/workflows';
 import { statusQuery } from '../src/workflows/messages';
 import { promotionStartMetadata, type PromotionStartFields } from '../src/workflows/summaries';
@@ -213,6 +214,21 @@ export async function createRegistryHarness(
       await rm(tmp, { recursive: true, force: true });
     },
   };
+}
+
+/** The ledger entry of a release id in the harness's ledger; throws when there is none. */
+export async function entryOf(h: Pick<Harness, 'ledger'>, releaseId: string | undefined): Promise<ParsedEntry> {
+  const entry = parseLedger(await h.ledger()).entries.find((e) => e.releaseId === releaseId);
+  if (!entry) throw new Error(`no ledger entry ${releaseId}`);
+  return entry;
+}
+
+/** Promotes a new good commit of the sample, so `release` and the ledger agree on it; returns its sha. */
+export async function promoteGood(h: Pick<Harness, 'repo' | 'start' | 'request'>, message: string): Promise<string> {
+  const sha = await h.repo.commit(message);
+  const status = await (await h.start(h.request(sha))).result();
+  expect(status.stage).toBe('promoted');
+  return sha;
 }
 
 /** The failure a workflow ended with: its `type` and final status (details[0]). */

@@ -11,7 +11,7 @@ import { rollbackWorkflow } from '../src/workflows';
 import { lockStateQuery, LockState, lockWorkflowId, rollbackStatusQuery, statusQuery } from '../src/workflows/messages';
 import { BROKEN_SERVICE } from '../sample/repo';
 import { LoggedRequest, SampleService, startSampleService } from '../sample/service';
-import { createHarness, failureOf, Harness, releaseIds, uniqueId, waitFor } from './helpers';
+import { createHarness, failureOf, Harness, promoteGood, releaseIds, uniqueId, waitFor } from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -34,14 +34,6 @@ async function releaseSignals(): Promise<string[]> {
     .map(
       (a) => defaultPayloadConverter.fromPayload<{ workflowId: string }>(a?.input?.payloads?.[0] as Payload).workflowId,
     );
-}
-
-/** Promotes a good commit so `release` and the ledger agree before a test starts. */
-async function promoteGood(message: string): Promise<string> {
-  const sha = await h.repo.commit(message);
-  const status = await (await h.start(h.request(sha))).result();
-  expect(status.stage).toBe('promoted');
-  return sha;
 }
 
 /** Reflog lines of `release` added since `before` (newest first). */
@@ -151,7 +143,7 @@ test('promotions of two different targets run in parallel: their production veri
 }, 120_000);
 
 test('the lock is released after a failed promotion, and the next promotion of the target is promoted', async () => {
-  const good = await promoteGood('feature: good before a failure');
+  const good = await promoteGood(h, 'feature: good before a failure');
   const bad = await h.repo.commit('feature: breaks production', { 'service.json': BROKEN_SERVICE });
   const failedHandle = await h.start(h.request(bad));
   const failed = await failureOf(failedHandle);
@@ -181,7 +173,7 @@ test('the lock is released after a failed promotion, and the next promotion of t
 }, 120_000);
 
 test('the lock is freed within 60 s after its holder is terminated, and the waiting promotion is promoted', async () => {
-  const before = await promoteGood('feature: good before a termination');
+  const before = await promoteGood(h, 'feature: good before a termination');
   const first = await h.repo.commit('feature: holder to be terminated');
   const second = await h.repo.commit('feature: waits behind it');
   const reflogBefore = await h.repo.reflog('release');
@@ -248,7 +240,7 @@ test('the lock is freed within 60 s after its holder is terminated, and the wait
 }, 120_000);
 
 test('a manual rollback goes ahead of a waiting promotion: queued first, runs next, and its ledger entry comes before the promotion', async () => {
-  const lastGood = await promoteGood('feature: last known good');
+  const lastGood = await promoteGood(h, 'feature: last known good');
   const a = await h.repo.commit('feature: A holds the lock');
   const b = await h.repo.commit('feature: B waits');
   const reflogBefore = await h.repo.reflog('release');

@@ -5,7 +5,16 @@ import { fieldText, parseLedger } from '../src/ledger/format';
 import { rollbackWorkflow } from '../src/workflows';
 import { statusQuery } from '../src/workflows/messages';
 import { BROKEN_SERVICE } from '../sample/repo';
-import { createHarness, failureOf, Harness, recordHistory, uniqueId, waitForStage } from './helpers';
+import {
+  createHarness,
+  entryOf,
+  failureOf,
+  Harness,
+  promoteGood,
+  recordHistory,
+  uniqueId,
+  waitForStage,
+} from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -15,22 +24,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function entryOf(releaseId: string | undefined) {
-  const entry = parseLedger(await h.ledger()).entries.find((e) => e.releaseId === releaseId);
-  if (!entry) throw new Error(`no ledger entry ${releaseId}`);
-  return entry;
-}
-
-/** Promotes a good commit so `release` and the ledger agree on a last known good. */
-async function promoteGood(message: string): Promise<string> {
-  const sha = await h.repo.commit(message);
-  const status = await (await h.start(h.request(sha))).result();
-  expect(status.stage).toBe('promoted');
-  return sha;
-}
-
 test('a bad deploy is rolled back: branch on the last known good, two entries, promotion fail naming the completed rollback', async () => {
-  const good = await promoteGood('feature: good before bad');
+  const good = await promoteGood(h, 'feature: good before bad');
   const bad = await h.repo.commit('feature: breaks production', { 'service.json': BROKEN_SERVICE });
   const handle = await h.start(h.request(bad));
   const { type, status, message } = await failureOf(handle);
@@ -55,11 +50,11 @@ test('a bad deploy is rolled back: branch on the last known good, two entries, p
   const versions = h.production.requests.filter((r) => r.path === '/db/health').map((r) => r.version);
   expect(versions.slice(-2)).toEqual([bad, good]);
 
-  const promotion = await entryOf(status.releaseId);
+  const promotion = await entryOf(h, status.releaseId);
   expect(fieldText(promotion, 'result')).toBe('fail');
   expect(fieldText(promotion, 'rollback_release_id')).toBe(status.rollback?.releaseId);
   expect(fieldText(promotion, 'branch_tip_after')).toBe(good);
-  const rollback = await entryOf(status.rollback?.releaseId);
+  const rollback = await entryOf(h, status.rollback?.releaseId);
   expect(rollback.releaseId).toMatch(/-rb1$/);
   expect(rollback.keys.slice(0, 12)).toEqual([
     'release_id',
@@ -86,7 +81,7 @@ test('a bad deploy is rolled back: branch on the last known good, two entries, p
 });
 
 test('a branch moved by someone else during verification is not clobbered: rollback partial', async () => {
-  await promoteGood('feature: good before the race');
+  await promoteGood(h, 'feature: good before the race');
   const hotfix = await h.repo.commit('hotfix pushed by hand');
   const bad = await h.repo.commit('feature: breaks prod again', { 'service.json': BROKEN_SERVICE });
   h.production.configure({ latencyMs: 400 });
@@ -98,7 +93,7 @@ test('a branch moved by someone else during verification is not clobbered: rollb
     expect(type).toBe('ProductionVerificationFailed');
     expect(status.stage).toBe('rollback_partial');
     expect(await h.repo.tip('release')).toBe(hotfix);
-    const rollback = await entryOf(status.rollback?.releaseId);
+    const rollback = await entryOf(h, status.rollback?.releaseId);
     expect(fieldText(rollback, 'result')).toBe('partial');
     expect((rollback.fields.get('actions')?.value as string[]).join(' ')).toContain('not moved (ReleaseBranchMoved)');
   } finally {
@@ -110,7 +105,7 @@ test('a branch moved by someone else during verification is not clobbered: rollb
 });
 
 test('a deploy that never shows the commit is DeployNotObserved and rolled back', async () => {
-  const good = await promoteGood('feature: before a stuck deploy');
+  const good = await promoteGood(h, 'feature: before a stuck deploy');
   const next = await h.repo.commit('feature: deploy gets stuck');
   // Production reports a fixed version: the new commit never appears.
   const stuck = await createHarnessFixedVersion();
@@ -153,11 +148,11 @@ test('a deploy wait passes as soon as production reports the commit', async () =
     'verifying',
     'promoted',
   ]);
-  expect(fieldText(await entryOf(status.releaseId), 'notes')).not.toContain('not confirmed');
+  expect(fieldText(await entryOf(h, status.releaseId), 'notes')).not.toContain('not confirmed');
 });
 
 test('drift is refused with ReleaseBranchDrifted, and with acceptDrift promoted and recorded', async () => {
-  const good = await promoteGood('feature: before drift');
+  const good = await promoteGood(h, 'feature: before drift');
   const elsewhere = await h.repo.commit('pushed around the tool');
   await h.repo.forcePush('release', elsewhere);
   const next = await h.repo.commit('feature: after drift');
@@ -168,22 +163,22 @@ test('drift is refused with ReleaseBranchDrifted, and with acceptDrift promoted 
   expect(refused.message).toContain('acceptDrift');
   expect(refused.status.stage).toBe('drifted');
   expect(await h.repo.tip('release')).toBe(elsewhere);
-  expect(fieldText(await entryOf(refused.status.releaseId), 'result')).toBe('fail');
+  expect(fieldText(await entryOf(h, refused.status.releaseId), 'result')).toBe('fail');
   // Refusing once does not make the drift look reconciled: a second try is refused too.
   expect((await failureOf(await h.start(h.request(next)))).type).toBe('ReleaseBranchDrifted');
 
   const accepted = await (await h.start(h.request(next, { acceptDrift: true }))).result();
   expect(accepted.stage).toBe('promoted');
   expect(accepted.drift).toEqual({ expected: good, found: elsewhere, accepted: true });
-  expect(fieldText(await entryOf(accepted.releaseId), 'drift')).toBe(
+  expect(fieldText(await entryOf(h, accepted.releaseId), 'drift')).toBe(
     `expected ${good}, found ${elsewhere}; accepted (acceptDrift)`,
   );
   expect(await h.repo.tip('release')).toBe(next);
 });
 
 test('a downgrade is refused, and with allowDowngrade done and recorded', async () => {
-  const older = await promoteGood('feature: older');
-  const newer = await promoteGood('feature: newer');
+  const older = await promoteGood(h, 'feature: older');
+  const newer = await promoteGood(h, 'feature: newer');
   const refused = await failureOf(await h.start(h.request(older)));
   expect(refused.type).toBe('DowngradeRefused');
   expect(refused.status.stage).toBe('refused');
@@ -192,8 +187,8 @@ test('a downgrade is refused, and with allowDowngrade done and recorded', async 
   const allowed = await (await h.start(h.request(older, { allowDowngrade: true }))).result();
   expect(allowed.stage).toBe('promoted');
   expect(await h.repo.tip('release')).toBe(older);
-  expect(fieldText(await entryOf(allowed.releaseId), 'downgrade')).toContain(`${newer} -> ${older}`);
-  await promoteGood('feature: forward again');
+  expect(fieldText(await entryOf(h, allowed.releaseId), 'downgrade')).toContain(`${newer} -> ${older}`);
+  await promoteGood(h, 'feature: forward again');
 });
 
 test('cancelled before the push: fail entry, stage cancelled, nothing pushed', async () => {
@@ -209,7 +204,7 @@ test('cancelled before the push: fail entry, stage cancelled, nothing pushed', a
     expect(status.stage).toBe('cancelled');
     expect(status.pushed).toBe(false);
     expect(await h.repo.tip('release')).toBe(before);
-    expect(fieldText(await entryOf(status.releaseId), 'result')).toBe('fail');
+    expect(fieldText(await entryOf(h, status.releaseId), 'result')).toBe('fail');
     expect((await handle.describe()).status.name).toBe('CANCELLED');
   } finally {
     h.staging.configure({ latencyMs: 0 });
@@ -217,7 +212,7 @@ test('cancelled before the push: fail entry, stage cancelled, nothing pushed', a
 });
 
 test('cancelled after the push: rolled back first, then the fail entry', async () => {
-  const good = await promoteGood('feature: good before a cancel');
+  const good = await promoteGood(h, 'feature: good before a cancel');
   h.production.configure({ latencyMs: 1_500 });
   try {
     const sha = await h.repo.commit('feature: cancelled late');
@@ -230,16 +225,16 @@ test('cancelled after the push: rolled back first, then the fail entry', async (
     expect(status.stage).toBe('cancelled');
     expect(status.rollback?.result).toBe('completed');
     expect(await h.repo.tip('release')).toBe(good);
-    expect(fieldText(await entryOf(status.rollback?.releaseId), 'result')).toBe('completed');
-    expect(fieldText(await entryOf(status.releaseId), 'result')).toBe('fail');
+    expect(fieldText(await entryOf(h, status.rollback?.releaseId), 'result')).toBe('completed');
+    expect(fieldText(await entryOf(h, status.releaseId), 'result')).toBe('fail');
   } finally {
     h.production.configure({ latencyMs: 0 });
   }
 });
 
 test('a manual rollback started from the Temporal client moves the branch back and writes its entry', async () => {
-  const good = await promoteGood('feature: last known good');
-  const current = await promoteGood('feature: regret');
+  const good = await promoteGood(h, 'feature: last known good');
+  const current = await promoteGood(h, 'feature: regret');
   const handle = await h.env.client.workflow.start(rollbackWorkflow, {
     taskQueue: h.taskQueue,
     workflowId: uniqueId('rollback'),
@@ -259,7 +254,7 @@ test('a manual rollback started from the Temporal client moves the branch back a
   expect(status.stage).toBe('rolled_back');
   expect(status.result).toBe('completed');
   expect(await h.repo.tip('release')).toBe(good);
-  const entry = await entryOf(status.releaseId);
+  const entry = await entryOf(h, status.releaseId);
   expect(fieldText(entry, 'trigger')).toBe('5xx spike after deploy');
   expect(fieldText(entry, 'operator')).toBe('oncall-bob');
   expect(entry.fields.has('promotion_release_id')).toBe(false);

@@ -5,7 +5,17 @@ import type { RollbackStatus } from '../src/domain';
 import { fieldText, parseLedger } from '../src/ledger/format';
 import { rollbackWorkflow } from '../src/workflows';
 import { statusQuery } from '../src/workflows/messages';
-import { createHarness, failureOf, Harness, recordHistory, uniqueId, waitFor, waitForStage } from './helpers';
+import {
+  createHarness,
+  entryOf,
+  failureOf,
+  Harness,
+  promoteGood,
+  recordHistory,
+  uniqueId,
+  waitFor,
+  waitForStage,
+} from './helpers';
 
 let h: Harness;
 beforeAll(async () => {
@@ -14,18 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function entryOf(releaseId: string | undefined) {
-  const entry = parseLedger(await h.ledger()).entries.find((e) => e.releaseId === releaseId);
-  if (!entry) throw new Error(`no ledger entry ${releaseId}`);
-  return entry;
-}
-
-async function promoteGood(message: string): Promise<string> {
-  const sha = await h.repo.commit(message);
-  expect((await (await h.start(h.request(sha))).result()).stage).toBe('promoted');
-  return sha;
-}
 
 const stagingWait = (timeout: string) => ({ stagingDeployWait: { path: '/health', field: 'version', timeout } });
 
@@ -47,7 +45,7 @@ describe('stagingDeployWait', () => {
     expect(status.stagingDeployWait?.lastSeen).toBe('f'.repeat(40));
     expect(gateCalls()).toBe(callsBefore);
     expect(await h.repo.tip('release')).toBe(before);
-    const entry = await entryOf(status.releaseId);
+    const entry = await entryOf(h, status.releaseId);
     expect(fieldText(entry, 'result')).toBe('fail');
     expect(fieldText(entry, 'staging_gate_result')).toBe('not run');
     expect(fieldText(entry, 'notes')).toContain('StagingNotOnCommit');
@@ -95,14 +93,14 @@ describe('soak', () => {
     // The soak's end is the workflow time it was set to, not the last run's.
     const soakedAt = Date.parse(status.timeline.find((t) => t.stage === 'soaking')!.at);
     expect(Date.parse(status.soak!.endsAt) - soakedAt).toBeGreaterThanOrEqual(2_900);
-    const entry = await entryOf(status.releaseId);
+    const entry = await entryOf(h, status.releaseId);
     const verification = entry.fields.get('prod_verification')?.value;
     expect(verification).toEqual(expect.arrayContaining(['soak: 3s every 1s, 3 runs, failures: none']));
     expect(fieldText(entry, 'result')).toBe('pass');
   });
 
   test('a soak that fails at its third run rolls back like a failed verification', async () => {
-    const good = await promoteGood('feature: before the flaky one');
+    const good = await promoteGood(h, 'feature: before the flaky one');
     const sha = await h.repo.commit('feature: degrades after a while');
     const handle = await h.start(h.request(sha, { soak: '20s', soakInterval: '2s' }));
     await waitFor('two soak runs', async () => ((await handle.query(statusQuery)).soak?.runs === 2 ? true : undefined));
@@ -126,7 +124,7 @@ describe('soak', () => {
     expect(status.soak).toMatchObject({ runs: 3, failures: 1 });
     expect(status.rollback?.result).toBe('completed');
     expect(await h.repo.tip('release')).toBe(good);
-    const entry = await entryOf(status.releaseId);
+    const entry = await entryOf(h, status.releaseId);
     expect(fieldText(entry, 'result')).toBe('fail');
     expect(entry.fields.get('prod_verification')?.value).toEqual(
       expect.arrayContaining([expect.stringMatching(/^soak: 20s every 2s, 3 runs, failures: 1 \(run 3: db_health/)]),
@@ -134,7 +132,7 @@ describe('soak', () => {
   });
 
   test('a manual rollback during a soak ends it at once and gets the target', async () => {
-    const good = await promoteGood('feature: good before the soak');
+    const good = await promoteGood(h, 'feature: good before the soak');
     const sha = await h.repo.commit('feature: soaking when oncall gives up on it');
     const handle = await h.start(h.request(sha, { soak: '10m', soakInterval: '1m' }));
     await waitForStage(handle, 'soaking');

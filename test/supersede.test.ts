@@ -1,10 +1,10 @@
 // Superseding on the real dev server (SPEC §9 "Concurrency"): with `concurrency: "supersede"`, a
 // newer promotion whose gates passed ends the older ones still waiting whose commit it descends
 // from; never the lock holder, never one that pushed, never one whose commit is not its ancestor.
-import { fieldText, parseLedger } from '../src/ledger/format';
+import { fieldText } from '../src/ledger/format';
 import { decideUpdate, statusQuery } from '../src/workflows/messages';
 import type { SampleRepo } from '../sample/repo';
-import { createRegistryHarness, failureOf, Harness, recordHistory, waitForStage } from './helpers';
+import { createRegistryHarness, entryOf, failureOf, Harness, recordHistory, waitForStage } from './helpers';
 
 let h: Harness;
 let repo: SampleRepo;
@@ -30,12 +30,6 @@ const request = (commitSha: string, operator = 'alice', extra: Record<string, un
   operator,
   ...extra,
 });
-
-async function entryOf(releaseId: string | undefined) {
-  const entry = parseLedger(await h.ledger()).entries.find((e) => e.releaseId === releaseId);
-  if (!entry) throw new Error(`no ledger entry ${releaseId}`);
-  return entry;
-}
 
 test('a newer promotion supersedes two older waiting ones, not the holder that pushed nor one it does not descend from', async () => {
   const c0 = await repo.commit('feature: c0, pushed and soaking');
@@ -71,7 +65,7 @@ test('a newer promotion supersedes two older waiting ones, not the holder that p
     expect(message).toContain(`superseded by ${newerStatus.releaseId} (operator carol, commit ${c3})`);
     expect(status.stage).toBe('superseded');
     expect(status.pushed).toBe(false);
-    const entry = await entryOf(status.releaseId);
+    const entry = await entryOf(h, status.releaseId);
     expect(fieldText(entry, 'result')).toBe('fail');
     expect(fieldText(entry, 'superseded_by')).toBe(`${newerStatus.releaseId} (operator carol, commit ${c3})`);
   }

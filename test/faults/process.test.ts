@@ -132,7 +132,7 @@ async function rolledBackDespite(point: string): Promise<void> {
 
 const SOAK = { soak: '6s', soakInterval: '2s' };
 
-/** A promotion soaking 6 s (runs every 2 s), killed at `point`: promoted once after exactly 3 soak runs. */
+/** A promotion soaking 6 s (runs every 2 s), killed at `point`: promoted once, its soak's end kept. */
 async function soakedDespite(point: string): Promise<void> {
   await injected('process', `SIGKILL at ${point} (soak)`, async (run) => {
     const t = await createFaultTarget('soak');
@@ -140,14 +140,18 @@ async function soakedDespite(point: string): Promise<void> {
       const sha = await t.repo.commit('feature: soaks');
       const handle = await killedAt(t, run, point, () => t.start(t.request(sha, SOAK)));
       const status = await handle.result();
-      await run.check('the soak ran its 3 runs, none twice or lost, no failure', () =>
-        expect(status.soak).toMatchObject({ runs: 3, failures: 0, leftMs: 0 }),
-      );
-      await run.check('the soak lasted its whole 6 s of workflow time', () => {
+      // The killed run is retried once the heartbeat times out (10 s), past this short soak's end:
+      // fewer runs than 3, never more, and the last one passes after the end.
+      await run.check('no soak run counted twice, none failed', () => {
+        expect(status.soak?.runs).toBeGreaterThanOrEqual(1);
+        expect(status.soak?.runs).toBeLessThanOrEqual(3);
+        expect(status.soak).toMatchObject({ failures: 0, leftMs: 0 });
+      });
+      await run.check('the soak kept its end (not restarted) and lasted it (not shortened)', () => {
         const soaked = Date.parse(status.timeline.find((s) => s.stage === 'soaking')?.at ?? '');
         const promoted = Date.parse(status.timeline.find((s) => s.stage === 'promoted')?.at ?? '');
-        expect(promoted - soaked).toBeGreaterThanOrEqual(6_000);
         expect(Date.parse(status.soak?.endsAt ?? '') - soaked).toBe(6_000);
+        expect(promoted - soaked).toBeGreaterThanOrEqual(6_000);
       });
       await checkPromotedOnce(t, run, handle, status, sha);
     } finally {
