@@ -71,7 +71,10 @@ interface Target {
 
 async function target(i: number, follow = false): Promise<Target> {
   const repo = await createSampleRepo(path.join(tmp, `target-${i}`));
-  const staging = await startSampleService({ name: `staging-${i}` });
+  // A 3 s rate window, not the sample's 1 s: with 50 promotions' gates at once on two cores, a
+  // burst of 30 requests can take longer than a second, and then never meets the limit inside one
+  // window (burst_429 saw 30 x 200 in two CI runs). This suite tests the ledger, not the burst gate.
+  const staging = await startSampleService({ name: `staging-${i}`, rateLimit: { limit: 20, windowMs: 3_000 } });
   const production = await startSampleService({
     name: `production-${i}`,
     ...(follow ? { follow: { gitDir: repo.bare, branch: 'release' } } : {}),
