@@ -9,4 +9,8 @@ module.exports = {
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   testTimeout: 60000,
+  // One test file at a time (--maxWorkers=1, not --runInBand), in a child process that is replaced
+  // once it holds this much: a single process that ran every suite crashed late in the run with
+  // "async hook stack has become corrupted" (after workflow tasks ran past 5 s) in two full runs.
+  workerIdleMemoryLimit: '800MB',
 };

@@ -7,7 +7,6 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
-  patched,
   setCurrentDetails,
   setHandler,
   workflowInfo,
@@ -235,7 +234,7 @@ async function tellHolderOfRollback(state: LockState): Promise<void> {
   const holder = state.holder;
   if (!holder || first?.priority !== 'rollback') return;
   const told = `${holder.workflowId} ${first.workflowId}`;
-  if (state.holderToldOf === told || !patched('tell-holder-of-rollback')) return;
+  if (state.holderToldOf === told) return;
   state.holderToldOf = told;
   await getExternalWorkflowHandle(holder.workflowId)
     .signal(lockWantedSignal, {
